@@ -1,0 +1,121 @@
+// Typed gateway configuration, loaded from a config DIR:
+//   DIR/portcullis.yaml   gateway settings (optional)
+//   DIR/servers.d/*.yaml  upstreams and virtual servers (merged, names unique)
+//   DIR/policies/         policy files (later issues)
+// A loaded GatewayConfig is immutable and shared by snapshot (shared_ptr to
+// const); reload builds a new one and swaps it in.
+#pragma once
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+
+namespace portcullis::config {
+
+// Where a value came from, for "file:line: message" diagnostics.
+struct SourcePos {
+  std::string file;
+  int line = 0;  // 1-based; 0 when unknown
+};
+
+struct Diagnostic {
+  SourcePos pos;
+  std::string message;
+  std::string format() const;  // "file:line: message" (or "file: message")
+};
+
+enum class Transport { Stdio, Sse, StreamableHttp };
+const char* to_string(Transport t);
+
+// How downstream sessions map onto upstream sessions.
+//  per_client: each downstream session gets its own upstream session (stdio:
+//              its own process), so server->client requests, logging and
+//              subscriptions can never cross between users. The default.
+//  shared:     one upstream session serves every downstream session; only
+//              correlatable traffic (responses, progress) is relayed back.
+enum class SessionMode { PerClient, Shared };
+
+struct UpstreamConfig {
+  std::string name;  // [a-z0-9-]+
+  Transport transport = Transport::Stdio;
+  // stdio
+  std::string command;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;  // ${VAR} already expanded
+  std::string cwd;
+  // sse (url of the GET /sse endpoint) and streamable-http (the MCP endpoint)
+  std::string url;
+  std::map<std::string, std::string> headers;  // ${VAR} already expanded
+  std::chrono::milliseconds timeout{30000};           // per request
+  std::chrono::milliseconds connect_timeout{30000};   // process start + initialize
+  SessionMode sessions = SessionMode::PerClient;
+  size_t max_sessions = 256;  // per_client: upper bound on live upstream sessions
+  SourcePos pos;
+
+  // True when two configs would produce the same upstream behaviour; used by
+  // reload to keep running connections of unchanged upstreams.
+  bool same_connection(const UpstreamConfig& o) const;
+};
+
+// One `- upstream: X` entry under tools/resources/prompts of a virtual server.
+struct SourceSelection {
+  std::string upstream;
+  std::vector<std::string> include;  // globs; empty = all
+  std::vector<std::string> exclude;  // globs
+  std::optional<std::string> prefix;  // unset = auto (upstream name when >1 upstream)
+  std::map<std::string, std::string> rename;    // original -> exposed
+  std::map<std::string, std::string> describe;  // original -> description
+  std::map<std::string, Json> fixed;            // original -> {arg: value}, must be objects
+  SourcePos pos;
+};
+
+struct VirtualServerConfig {
+  std::string name;  // [a-z0-9-]+, served at /mcp/<name> and /sse/<name>
+  std::vector<SourceSelection> tools;
+  std::vector<SourceSelection> resources;
+  std::vector<SourceSelection> prompts;
+  std::string instructions;  // optional, returned in initialize
+  size_t page_size = 0;      // list pagination; 0 = gateway default
+  SourcePos pos;
+
+  // Number of distinct upstreams across tools, resources and prompts.
+  size_t upstream_count() const;
+};
+
+struct Settings {
+  std::string listen = "127.0.0.1:8080";
+  size_t max_body_bytes = 4 * 1024 * 1024;
+  size_t max_json_depth = 64;
+  size_t page_size = 100;
+  std::chrono::milliseconds session_idle_timeout{30 * 60 * 1000};
+  std::vector<std::string> allowed_origins;  // besides loopback origins
+  std::string audit_db = "portcullis-audit.db";  // relative to the config DIR
+  bool auth_configured = false;                  // set by later issues (identity)
+  SourcePos pos;
+};
+
+struct GatewayConfig {
+  std::string dir;
+  Settings settings;
+  std::map<std::string, UpstreamConfig> upstreams;
+  std::map<std::string, VirtualServerConfig> virtual_servers;
+  // Files that were read, for change detection on reload.
+  std::vector<std::string> files;
+};
+
+struct LoadResult {
+  std::shared_ptr<const GatewayConfig> config;  // null when errors is non-empty
+  std::vector<Diagnostic> errors;
+  std::vector<Diagnostic> warnings;
+};
+
+// Loads and validates DIR. Static checks only (no upstream is contacted):
+// syntax, types, unknown keys, names, references, duration/size formats,
+// rename collisions, exposed-name legality of explicit renames and prefixes.
+LoadResult load(const std::string& dir);
+
+}  // namespace portcullis::config

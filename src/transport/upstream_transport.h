@@ -1,0 +1,60 @@
+// UpstreamTransport: moves JSON-RPC messages between Portcullis (as MCP
+// client) and one upstream MCP server session. Three implementations:
+// stdio (child process), legacy HTTP+SSE, and Streamable HTTP.
+//
+// Threading: open/send/close may be called from any thread. Incoming messages
+// are delivered on transport-owned threads, possibly concurrently for HTTP
+// transports (one per in-flight POST); the sink must be thread-safe.
+#pragma once
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/config.h"
+#include "core/json.h"
+#include "core/result.h"
+
+namespace portcullis::transport {
+
+struct Incoming {
+  Json message;
+  // Streamable HTTP: the id of the client request whose POST stream carried
+  // this message (server requests/notifications related to that call).
+  std::optional<Json> related_request_id;
+};
+
+class UpstreamTransport {
+ public:
+  using Sink = std::function<void(Incoming&&)>;
+  // Called once when the transport dies on its own (process exit, stream
+  // closed), with a human-readable reason. Not called after close().
+  using OnClosed = std::function<void(const std::string& reason)>;
+
+  virtual ~UpstreamTransport() = default;
+
+  // Starts the transport (spawns the process / opens the SSE stream).
+  virtual Result<void> open(Sink sink, OnClosed on_closed) = 0;
+
+  // Sends one message. Never blocks on the upstream's answer. If a *request*
+  // cannot be delivered or its HTTP exchange fails, the transport delivers a
+  // JSON-RPC error response for that id through the sink (code
+  // rpc::kUpstreamUnavailable or rpc::kUpstreamInvalid, message naming the
+  // upstream and the cause) so that no caller waits forever.
+  virtual void send(const Json& message) = 0;
+
+  // After initialize: HTTP transports send MCP-Protocol-Version on every
+  // later request, and Streamable HTTP opens its GET stream.
+  virtual void on_initialized(const std::string& protocol_version) { (void)protocol_version; }
+
+  // Ends the session (Streamable HTTP: DELETE; stdio: close stdin, then
+  // SIGTERM, then SIGKILL). Idempotent.
+  virtual void close() = 0;
+
+  // Stable, human-readable description for logs ("stdio pid 1234").
+  virtual std::string describe() const = 0;
+};
+
+std::unique_ptr<UpstreamTransport> make_transport(const config::UpstreamConfig& cfg);
+
+}  // namespace portcullis::transport
