@@ -93,7 +93,7 @@ struct Settings {
   size_t page_size = 100;
   std::chrono::milliseconds session_idle_timeout{30 * 60 * 1000};
   std::vector<std::string> allowed_origins;  // besides loopback origins
-  std::string audit_db = "portcullis-audit.db";  // relative to the config DIR
+  std::string audit_db = "portcullis-audit.db";  // load() resolves it against the config DIR
   bool auth_configured = false;                  // set by later issues (identity)
   SourcePos pos;
 };

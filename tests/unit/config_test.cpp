@@ -1,1 +1,784 @@
 #include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+
+namespace doctest {
+template <>
+struct StringMaker<std::vector<std::string>> {
+  static String convert(const std::vector<std::string>& v) {
+    std::string out = "{";
+    for (const auto& s : v) out += "\n  \"" + s + "\"";
+    return (out + (v.empty() ? "}" : "\n}")).c_str();
+  }
+};
+}  // namespace doctest
+
+using namespace portcullis;
+using namespace portcullis::config;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh config directory under a mkdtemp directory, removed on destruction.
+class TempConfig {
+ public:
+  TempConfig() {
+    char tmpl[] = "/tmp/portcullis-config-test-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    base_ = tmpl;
+    dir_ = (base_ / "cfg").string();
+    fs::create_directories(fs::path(dir_) / "servers.d");
+  }
+  ~TempConfig() {
+    std::error_code ec;
+    fs::remove_all(base_, ec);
+  }
+  TempConfig(const TempConfig&) = delete;
+  TempConfig& operator=(const TempConfig&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  void write(const std::string& rel, const std::string& text) const {
+    fs::path p = fs::path(dir_) / rel;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+  }
+  LoadResult load() const { return config::load(dir_); }
+
+ private:
+  fs::path base_;
+  std::string dir_;
+};
+
+std::vector<std::string> formatted(const std::vector<Diagnostic>& ds) {
+  std::vector<std::string> out;
+  for (const auto& d : ds) out.push_back(d.format());
+  return out;
+}
+
+// Loads a single servers.d/s.yaml and returns its formatted errors.
+std::vector<std::string> errors_of(const std::string& yaml) {
+  TempConfig t;
+  t.write("servers.d/s.yaml", yaml);
+  auto r = t.load();
+  if (!r.errors.empty()) CHECK(r.config == nullptr);
+  return formatted(r.errors);
+}
+
+using Lines = std::vector<std::string>;
+
+const char* kEverything =
+    "upstreams:\n"
+    "  everything:\n"
+    "    transport: stdio\n"
+    "    command: npx\n";
+
+}  // namespace
+
+TEST_CASE("the issue's full example loads into the expected structs") {
+  setenv("PCT_LOG_LEVEL", "info", 1);
+  TempConfig t;
+  t.write("servers.d/dev.yaml", R"(upstreams:
+  everything:
+    transport: stdio
+    command: npx
+    args: ["-y", "@modelcontextprotocol/server-everything"]
+    env: { LOG_LEVEL: "${PCT_LOG_LEVEL}" }
+    timeout: 30s
+    cwd: /srv
+    connect_timeout: 5s
+    sessions: shared
+    max_sessions: 8
+  notes:
+    transport: streamable-http
+    url: http://127.0.0.1:3001/mcp
+    headers: { X-Team: platform }
+virtual_servers:
+  dev:
+    instructions: "Dev tools"
+    page_size: 50
+    tools:
+      - upstream: everything
+        include: ["echo", "get-*"]
+        exclude: ["get-env"]
+        prefix: ev
+        rename: { get-sum: add }
+        describe: { echo: "Repeat a message back" }
+        fixed: { add: { a: 1 } }
+      - upstream: notes
+    resources: [ { upstream: everything } ]
+    prompts:   [ { upstream: everything } ]
+)");
+  auto r = t.load();
+  CHECK(formatted(r.errors) == Lines{});
+  CHECK(formatted(r.warnings) == Lines{});
+  REQUIRE(r.config);
+  const GatewayConfig& c = *r.config;
+  CHECK(c.dir == t.dir());
+  CHECK(c.files == Lines{(fs::path(t.dir()) / "servers.d" / "dev.yaml").string()});
+  REQUIRE(c.upstreams.size() == 2);
+
+  const UpstreamConfig& ev = c.upstreams.at("everything");
+  CHECK(ev.name == "everything");
+  CHECK(ev.transport == Transport::Stdio);
+  CHECK(ev.command == "npx");
+  CHECK(ev.args == Lines{"-y", "@modelcontextprotocol/server-everything"});
+  CHECK(ev.env == std::map<std::string, std::string>{{"LOG_LEVEL", "info"}});
+  CHECK(ev.cwd == "/srv");
+  CHECK(ev.url.empty());
+  CHECK(ev.timeout == 30s);
+  CHECK(ev.connect_timeout == 5s);
+  CHECK(ev.sessions == SessionMode::Shared);
+  CHECK(ev.max_sessions == 8);
+  CHECK(ev.pos.file == "servers.d/dev.yaml");
+  CHECK(ev.pos.line == 2);
+
+  const UpstreamConfig& notes = c.upstreams.at("notes");
+  CHECK(notes.transport == Transport::StreamableHttp);
+  CHECK(notes.url == "http://127.0.0.1:3001/mcp");
+  CHECK(notes.headers == std::map<std::string, std::string>{{"X-Team", "platform"}});
+  CHECK(notes.command.empty());
+  CHECK(notes.timeout == 30s);  // defaults
+  CHECK(notes.connect_timeout == 30s);
+  CHECK(notes.sessions == SessionMode::PerClient);
+  CHECK(notes.max_sessions == 256);
+  CHECK(notes.pos.line == 12);
+
+  REQUIRE(c.virtual_servers.size() == 1);
+  const VirtualServerConfig& dev = c.virtual_servers.at("dev");
+  CHECK(dev.name == "dev");
+  CHECK(dev.instructions == "Dev tools");
+  CHECK(dev.page_size == 50);
+  CHECK(dev.pos.line == 17);
+  CHECK(dev.upstream_count() == 2);
+  REQUIRE(dev.tools.size() == 2);
+  const SourceSelection& s0 = dev.tools[0];
+  CHECK(s0.upstream == "everything");
+  CHECK(s0.include == Lines{"echo", "get-*"});
+  CHECK(s0.exclude == Lines{"get-env"});
+  CHECK(s0.prefix == std::optional<std::string>("ev"));
+  CHECK(s0.rename == std::map<std::string, std::string>{{"get-sum", "add"}});
+  CHECK(s0.describe == std::map<std::string, std::string>{{"echo", "Repeat a message back"}});
+  REQUIRE(s0.fixed.size() == 1);
+  CHECK(s0.fixed.at("get-sum") == Json{{"a", 1}});  // normalised from the rename target
+  CHECK(s0.pos.line == 21);
+  const SourceSelection& s1 = dev.tools[1];
+  CHECK(s1.upstream == "notes");
+  CHECK(s1.include.empty());
+  CHECK(s1.exclude.empty());
+  CHECK_FALSE(s1.prefix.has_value());
+  CHECK(s1.rename.empty());
+  CHECK(s1.pos.line == 28);
+  REQUIRE(dev.resources.size() == 1);
+  CHECK(dev.resources[0].upstream == "everything");
+  REQUIRE(dev.prompts.size() == 1);
+  CHECK(dev.prompts[0].upstream == "everything");
+
+  // Settings are all defaults without portcullis.yaml.
+  CHECK(c.settings.listen == "127.0.0.1:8080");
+  CHECK(c.settings.max_body_bytes == 4u * 1024 * 1024);
+  CHECK(c.settings.page_size == 100);
+  CHECK(c.settings.audit_db == (fs::path(t.dir()) / "portcullis-audit.db").string());
+  CHECK_FALSE(c.settings.auth_configured);
+  unsetenv("PCT_LOG_LEVEL");
+}
+
+TEST_CASE("portcullis.yaml settings are parsed and a relative audit db is resolved against DIR") {
+  TempConfig t;
+  t.write("servers.d/s.yaml", std::string(kEverything) + "virtual_servers:\n  dev:\n    tools: [ { upstream: everything } ]\n");
+  t.write("portcullis.yaml", R"(listen: "0.0.0.0:9090"
+limits: { max_body: 1MiB, max_json_depth: 32 }
+page_size: 25
+session_idle_timeout: 10m
+allowed_origins: ["https://app.example.com", "http://localhost:3000"]
+audit: { db: data/audit.db }
+auth: { mode: none }
+metadata: { anything: [1, 2] }
+)");
+  auto r = t.load();
+  CHECK(formatted(r.errors) == Lines{});
+  REQUIRE(r.config);
+  const Settings& s = r.config->settings;
+  CHECK(s.listen == "0.0.0.0:9090");
+  CHECK(s.max_body_bytes == 1024 * 1024);
+  CHECK(s.max_json_depth == 32);
+  CHECK(s.page_size == 25);
+  CHECK(s.session_idle_timeout == 10min);
+  CHECK(s.allowed_origins == Lines{"https://app.example.com", "http://localhost:3000"});
+  CHECK(s.audit_db == t.dir() + "/data/audit.db");
+  CHECK_FALSE(s.auth_configured);
+  CHECK(s.pos.file == "portcullis.yaml");
+  CHECK(r.config->files == Lines{t.dir() + "/portcullis.yaml", t.dir() + "/servers.d/s.yaml"});
+}
+
+TEST_CASE("an absolute audit db path is kept and an auth mode other than none marks auth as configured") {
+  TempConfig t;
+  t.write("servers.d/s.yaml", std::string(kEverything) + "virtual_servers:\n  dev:\n    tools: [ { upstream: everything } ]\n");
+  t.write("portcullis.yaml", "audit:\n  db: /var/lib/portcullis/audit.db\nauth:\n  mode: oidc\n  issuer: https://id\n");
+  auto r = t.load();
+  CHECK(formatted(r.errors) == Lines{});
+  REQUIRE(r.config);
+  CHECK(r.config->settings.audit_db == "/var/lib/portcullis/audit.db");
+  CHECK(r.config->settings.auth_configured);
+}
+
+TEST_CASE("portcullis.yaml rejects unknown keys, bad values and non-map auth/metadata") {
+  TempConfig t;
+  t.write("servers.d/s.yaml", std::string(kEverything) + "virtual_servers:\n  dev:\n    tools: [ { upstream: everything } ]\n");
+  t.write("portcullis.yaml", R"(listen: 8080
+limits:
+  max_bdy: 1MiB
+  max_json_depth: deep
+page_size: 0
+session_idle_timeout: soon
+allowed_origins: "*"
+audit: { database: x.db }
+auth: oidc
+metadata: [a]
+tls: true
+)");
+  auto r = t.load();
+  CHECK(formatted(r.errors) ==
+        Lines{
+            "portcullis.yaml:1: 'listen' must be HOST:PORT (got \"8080\")",
+            "portcullis.yaml:3: limits: unknown key 'max_bdy' (did you mean 'max_body'?)",
+            "portcullis.yaml:4: limits: 'max_json_depth' must be a positive integer (got \"deep\")",
+            "portcullis.yaml:5: 'page_size' must be a positive integer (got \"0\")",
+            "portcullis.yaml:6: session_idle_timeout: invalid duration \"soon\" (expected e.g. 500ms, 30s, 5m, 1h)",
+            "portcullis.yaml:7: 'allowed_origins' must be a list of strings",
+            "portcullis.yaml:8: audit: unknown key 'database' (expected one of: db)",
+            "portcullis.yaml:9: 'auth' must be a map",
+            "portcullis.yaml:10: 'metadata' must be a map",
+            "portcullis.yaml:11: unknown key 'tls' (expected one of: listen, limits, page_size, session_idle_timeout, "
+            "allowed_origins, audit, auth, metadata)",
+        });
+  CHECK(r.config == nullptr);
+}
+
+TEST_CASE("an invalid max_body size is reported with its line") {
+  TempConfig t;
+  t.write("servers.d/s.yaml", std::string(kEverything) + "virtual_servers:\n  dev:\n    tools: [ { upstream: everything } ]\n");
+  t.write("portcullis.yaml", "limits:\n  max_body: 4 parsecs\n");
+  CHECK(formatted(t.load().errors) ==
+        Lines{"portcullis.yaml:2: limits: max_body: invalid size unit in \"4 parsecs\" (use B, KiB, MiB or GiB)"});
+}
+
+TEST_CASE("YAML syntax errors report file and line") {
+  CHECK(errors_of("upstreams:\n  everything:\n    transport: stdio\n    args: [a, b\n") ==
+        Lines{"servers.d/s.yaml:5: YAML syntax error: end of sequence flow not found"});
+  TempConfig t;
+  t.write("servers.d/s.yaml", std::string(kEverything) + "virtual_servers:\n  dev:\n    tools: [ { upstream: everything } ]\n");
+  t.write("portcullis.yaml", "page_size: 5\nlisten: [a\n");
+  CHECK(formatted(t.load().errors) == Lines{"portcullis.yaml:3: YAML syntax error: end of sequence flow not found"});
+}
+
+TEST_CASE("unknown keys anywhere are errors with a did-you-mean suggestion") {
+  CHECK(errors_of(R"(upstream:
+  x: {}
+upstreams:
+  everything:
+    transport: stdio
+    comand: npx
+    command: npx
+    tiemout: 5s
+virtual_servers:
+  dev:
+    tool: []
+    tools:
+      - upstream: everything
+        prefx: ev
+        colour: red
+)") == Lines{
+            "servers.d/s.yaml:1: unknown key 'upstream' (did you mean 'upstreams'?)",
+            "servers.d/s.yaml:6: upstream 'everything': unknown key 'comand' (did you mean 'command'?)",
+            "servers.d/s.yaml:8: upstream 'everything': unknown key 'tiemout' (did you mean 'timeout'?)",
+            "servers.d/s.yaml:11: virtual server 'dev': unknown key 'tool' (did you mean 'tools'?)",
+            "servers.d/s.yaml:14: virtual server 'dev' tools[0]: unknown key 'prefx' (did you mean 'prefix'?)",
+            "servers.d/s.yaml:15: virtual server 'dev' tools[0]: unknown key 'colour' (expected one of: upstream, "
+            "include, exclude, prefix, rename, describe, fixed)",
+        });
+}
+
+TEST_CASE("resources selections support only upstream, include and exclude") {
+  CHECK(errors_of(std::string(kEverything) + R"(virtual_servers:
+  dev:
+    resources:
+      - upstream: everything
+        include: ["file:///*"]
+        prefix: ev
+)") == Lines{"servers.d/s.yaml:10: virtual server 'dev' resources[0]: 'prefix' is not supported for resources"});
+}
+
+TEST_CASE("wrong types are reported: string, list, map and integer expected") {
+  CHECK(errors_of(R"(upstreams:
+  everything:
+    transport: stdio
+    command: [npx]
+    args: -y
+    env: [LOG_LEVEL]
+    max_sessions: many
+    cwd: { a: b }
+  other: stdio
+virtual_servers:
+  dev:
+    page_size: "50"
+    instructions: [a]
+    tools:
+      upstream: everything
+  ops:
+    tools:
+      - everything
+      - upstream: everything
+        include: "*"
+        rename: [a]
+        describe: { echo: [x] }
+)") == Lines{
+            "servers.d/s.yaml:4: upstream 'everything': 'command' must be a string",
+            "servers.d/s.yaml:5: upstream 'everything': 'args' must be a list of strings",
+            "servers.d/s.yaml:6: upstream 'everything': 'env' must be a map of strings",
+            "servers.d/s.yaml:7: upstream 'everything': 'max_sessions' must be a positive integer (got \"many\")",
+            "servers.d/s.yaml:8: upstream 'everything': 'cwd' must be a string",
+            "servers.d/s.yaml:9: upstream 'other' must be a map",
+            "servers.d/s.yaml:12: virtual server 'dev': 'page_size' must be a positive integer (got \"50\")",
+            "servers.d/s.yaml:13: virtual server 'dev': 'instructions' must be a string",
+            "servers.d/s.yaml:14: virtual server 'dev': 'tools' must be a list of selections (- upstream: NAME)",
+            "servers.d/s.yaml:18: virtual server 'ops' tools[0] must be a map (e.g. { upstream: NAME })",
+            "servers.d/s.yaml:20: virtual server 'ops' tools[1]: 'include' must be a list of strings",
+            "servers.d/s.yaml:21: virtual server 'ops' tools[1]: 'rename' must be a map of original name to new name",
+            "servers.d/s.yaml:22: virtual server 'ops' tools[1]: describe.echo must be a string",
+        });
+}
+
+TEST_CASE("upstream and virtual server names must match [a-z0-9-]+") {
+  CHECK(errors_of(R"(upstreams:
+  Every_Thing:
+    transport: stdio
+    command: npx
+virtual_servers:
+  "dev tools":
+    tools: [ { upstream: Every_Thing } ]
+)") == Lines{
+            "servers.d/s.yaml:2: invalid upstream name 'Every_Thing' (use lowercase letters, digits and '-')",
+            "servers.d/s.yaml:6: invalid virtual server name 'dev tools' (use lowercase letters, digits and '-')",
+        });
+}
+
+TEST_CASE("transport must be known and decides which of command and url are required or forbidden") {
+  CHECK(errors_of(R"(upstreams:
+  a:
+    transport: streamable_http
+    url: http://x/mcp
+  b:
+    transport: stdio
+    url: http://x/mcp
+    headers: { A: b }
+  c:
+    transport: sse
+    command: npx
+    env: { A: b }
+  d:
+    transport: streamable-http
+    url: ftp://x/mcp
+  e:
+    command: npx
+  f:
+    transport: tcp
+    command: x
+)") == Lines{
+            "servers.d/s.yaml:3: upstream 'a': unknown transport 'streamable_http' (did you mean 'streamable-http'?)",
+            "servers.d/s.yaml:5: upstream 'b': transport stdio requires 'command'",
+            "servers.d/s.yaml:7: upstream 'b': 'url' is not allowed with transport stdio",
+            "servers.d/s.yaml:8: upstream 'b': 'headers' is not allowed with transport stdio",
+            "servers.d/s.yaml:9: upstream 'c': transport sse requires 'url'",
+            "servers.d/s.yaml:11: upstream 'c': 'command' is not allowed with transport sse",
+            "servers.d/s.yaml:12: upstream 'c': 'env' is not allowed with transport sse",
+            "servers.d/s.yaml:15: upstream 'd': 'url' must start with http:// or https:// (got \"ftp://x/mcp\")",
+            "servers.d/s.yaml:16: upstream 'e': missing required key 'transport' (stdio, sse or streamable-http)",
+            "servers.d/s.yaml:19: upstream 'f': unknown transport 'tcp' (expected one of: stdio, sse, streamable-http)",
+        });
+}
+
+TEST_CASE("${VAR} expands in command, args, env, cwd, url and headers; unset variables are errors at their line") {
+  setenv("PCT_BIN", "/opt/bin", 1);
+  setenv("PCT_TOKEN", "s3cret", 1);
+  unsetenv("PCT_UNSET");
+  TempConfig t;
+  t.write("servers.d/s.yaml", R"(upstreams:
+  local:
+    transport: stdio
+    command: ${PCT_BIN}/server
+    args: ["--token=${PCT_TOKEN}", "${PCT_UNSET:-fallback}", "$$HOME"]
+    env: { TOKEN: "${PCT_TOKEN}" }
+    cwd: ${PCT_BIN}
+  remote:
+    transport: sse
+    url: https://${PCT_TOKEN}.example/sse
+    headers: { Authorization: "Bearer ${PCT_TOKEN}" }
+virtual_servers:
+  dev:
+    tools: [ { upstream: local }, { upstream: remote } ]
+)");
+  auto r = t.load();
+  CHECK(formatted(r.errors) == Lines{});
+  REQUIRE(r.config);
+  const auto& local = r.config->upstreams.at("local");
+  CHECK(local.command == "/opt/bin/server");
+  CHECK(local.args == Lines{"--token=s3cret", "fallback", "$HOME"});
+  CHECK(local.env.at("TOKEN") == "s3cret");
+  CHECK(local.cwd == "/opt/bin");
+  const auto& remote = r.config->upstreams.at("remote");
+  CHECK(remote.url == "https://s3cret.example/sse");
+  CHECK(remote.headers.at("Authorization") == "Bearer s3cret");
+
+  CHECK(errors_of(R"(upstreams:
+  local:
+    transport: stdio
+    command: ${PCT_UNSET}
+    args:
+      - ok
+      - ${PCT_UNSET}
+    env:
+      TOKEN: ${PCT_UNSET}
+    cwd: ${PCT_UNSET}
+  remote:
+    transport: sse
+    url: ${PCT_UNSET}
+    headers:
+      X-Key: ${PCT_UNSET}
+)") == Lines{
+            "servers.d/s.yaml:4: upstream 'local': command: environment variable PCT_UNSET is not set",
+            "servers.d/s.yaml:7: upstream 'local': args[1]: environment variable PCT_UNSET is not set",
+            "servers.d/s.yaml:9: upstream 'local': env.TOKEN: environment variable PCT_UNSET is not set",
+            "servers.d/s.yaml:10: upstream 'local': cwd: environment variable PCT_UNSET is not set",
+            "servers.d/s.yaml:13: upstream 'remote': url: environment variable PCT_UNSET is not set",
+            "servers.d/s.yaml:15: upstream 'remote': headers.X-Key: environment variable PCT_UNSET is not set",
+        });
+  unsetenv("PCT_BIN");
+  unsetenv("PCT_TOKEN");
+}
+
+TEST_CASE("durations are parsed, must be positive, and sessions mode must be known") {
+  CHECK(errors_of(R"(upstreams:
+  everything:
+    transport: stdio
+    command: npx
+    timeout: 0s
+    connect_timeout: forever
+    sessions: per-client
+)") == Lines{
+            "servers.d/s.yaml:5: upstream 'everything': 'timeout' must be greater than 0",
+            "servers.d/s.yaml:6: upstream 'everything': connect_timeout: invalid duration \"forever\" (expected e.g. "
+            "500ms, 30s, 5m, 1h)",
+            "servers.d/s.yaml:7: upstream 'everything': unknown sessions mode 'per-client' (did you mean 'per_client'?)",
+        });
+  TempConfig t;
+  t.write("servers.d/s.yaml", std::string(kEverything) + "    timeout: 250ms\n    connect_timeout: 2\n" +
+                                  "virtual_servers:\n  dev:\n    tools: [ { upstream: everything } ]\n");
+  auto r = t.load();
+  REQUIRE(r.config);
+  CHECK(r.config->upstreams.at("everything").timeout == 250ms);
+  CHECK(r.config->upstreams.at("everything").connect_timeout == 2s);
+}
+
+TEST_CASE("a selection referencing an undefined upstream names the known ones") {
+  CHECK(errors_of(R"(upstreams:
+  everything: { transport: stdio, command: npx }
+  notes: { transport: sse, url: "http://h/sse" }
+virtual_servers:
+  dev:
+    tools:
+      - upstream: notes
+      - upstream: evrything
+    prompts:
+      - {}
+)") == Lines{
+            "servers.d/s.yaml:8: upstream 'evrything' is not defined (known: everything, notes)",
+            "servers.d/s.yaml:10: virtual server 'dev' prompts[0]: missing required key 'upstream'",
+        });
+  CHECK(errors_of("virtual_servers:\n  dev:\n    tools: [ { upstream: x } ]\n") ==
+        Lines{"servers.d/s.yaml:3: upstream 'x' is not defined (no upstreams are defined)"});
+}
+
+TEST_CASE("a virtual server exposing nothing is a warning, not an error") {
+  TempConfig t;
+  t.write("servers.d/s.yaml", std::string(kEverything) + "virtual_servers:\n  empty:\n    tools: []\n  dev:\n    tools: [ { upstream: everything } ]\n");
+  auto r = t.load();
+  CHECK(formatted(r.errors) == Lines{});
+  CHECK(formatted(r.warnings) ==
+        Lines{"servers.d/s.yaml:6: virtual server 'empty' exposes nothing: it has no tools, resources or prompts"});
+  REQUIRE(r.config);
+  CHECK(r.config->virtual_servers.count("empty") == 1);
+}
+
+TEST_CASE("fixed values must be maps and their scalars are converted with type inference") {
+  TempConfig t;
+  t.write("servers.d/s.yaml", std::string(kEverything) + R"(virtual_servers:
+  dev:
+    tools:
+      - upstream: everything
+        fixed:
+          add:
+            i: 42
+            neg: -7
+            f: 1.5
+            e: 1e3
+            yes: true
+            no: False
+            nothing: null
+            tilde: ~
+            empty:
+            s: hello
+            quoted_int: "42"
+            quoted_bool: 'true'
+            list: [1, "2", x]
+            nested: { deep: { n: 0x10 } }
+)");
+  auto r = t.load();
+  CHECK(formatted(r.errors) == Lines{});
+  REQUIRE(r.config);
+  Json got = r.config->virtual_servers.at("dev").tools.at(0).fixed.at("add");
+  Json want = {{"i", 42},          {"neg", -7},          {"f", 1.5},           {"e", 1000.0},
+               {"yes", true},      {"no", false},        {"nothing", nullptr}, {"tilde", nullptr},
+               {"empty", nullptr}, {"s", "hello"},       {"quoted_int", "42"}, {"quoted_bool", "true"},
+               {"list", Json::array({1, "2", "x"})},     {"nested", {{"deep", {{"n", 16}}}}}};
+  CHECK(got == want);
+  CHECK(got["i"].is_number_integer());
+  CHECK(got["f"].is_number_float());
+
+  CHECK(errors_of(std::string(kEverything) + R"(virtual_servers:
+  dev:
+    tools:
+      - upstream: everything
+        fixed:
+          add: 1
+          echo: [a]
+      - upstream: everything
+        fixed: [add]
+)") == Lines{
+            "servers.d/s.yaml:10: virtual server 'dev' tools[0]: fixed.add must be a map of argument name to value",
+            "servers.d/s.yaml:11: virtual server 'dev' tools[0]: fixed.echo must be a map of argument name to value",
+            "servers.d/s.yaml:13: virtual server 'dev' tools[1]: 'fixed' must be a map of name to arguments",
+        });
+}
+
+TEST_CASE("prefix and rename targets must be legal exposed-name pieces") {
+  CHECK(errors_of(std::string(kEverything) + R"(virtual_servers:
+  dev:
+    tools:
+      - upstream: everything
+        prefix: "ev tools"
+        rename: { echo: "say hi", get-sum: add.numbers, ok: fine_Name-2 }
+      - upstream: everything
+        prefix: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+      - upstream: everything
+        prefix: ""
+        rename: { x: "" }
+)") == Lines{
+            "servers.d/s.yaml:9: virtual server 'dev' tools[0]: prefix 'ev tools' is not allowed (use at most 40 "
+            "letters, digits, '_' or '-')",
+            "servers.d/s.yaml:10: virtual server 'dev' tools[0]: rename target 'say hi' for 'echo' is not a valid name "
+            "(use 1 to 64 letters, digits, '_' or '-')",
+            "servers.d/s.yaml:10: virtual server 'dev' tools[0]: rename target 'add.numbers' for 'get-sum' is not a "
+            "valid name (use 1 to 64 letters, digits, '_' or '-')",
+            "servers.d/s.yaml:12: virtual server 'dev' tools[1]: prefix 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is "
+            "not allowed (use at most 40 letters, digits, '_' or '-')",
+            "servers.d/s.yaml:15: virtual server 'dev' tools[2]: rename target '' for 'x' is not a valid name (use 1 "
+            "to 64 letters, digits, '_' or '-')",
+        });
+  TempConfig t;
+  t.write("servers.d/s.yaml", std::string(kEverything) +
+                                  "virtual_servers:\n  dev:\n    tools:\n      - upstream: everything\n        prefix: \"\"\n");
+  auto r = t.load();
+  REQUIRE(r.config);
+  CHECK(r.config->virtual_servers.at("dev").tools[0].prefix == std::optional<std::string>(""));
+}
+
+TEST_CASE("equal rename targets within one virtual server's tools or prompts are an error at the second") {
+  CHECK(errors_of(std::string(kEverything) + R"(  other: { transport: stdio, command: x }
+virtual_servers:
+  dev:
+    tools:
+      - upstream: everything
+        rename: { echo: say }
+      - upstream: other
+        rename:
+          shout: say
+    prompts:
+      - upstream: everything
+        rename: { greet: say, hello: say }
+  ops:
+    tools:
+      - upstream: other
+        rename: { shout: say }
+)") == Lines{
+            "servers.d/s.yaml:13: virtual server 'dev' tools[1]: rename target 'say' is already used for 'echo' at "
+            "servers.d/s.yaml:10",
+            "servers.d/s.yaml:16: virtual server 'dev' prompts[0]: rename target 'say' is already used for 'greet' at "
+            "servers.d/s.yaml:16",
+        });
+}
+
+TEST_CASE("fixed and describe keys written as a rename target are normalised to the original name") {
+  TempConfig t;
+  t.write("servers.d/s.yaml", std::string(kEverything) + R"(virtual_servers:
+  dev:
+    tools:
+      - upstream: everything
+        rename: { get-sum: add, echo: say }
+        describe: { add: "Add numbers", echo: "Repeat" }
+        fixed: { add: { a: 1 }, long-op: { ms: 5 } }
+)");
+  auto r = t.load();
+  CHECK(formatted(r.errors) == Lines{});
+  REQUIRE(r.config);
+  const auto& sel = r.config->virtual_servers.at("dev").tools[0];
+  CHECK(sel.describe == std::map<std::string, std::string>{{"get-sum", "Add numbers"}, {"echo", "Repeat"}});
+  REQUIRE(sel.fixed.size() == 2);
+  CHECK(sel.fixed.at("get-sum") == Json{{"a", 1}});
+  CHECK(sel.fixed.at("long-op") == Json{{"ms", 5}});
+
+  CHECK(errors_of(std::string(kEverything) + R"(virtual_servers:
+  dev:
+    tools:
+      - upstream: everything
+        rename: { get-sum: add }
+        describe: { get-sum: "A", add: "B" }
+        fixed:
+          add: { a: 1 }
+          get-sum: { a: 2 }
+)") == Lines{
+            "servers.d/s.yaml:10: virtual server 'dev' tools[0]: describe: 'get-sum' and 'add' both refer to 'get-sum'",
+            "servers.d/s.yaml:13: virtual server 'dev' tools[0]: fixed: 'add' and 'get-sum' both refer to 'get-sum'",
+        });
+}
+
+TEST_CASE("names defined twice across files are errors at the second definition naming the first") {
+  TempConfig t;
+  t.write("servers.d/a.yaml", std::string(kEverything) + "virtual_servers:\n  dev:\n    tools: [ { upstream: everything } ]\n");
+  t.write("servers.d/b.yml", R"(upstreams:
+  notes: { transport: sse, url: "http://h/sse" }
+  everything:
+    transport: stdio
+    command: other
+virtual_servers:
+  dev:
+    tools: [ { upstream: notes } ]
+)");
+  t.write("servers.d/README.md", "not yaml: [");
+  t.write("servers.d/.#a.yaml", "not yaml: [");
+  auto r = t.load();
+  CHECK(formatted(r.errors) == Lines{
+                                   "servers.d/b.yml:3: upstream 'everything' already defined at servers.d/a.yaml:2",
+                                   "servers.d/b.yml:7: virtual server 'dev' already defined at servers.d/a.yaml:6",
+                               });
+  CHECK(r.config == nullptr);
+}
+
+TEST_CASE("files are read in sorted order, .yaml and .yml only, and all are recorded") {
+  TempConfig t;
+  t.write("servers.d/20-dev.yml", "virtual_servers:\n  dev:\n    tools: [ { upstream: everything } ]\n");
+  t.write("servers.d/10-up.yaml", kEverything);
+  t.write("servers.d/30-empty.yaml", "");
+  t.write("servers.d/notes.txt", "ignored");
+  auto r = t.load();
+  CHECK(formatted(r.errors) == Lines{});
+  REQUIRE(r.config);
+  const std::string sd = t.dir() + "/servers.d/";
+  CHECK(r.config->files == Lines{sd + "10-up.yaml", sd + "20-dev.yml", sd + "30-empty.yaml"});
+  CHECK(r.config->virtual_servers.at("dev").pos.file == "servers.d/20-dev.yml");
+}
+
+TEST_CASE("errors in several files are all reported, in file order then line order") {
+  TempConfig t;
+  t.write("servers.d/a.yaml", "upstreams:\n  x:\n    transport: stdio\n");
+  t.write("servers.d/b.yaml", "virtual_servers:\n  dev:\n    tools: [ { upstream: y } ]\n  bad: 1\n");
+  t.write("portcullis.yaml", "page_size: -1\n");
+  auto r = t.load();
+  CHECK(formatted(r.errors) == Lines{
+                                   "portcullis.yaml:1: 'page_size' must be a positive integer (got \"-1\")",
+                                   "servers.d/a.yaml:2: upstream 'x': transport stdio requires 'command'",
+                                   "servers.d/b.yaml:3: upstream 'y' is not defined (known: x)",
+                                   "servers.d/b.yaml:4: virtual server 'bad' must be a map",
+                               });
+  CHECK(r.config == nullptr);
+}
+
+TEST_CASE("a missing servers.d directory or config directory is an error") {
+  TempConfig t;
+  fs::remove_all(fs::path(t.dir()) / "servers.d");
+  auto r = t.load();
+  CHECK(formatted(r.errors) == Lines{t.dir() + "/servers.d: no such directory"});
+  CHECK(r.config == nullptr);
+
+  auto r2 = config::load(t.dir() + "/nope");
+  CHECK(formatted(r2.errors) == Lines{t.dir() + "/nope: no such directory"});
+}
+
+TEST_CASE("an empty servers.d loads with a warning") {
+  TempConfig t;
+  auto r = t.load();
+  CHECK(formatted(r.errors) == Lines{});
+  CHECK(formatted(r.warnings) == Lines{"servers.d: no virtual servers are defined"});
+  REQUIRE(r.config);
+  CHECK(r.config->upstreams.empty());
+}
+
+TEST_CASE("a servers.d file must be a map with only upstreams and virtual_servers") {
+  CHECK(errors_of("- a\n- b\n") == Lines{"servers.d/s.yaml:1: expected a map with 'upstreams' and/or 'virtual_servers'"});
+  CHECK(errors_of("upstreams: [a]\nvirtual_servers: x\n") ==
+        Lines{"servers.d/s.yaml:1: 'upstreams' must be a map of upstream name to definition",
+              "servers.d/s.yaml:2: 'virtual_servers' must be a map of virtual server name to definition"});
+}
+
+TEST_CASE("same_connection compares behaviour, not name or position") {
+  UpstreamConfig a;
+  a.name = "a";
+  a.command = "npx";
+  a.args = {"x"};
+  a.pos = {"servers.d/a.yaml", 3};
+  UpstreamConfig b = a;
+  b.name = "b";
+  b.pos = {"servers.d/b.yaml", 9};
+  CHECK(a.same_connection(b));
+  b.env["K"] = "v";
+  CHECK_FALSE(a.same_connection(b));
+  b = a;
+  b.timeout = 1s;
+  CHECK_FALSE(a.same_connection(b));
+  b = a;
+  b.sessions = SessionMode::Shared;
+  CHECK_FALSE(a.same_connection(b));
+  b = a;
+  b.headers["X"] = "y";
+  CHECK_FALSE(a.same_connection(b));
+}
+
+TEST_CASE("upstream_count counts distinct upstreams across tools, resources and prompts") {
+  VirtualServerConfig vs;
+  CHECK(vs.upstream_count() == 0);
+  auto sel = [](const char* upstream) {
+    SourceSelection s;
+    s.upstream = upstream;
+    return s;
+  };
+  vs.tools.push_back(sel("a"));
+  vs.tools.push_back(sel("a"));
+  vs.resources.push_back(sel("b"));
+  vs.prompts.push_back(sel("a"));
+  CHECK(vs.upstream_count() == 2);
+}
+
+TEST_CASE("to_string(Transport) and Diagnostic::format") {
+  CHECK(std::string(to_string(Transport::Stdio)) == "stdio");
+  CHECK(std::string(to_string(Transport::Sse)) == "sse");
+  CHECK(std::string(to_string(Transport::StreamableHttp)) == "streamable-http");
+  CHECK(Diagnostic{{"servers.d/a.yaml", 3}, "boom"}.format() == "servers.d/a.yaml:3: boom");
+  CHECK(Diagnostic{{"/etc/p/servers.d", 0}, "no such directory"}.format() == "/etc/p/servers.d: no such directory");
+  CHECK(Diagnostic{{"", 0}, "bare"}.format() == "bare");
+}
