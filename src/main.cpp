@@ -1,1 +1,268 @@
-int main() { return 0; }
+// portcullis: the command-line entry point.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "compose/catalog.h"
+#include "config/config.h"
+#include "config/watch.h"
+#include "core/scheduler.h"
+#include "pipeline/gateway.h"
+#include "record/audit.h"
+#include "server/http_server.h"
+
+using namespace portcullis;
+
+namespace {
+
+constexpr const char* kUsage = R"(portcullis - a gateway for AI agents and the MCP servers they call
+
+Usage:
+  portcullis serve [--config DIR] [--listen HOST:PORT] [--log-level LEVEL]
+      Run the gateway. Each virtual server is served at /mcp/<name>
+      (Streamable HTTP) and /sse/<name> (legacy HTTP+SSE). Reloads the config
+      on SIGHUP and when a file in DIR changes.
+  portcullis check [--config DIR] [--offline]
+      Validate the config and print every error as file:line: message. Unless
+      --offline, also start each upstream to check the composed names.
+      Exits non-zero on any error.
+  portcullis audit [--config DIR] [--db PATH] [--since 1h] [--tool T] [--server S]
+                   [--session ID] [--outcome O] [--limit N] [--json]
+      List recorded tool calls, newest first.
+  portcullis --help | --version
+
+A config DIR holds servers.d/*.yaml, an optional portcullis.yaml and
+policies/. The default DIR is the current directory.
+)";
+
+struct Args {
+  std::string command;
+  std::string config_dir = ".";
+  std::string listen;
+  std::string log_level = "info";
+  bool offline = false;
+  std::vector<std::string> rest;  // passed through (audit)
+};
+
+int usage_error(const std::string& msg) {
+  std::cerr << "portcullis: " << msg << "\nRun 'portcullis --help' for usage.\n";
+  return 2;
+}
+
+void print_diagnostics(const std::vector<config::Diagnostic>& diags, const char* severity) {
+  for (const auto& d : diags) {
+    std::cerr << d.format();
+    if (std::string(severity) != "error") std::cerr << " (" << severity << ")";
+    std::cerr << "\n";
+  }
+}
+
+config::LoadResult load_or_report(const std::string& dir) {
+  auto loaded = config::load(dir);
+  print_diagnostics(loaded.warnings, "warning");
+  print_diagnostics(loaded.errors, "error");
+  return loaded;
+}
+
+int cmd_check(const Args& a) {
+  auto loaded = load_or_report(a.config_dir);
+  if (!loaded.errors.empty()) {
+    std::cerr << loaded.errors.size() << " error(s) in " << a.config_dir << "\n";
+    return 1;
+  }
+  const auto& cfg = *loaded.config;
+  size_t errors = 0;
+  if (!a.offline) {
+    // Names only exist once upstreams list them: start each one (in
+    // parallel), list, compose, and report what still collides.
+    spdlog::set_level(spdlog::level::warn);
+    std::map<std::string, std::shared_ptr<pipeline::Upstream>> ups;
+    std::vector<std::thread> starters;
+    for (const auto& [name, ucfg] : cfg.upstreams) {
+      auto up = std::make_shared<pipeline::Upstream>(ucfg, nullptr, nullptr);
+      ups[name] = up;
+      starters.emplace_back([up] { up->start(); });
+    }
+    for (auto& t : starters) t.join();
+    compose::UpstreamCatalogs catalogs;
+    for (const auto& [name, up] : ups) {
+      if (!up->ready()) {
+        std::cerr << up->config().pos.file << ":" << up->config().pos.line << ": upstream '" << name
+                  << "' could not be started: " << up->status() << " (warning)\n";
+      }
+      catalogs[name] = up->catalog();
+    }
+    for (const auto& [name, vs] : cfg.virtual_servers) {
+      std::vector<std::string> problems;
+      auto cat = compose::VirtualCatalog::build(vs, catalogs, &problems);
+      for (const auto& p : problems) {
+        std::cerr << config::Diagnostic{vs.pos, p}.format() << "\n";
+        ++errors;
+      }
+      std::cout << "virtual server '" << name << "': " << cat->list(compose::ListKind::Tools).size()
+                << " tools, " << cat->list(compose::ListKind::Resources).size() << " resources, "
+                << cat->list(compose::ListKind::Prompts).size() << " prompts\n";
+    }
+    for (auto& [name, up] : ups) up->stop();
+  }
+  if (errors) {
+    std::cerr << errors << " error(s) in " << a.config_dir << "\n";
+    return 1;
+  }
+  std::cout << "config OK: " << cfg.upstreams.size() << " upstream(s), " << cfg.virtual_servers.size()
+            << " virtual server(s)\n";
+  return 0;
+}
+
+int cmd_serve(const Args& a) {
+  // Signals are handled by one thread with sigwait; block them before any
+  // other thread exists so every thread inherits the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGHUP);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto loaded = load_or_report(a.config_dir);
+  if (!loaded.errors.empty()) {
+    std::cerr << "portcullis: not starting: " << loaded.errors.size() << " error(s) in " << a.config_dir << "\n";
+    return 1;
+  }
+  auto cfg = loaded.config;
+  auto addr = server::parse_listen(a.listen.empty() ? cfg->settings.listen : a.listen);
+  if (!addr.ok()) return usage_error(addr.error());
+  if (!cfg->settings.auth_configured && !server::is_loopback_host(addr->host)) {
+    std::cerr << "portcullis: refusing to listen on " << addr->host << ":" << addr->port
+              << ": no authentication is configured, so Portcullis listens on loopback only "
+                 "(127.0.0.1 or ::1). Configure auth in portcullis.yaml to serve other hosts.\n";
+    return 2;
+  }
+
+  pipeline::Gateway gateway(cfg);
+  if (auto r = gateway.start(); !r.ok()) {
+    std::cerr << "portcullis: " << r.error() << "\n";
+    return 1;
+  }
+  server::HttpFront front(gateway);
+  auto port = front.bind(*addr);
+  if (!port.ok()) {
+    std::cerr << "portcullis: " << port.error() << "\n";
+    gateway.stop();
+    return 1;
+  }
+  std::string base = "http://" + (addr->host.find(':') != std::string::npos ? "[" + addr->host + "]" : addr->host) +
+                     ":" + std::to_string(port.value());
+  spdlog::info("Portcullis listening on {}", base);
+  for (const auto& [name, vs] : cfg->virtual_servers) {
+    spdlog::info("  virtual server '{}': {}/mcp/{} (Streamable HTTP), {}/sse/{} (legacy SSE)", name, base, name,
+                 base, name);
+  }
+
+  config::ConfigWatcher watcher;
+  watcher.start(cfg->dir, [&gateway] {
+    spdlog::info("config change detected; reloading");
+    gateway.reload();
+  });
+  auto idle = cfg->settings.session_idle_timeout;
+  std::function<void()> reap;
+  reap = [&gateway, idle, &reap] {
+    gateway.sessions().reap(idle);
+    Scheduler::shared().after(std::chrono::seconds(30), reap);
+  };
+  Scheduler::shared().after(std::chrono::seconds(30), reap);
+
+  std::thread signals([&] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&sigs, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        spdlog::info("SIGHUP: reloading config");
+        gateway.reload();
+        continue;
+      }
+      spdlog::info("signal {}: shutting down", sig);
+      front.stop();
+      return;
+    }
+  });
+  front.serve();
+  watcher.stop();
+  gateway.stop();
+  if (signals.joinable()) {
+    pthread_kill(signals.native_handle(), SIGTERM);
+    signals.join();
+  }
+  spdlog::info("Portcullis stopped");
+  return 0;
+}
+
+int cmd_audit(const Args& a) {
+  std::string db = (std::filesystem::path(a.config_dir) / "portcullis-audit.db").string();
+  auto loaded = config::load(a.config_dir);
+  if (loaded.config) db = loaded.config->settings.audit_db;
+  return record::run_audit_cli(a.rest, db);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> argv_s(argv + 1, argv + argc);
+  if (argv_s.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  Args a;
+  a.command = argv_s[0];
+  if (a.command == "--help" || a.command == "-h" || a.command == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (a.command == "--version" || a.command == "version") {
+    std::cout << "portcullis 0.1.0\n";
+    return 0;
+  }
+  for (size_t i = 1; i < argv_s.size(); ++i) {
+    const std::string& s = argv_s[i];
+    auto value = [&](const char* flag) -> std::optional<std::string> {
+      if (i + 1 >= argv_s.size()) {
+        usage_error(std::string(flag) + " needs a value");
+        return std::nullopt;
+      }
+      return argv_s[++i];
+    };
+    if (s == "--help" || s == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (s == "--config") {
+      auto v = value("--config");
+      if (!v) return 2;
+      a.config_dir = *v;
+    } else if (s == "--listen" && a.command == "serve") {
+      auto v = value("--listen");
+      if (!v) return 2;
+      a.listen = *v;
+    } else if (s == "--log-level" && a.command == "serve") {
+      auto v = value("--log-level");
+      if (!v) return 2;
+      a.log_level = *v;
+    } else if (s == "--offline" && a.command == "check") {
+      a.offline = true;
+    } else if (a.command == "audit") {
+      a.rest.push_back(s);
+    } else {
+      return usage_error("unknown option '" + s + "' for '" + a.command + "'");
+    }
+  }
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(a.log_level));
+  if (a.command == "serve") return cmd_serve(a);
+  if (a.command == "check") return cmd_check(a);
+  if (a.command == "audit") return cmd_audit(a);
+  return usage_error("unknown command '" + a.command + "'");
+}

@@ -1,0 +1,182 @@
+#include "pipeline/gateway.h"
+
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "core/jsonrpc.h"
+
+namespace portcullis::pipeline {
+
+Gateway::Gateway(std::shared_ptr<const config::GatewayConfig> config)
+    : pool_(ElasticPool::Options{}) {
+  auto rt = std::make_shared<Runtime>();
+  rt->config = std::move(config);
+  runtime_ = rt;
+}
+
+Gateway::~Gateway() { stop(); }
+
+std::shared_ptr<const Runtime> Gateway::runtime() const {
+  std::lock_guard lock(runtime_mu_);
+  return runtime_;
+}
+
+Result<void> Gateway::start() {
+  auto cfg = runtime()->config;
+  auto audit = record::AuditLog::open(cfg->settings.audit_db);
+  if (!audit.ok()) return fail("cannot open the audit database " + cfg->settings.audit_db + ": " + audit.error());
+  audit_ = std::move(audit.value());
+  std::lock_guard lock(rebuild_mu_);
+  auto rt = make_runtime(cfg, nullptr);
+  std::lock_guard rlock(runtime_mu_);
+  runtime_ = rt;
+  return {};
+}
+
+// Builds a runtime for `cfg`, reusing the running upstreams of `previous`
+// whose connection settings did not change and starting the others in
+// parallel. REQUIRES: rebuild_mu_ held.
+std::shared_ptr<Runtime> Gateway::make_runtime(std::shared_ptr<const config::GatewayConfig> cfg,
+                                               const Runtime* previous) {
+  auto rt = std::make_shared<Runtime>();
+  rt->config = cfg;
+  std::vector<std::shared_ptr<Upstream>> fresh;
+  for (const auto& [name, ucfg] : cfg->upstreams) {
+    if (previous) {
+      auto it = previous->upstreams.find(name);
+      if (it != previous->upstreams.end() && it->second->config().same_connection(ucfg)) {
+        rt->upstreams[name] = it->second;
+        continue;
+      }
+    }
+    auto up = std::make_shared<Upstream>(
+        ucfg, [this](const std::string&) { rebuild_catalogs(); },
+        [this](const std::shared_ptr<Upstream>& u, const transport::Incoming& in, bool req) {
+          on_shared_traffic(u, in, req);
+        });
+    rt->upstreams[name] = up;
+    fresh.push_back(up);
+  }
+  // Start new upstreams side by side; each start is bounded by its own
+  // connect timeout, and a failed one keeps retrying in the background.
+  std::vector<std::thread> starters;
+  for (auto& up : fresh) starters.emplace_back([up] { up->start(); });
+  for (auto& t : starters) t.join();
+
+  compose::UpstreamCatalogs catalogs;
+  for (const auto& [name, up] : rt->upstreams) catalogs[name] = up->catalog();
+  for (const auto& [name, vs] : cfg->virtual_servers) {
+    rt->catalogs[name] = compose::VirtualCatalog::build(vs, catalogs, &rt->problems);
+  }
+  for (const auto& p : rt->problems) spdlog::error("{}", p);
+  return rt;
+}
+
+void Gateway::rebuild_catalogs() {
+  if (stopped_) return;
+  std::lock_guard lock(rebuild_mu_);
+  auto before = runtime();
+  auto rt = std::make_shared<Runtime>(*before);
+  rt->catalogs.clear();
+  rt->problems.clear();
+  compose::UpstreamCatalogs catalogs;
+  for (const auto& [name, up] : rt->upstreams) catalogs[name] = up->catalog();
+  for (const auto& [name, vs] : rt->config->virtual_servers) {
+    rt->catalogs[name] = compose::VirtualCatalog::build(vs, catalogs, &rt->problems);
+  }
+  if (rt->problems != before->problems) {
+    for (const auto& p : rt->problems) spdlog::error("{}", p);
+  }
+  {
+    std::lock_guard rlock(runtime_mu_);
+    runtime_ = rt;
+  }
+  notify_list_changes(*before, *rt);
+}
+
+void Gateway::notify_list_changes(const Runtime& before, const Runtime& after) {
+  using compose::ListKind;
+  for (const auto& [name, cat] : after.catalogs) {
+    const compose::VirtualCatalog* old = before.catalog(name);
+    auto changed = [&](ListKind k) { return !old || old->digest(k) != cat->digest(k); };
+    std::vector<const char*> notes;
+    if (changed(ListKind::Tools)) notes.push_back("notifications/tools/list_changed");
+    if (changed(ListKind::Resources) || changed(ListKind::ResourceTemplates)) {
+      notes.push_back("notifications/resources/list_changed");
+    }
+    if (changed(ListKind::Prompts)) notes.push_back("notifications/prompts/list_changed");
+    if (notes.empty()) continue;
+    for (const auto& s : sessions_.of(name)) {
+      if (!s->initialized) continue;
+      for (const char* method : notes) s->outbox.push(rpc::dump(rpc::make_notification(method, nullptr)));
+    }
+    spdlog::info("virtual server '{}': lists changed, {} session(s) notified", name, sessions_.of(name).size());
+  }
+}
+
+std::vector<config::Diagnostic> Gateway::reload() {
+  auto before = runtime();
+  auto loaded = config::load(before->config->dir);
+  for (const auto& w : loaded.warnings) spdlog::warn("{}", w.format());
+  if (!loaded.errors.empty()) {
+    spdlog::error("config reload rejected ({} error(s)); the previous config keeps serving",
+                  loaded.errors.size());
+    for (const auto& e : loaded.errors) spdlog::error("{}", e.format());
+    return loaded.errors;
+  }
+  if (loaded.config->settings.listen != before->config->settings.listen) {
+    spdlog::warn("reload: 'listen' changed; it takes effect on restart");
+  }
+  std::shared_ptr<Runtime> rt;
+  {
+    std::lock_guard lock(rebuild_mu_);
+    rt = make_runtime(loaded.config, before.get());
+    std::lock_guard rlock(runtime_mu_);
+    runtime_ = rt;
+  }
+  // Upstreams that were replaced or removed: stop them, and drop the
+  // per-client links sessions hold to them (recreated on next use).
+  std::vector<std::string> gone;
+  for (const auto& [name, up] : before->upstreams) {
+    auto it = rt->upstreams.find(name);
+    if (it == rt->upstreams.end() || it->second != up) gone.push_back(name);
+  }
+  for (const auto& s : sessions_.all()) {
+    if (!rt->config->virtual_servers.count(s->virtual_server)) {
+      sessions_.erase(s->id);
+      continue;
+    }
+    std::vector<std::shared_ptr<Session::LinkSlot>> slots;
+    {
+      std::lock_guard lock(s->mu);
+      for (const auto& name : gone) {
+        if (auto it = s->links.find(name); it != s->links.end()) {
+          slots.push_back(it->second);
+          s->links.erase(it);
+        }
+      }
+    }
+    for (auto& slot : slots) {
+      std::lock_guard lock(slot->mu);
+      if (slot->link) slot->link->close();
+      if (slot->release) slot->release();
+      slot->link.reset();
+    }
+  }
+  for (const auto& name : gone) before->upstreams.at(name)->stop();
+  notify_list_changes(*before, *rt);
+  spdlog::info("config reloaded from {}: {} upstream(s), {} virtual server(s)", rt->config->dir,
+               rt->upstreams.size(), rt->catalogs.size());
+  return {};
+}
+
+void Gateway::stop() {
+  if (stopped_.exchange(true)) return;
+  for (const auto& s : sessions_.all()) sessions_.erase(s->id);
+  auto rt = runtime();
+  for (const auto& [name, up] : rt->upstreams) up->stop();
+  if (audit_) audit_->flush();
+}
+
+}  // namespace portcullis::pipeline

@@ -1,0 +1,142 @@
+// Gateway: the running MCP side of Portcullis, independent of HTTP.
+//
+// It holds the current Runtime (config, running upstreams, virtual
+// catalogues) as an immutable snapshot swapped atomically on reload or when
+// an upstream's catalogue changes, the table of downstream sessions, and the
+// relay that maps every message kind between a downstream session and its
+// upstream links: calls, progress, logging, cancellation, server->client
+// requests and their answers, subscriptions and list changes.
+//
+// Threading: every public method is thread-safe. handle_request() may block
+// briefly (starting a per-client upstream); upstream calls run on the pool,
+// and their responses are pushed to the request's stream.
+#pragma once
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "compose/catalog.h"
+#include "config/config.h"
+#include "core/elastic_pool.h"
+#include "pipeline/session.h"
+#include "pipeline/upstream.h"
+#include "record/audit.h"
+
+namespace portcullis::pipeline {
+
+struct Runtime {
+  std::shared_ptr<const config::GatewayConfig> config;
+  std::map<std::string, std::shared_ptr<Upstream>> upstreams;
+  std::map<std::string, std::shared_ptr<const compose::VirtualCatalog>> catalogs;
+  std::vector<std::string> problems;  // composition problems (name collisions)
+
+  const compose::VirtualCatalog* catalog(const std::string& vs) const {
+    auto it = catalogs.find(vs);
+    return it == catalogs.end() ? nullptr : it->second.get();
+  }
+};
+
+class Gateway {
+ public:
+  explicit Gateway(std::shared_ptr<const config::GatewayConfig> config);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Opens the audit log, starts every upstream in parallel and waits for each
+  // to come up or fail (bounded by its connect timeout).
+  Result<void> start();
+  void stop();
+
+  // Re-reads the config DIR. On errors, returns them and keeps serving the
+  // old config. On success, swaps it in atomically and tells affected
+  // sessions that their lists changed.
+  std::vector<config::Diagnostic> reload();
+
+  std::shared_ptr<const Runtime> runtime() const;
+  SessionTable& sessions() { return sessions_; }
+  ElasticPool& pool() { return pool_; }
+  record::AuditLog* audit() { return audit_.get(); }
+
+  // --- Downstream entry points (transport-independent) ---
+  // Handles a request. Exactly one response is eventually pushed, marked
+  // final, to `inflight->stream` (or to the outbox when there is no stream).
+  void handle_request(const std::shared_ptr<Session>& session, const Json& request,
+                      const std::shared_ptr<InFlight>& inflight);
+  void handle_notification(const std::shared_ptr<Session>& session, const Json& message);
+  void handle_response(const std::shared_ptr<Session>& session, const Json& message);
+
+ private:
+  struct CallTarget {
+    std::weak_ptr<Session> session;
+    std::weak_ptr<InFlight> inflight;
+  };
+
+  void finish(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+              Json response);
+  void reply_error(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                   int code, const std::string& message, Json data = nullptr);
+
+  Json initialize(Session& session, const Json& params);
+  void list(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+            compose::ListKind kind, const Json& params);
+  void call_tool(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                 const Json& params);
+  void get_prompt(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                  const Json& params);
+  void by_resource(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                   const std::string& method, const Json& params);
+  void complete(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                const Json& params);
+  void set_log_level(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                     const Json& params);
+
+  struct AuditInfo {
+    std::string tool, original;
+  };
+  // Forwards `method` to `upstream` for this session and finishes the request
+  // with the upstream's answer.
+  void forward(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+               const std::string& upstream, const std::string& method, Json params,
+               std::optional<AuditInfo> audit);
+  Result<std::shared_ptr<mcp::UpstreamLink>> link_for(const std::shared_ptr<Session>& session,
+                                                      const std::shared_ptr<Upstream>& upstream);
+  mcp::UpstreamLink::Handlers client_link_handlers(const std::shared_ptr<Session>& session,
+                                                   const std::shared_ptr<Upstream>& upstream);
+
+  // Upstream -> downstream routing.
+  void route_notification(const std::shared_ptr<Session>& session, mcp::UpstreamLink* link,
+                          const std::string& upstream, const transport::Incoming& in);
+  void route_server_request(const std::shared_ptr<Session>& session,
+                            const std::shared_ptr<mcp::UpstreamLink>& link,
+                            const std::string& upstream, const transport::Incoming& in);
+  void on_shared_traffic(const std::shared_ptr<Upstream>& up, const transport::Incoming& in,
+                         bool is_request);
+  std::optional<CallTarget> target_of(mcp::UpstreamLink* link, const transport::Incoming& in);
+  static std::string call_key(const void* link, const Json& id);
+
+  void rebuild_catalogs();
+  void notify_list_changes(const Runtime& before, const Runtime& after);
+  std::shared_ptr<Runtime> make_runtime(std::shared_ptr<const config::GatewayConfig> cfg,
+                                        const Runtime* previous);
+
+  ElasticPool pool_;
+  SessionTable sessions_;
+  std::unique_ptr<record::AuditLog> audit_;
+
+  mutable std::mutex runtime_mu_;
+  std::shared_ptr<const Runtime> runtime_;  // (runtime_mu_)
+  std::mutex rebuild_mu_;                    // serializes reload and catalogue rebuilds
+
+  std::mutex calls_mu_;
+  // "p<token>" -> a request's progress token; "c<link>:<id>" -> a call in flight.
+  std::unordered_map<std::string, CallTarget> calls_;  // (calls_mu_)
+  std::atomic<unsigned long long> next_token_{1};
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace portcullis::pipeline

@@ -1,0 +1,600 @@
+// The relay: every downstream message kind, and every upstream message that
+// must reach a downstream session.
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "core/crypto.h"
+#include "core/jsonrpc.h"
+#include "pipeline/gateway.h"
+
+namespace portcullis::pipeline {
+
+namespace {
+
+constexpr const char* kGatewayVersion = "0.1.0";
+
+std::string id_key(const Json& id) { return id.dump(); }
+
+double ms_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+const char* capability_for(const std::string& method) {
+  if (method == "sampling/createMessage") return "sampling";
+  if (method == "elicitation/create") return "elicitation";
+  if (method == "roots/list") return "roots";
+  return nullptr;
+}
+
+}  // namespace
+
+std::string Gateway::call_key(const void* link, const Json& id) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "c%p:", link);
+  return buf + id.dump();
+}
+
+// ---------------------------------------------------------------- requests
+
+void Gateway::finish(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                     Json response) {
+  response["id"] = inflight->downstream_id;
+  {
+    std::lock_guard lock(session->mu);
+    session->inflight.erase(id_key(inflight->downstream_id));
+  }
+  std::string text = rpc::dump(response);
+  if (inflight->stream && inflight->stream->push(text, /*final=*/true)) return;
+  session->outbox.push(std::move(text));
+}
+
+void Gateway::reply_error(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                          int code, const std::string& message, Json data) {
+  finish(session, inflight, rpc::make_error(inflight->downstream_id, code, message, std::move(data)));
+}
+
+void Gateway::handle_request(const std::shared_ptr<Session>& session, const Json& request,
+                             const std::shared_ptr<InFlight>& inflight) {
+  session->last_seen_ms = now_ms();
+  const std::string& method = request["method"].get_ref<const std::string&>();
+  inflight->method = method;
+  const Json params = request.contains("params") ? request["params"] : Json::object();
+  {
+    std::lock_guard lock(session->mu);
+    session->inflight[id_key(inflight->downstream_id)] = inflight;
+  }
+  if (method == "initialize") {
+    finish(session, inflight, rpc::make_result(inflight->downstream_id, initialize(*session, params)));
+  } else if (method == "ping") {
+    finish(session, inflight, rpc::make_result(inflight->downstream_id, Json::object()));
+  } else if (method == "tools/list") {
+    list(session, inflight, compose::ListKind::Tools, params);
+  } else if (method == "resources/list") {
+    list(session, inflight, compose::ListKind::Resources, params);
+  } else if (method == "resources/templates/list") {
+    list(session, inflight, compose::ListKind::ResourceTemplates, params);
+  } else if (method == "prompts/list") {
+    list(session, inflight, compose::ListKind::Prompts, params);
+  } else if (method == "tools/call") {
+    call_tool(session, inflight, params);
+  } else if (method == "prompts/get") {
+    get_prompt(session, inflight, params);
+  } else if (method == "resources/read" || method == "resources/subscribe" ||
+             method == "resources/unsubscribe") {
+    by_resource(session, inflight, method, params);
+  } else if (method == "completion/complete") {
+    complete(session, inflight, params);
+  } else if (method == "logging/setLevel") {
+    set_log_level(session, inflight, params);
+  } else {
+    reply_error(session, inflight, rpc::kMethodNotFound, "Method not found: " + method);
+  }
+}
+
+Json Gateway::initialize(Session& session, const Json& params) {
+  std::string requested = params.value("protocolVersion", std::string());
+  session.protocol_version = mcp::is_supported_revision(requested) ? requested : mcp::kSupportedRevisions[0];
+  session.client_capabilities = params.value("capabilities", Json::object());
+  session.client_info = params.value("clientInfo", Json::object());
+  auto rt = runtime();
+  Json caps = {{"logging", Json::object()}, {"completions", Json::object()}};
+  std::string instructions;
+  if (auto it = rt->config->virtual_servers.find(session.virtual_server);
+      it != rt->config->virtual_servers.end()) {
+    const auto& vs = it->second;
+    if (!vs.tools.empty()) caps["tools"] = {{"listChanged", true}};
+    if (!vs.resources.empty()) caps["resources"] = {{"subscribe", true}, {"listChanged", true}};
+    if (!vs.prompts.empty()) caps["prompts"] = {{"listChanged", true}};
+    instructions = vs.instructions;
+    if (instructions.empty()) {
+      // Compose the upstreams' own instructions, each under its name.
+      const compose::VirtualCatalog* cat = rt->catalog(vs.name);
+      for (const auto& up : cat ? cat->upstreams() : std::vector<std::string>{}) {
+        auto u = rt->upstreams.find(up);
+        if (u == rt->upstreams.end() || !u->second->shared_link()) continue;
+        std::string text = u->second->shared_link()->instructions();
+        if (!text.empty()) instructions += "## " + up + "\n" + text + "\n\n";
+      }
+    }
+  }
+  Json result = {{"protocolVersion", session.protocol_version},
+                 {"capabilities", caps},
+                 {"serverInfo", {{"name", "portcullis/" + session.virtual_server},
+                                 {"title", "Portcullis: " + session.virtual_server},
+                                 {"version", kGatewayVersion}}}};
+  if (!instructions.empty()) result["instructions"] = instructions;
+  return result;
+}
+
+void Gateway::list(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                   compose::ListKind kind, const Json& params) {
+  auto rt = runtime();
+  const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
+  static const char* keys[] = {"tools", "resources", "resourceTemplates", "prompts"};
+  const char* key = keys[static_cast<int>(kind)];
+  if (!cat) return reply_error(session, inflight, rpc::kInternalError, "virtual server is gone");
+  std::string cursor;
+  if (params.contains("cursor")) {
+    if (!params["cursor"].is_string()) return reply_error(session, inflight, rpc::kInvalidParams, "cursor must be a string");
+    cursor = params["cursor"].get<std::string>();
+  }
+  auto it = rt->config->virtual_servers.find(session->virtual_server);
+  size_t page = it->second.page_size ? it->second.page_size : rt->config->settings.page_size;
+  auto result = compose::paginate(cat->list(kind), key, cursor, page);
+  if (!result.ok()) return reply_error(session, inflight, rpc::kInvalidParams, result.error());
+  finish(session, inflight, rpc::make_result(inflight->downstream_id, std::move(result.value())));
+}
+
+void Gateway::call_tool(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                        const Json& params) {
+  if (!params.contains("name") || !params["name"].is_string()) {
+    return reply_error(session, inflight, rpc::kInvalidParams, "tools/call needs a string \"name\"");
+  }
+  if (params.contains("arguments") && !params["arguments"].is_object()) {
+    return reply_error(session, inflight, rpc::kInvalidParams, "tools/call \"arguments\" must be an object");
+  }
+  std::string name = params["name"].get<std::string>();
+  auto rt = runtime();
+  const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
+  const compose::Route* route = cat ? cat->tool(name) : nullptr;
+  if (!route) {
+    return reply_error(session, inflight, rpc::kInvalidParams, "Unknown tool: " + name);
+  }
+  Json up_params = params;
+  up_params["name"] = route->original;
+  if (!route->fixed.empty()) {
+    Json& args = up_params["arguments"];
+    if (!args.is_object()) args = Json::object();
+    for (auto it = route->fixed.begin(); it != route->fixed.end(); ++it) args[it.key()] = it.value();
+  }
+  forward(session, inflight, route->upstream, "tools/call", std::move(up_params),
+          AuditInfo{name, route->original});
+}
+
+void Gateway::get_prompt(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                         const Json& params) {
+  if (!params.contains("name") || !params["name"].is_string()) {
+    return reply_error(session, inflight, rpc::kInvalidParams, "prompts/get needs a string \"name\"");
+  }
+  std::string name = params["name"].get<std::string>();
+  auto rt = runtime();
+  const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
+  const compose::Route* route = cat ? cat->prompt(name) : nullptr;
+  if (!route) return reply_error(session, inflight, rpc::kInvalidParams, "Unknown prompt: " + name);
+  Json up_params = params;
+  up_params["name"] = route->original;
+  if (!route->fixed.empty()) {
+    Json& args = up_params["arguments"];
+    if (!args.is_object()) args = Json::object();
+    for (auto it = route->fixed.begin(); it != route->fixed.end(); ++it) {
+      args[it.key()] = it.value().is_string() ? it.value() : Json(it.value().dump());
+    }
+  }
+  forward(session, inflight, route->upstream, "prompts/get", std::move(up_params), std::nullopt);
+}
+
+void Gateway::by_resource(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                          const std::string& method, const Json& params) {
+  if (!params.contains("uri") || !params["uri"].is_string()) {
+    return reply_error(session, inflight, rpc::kInvalidParams, method + " needs a string \"uri\"");
+  }
+  std::string uri = params["uri"].get<std::string>();
+  auto rt = runtime();
+  const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
+  auto upstream = cat ? cat->resource_upstream(uri) : std::nullopt;
+  if (!upstream) {
+    return reply_error(session, inflight, rpc::kResourceNotFound, "Resource not found: " + uri, {{"uri", uri}});
+  }
+  if (method == "resources/subscribe" || method == "resources/unsubscribe") {
+    std::lock_guard lock(session->mu);
+    if (method == "resources/subscribe") session->subscriptions.insert(uri);
+    else session->subscriptions.erase(uri);
+  }
+  forward(session, inflight, *upstream, method, params, std::nullopt);
+}
+
+void Gateway::complete(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                       const Json& params) {
+  const Json ref = params.value("ref", Json::object());
+  std::string type = ref.value("type", std::string());
+  auto rt = runtime();
+  const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
+  Json up_params = params;
+  if (type == "ref/prompt") {
+    const compose::Route* route = cat ? cat->prompt(ref.value("name", std::string())) : nullptr;
+    if (!route) return reply_error(session, inflight, rpc::kInvalidParams, "Unknown prompt: " + ref.value("name", std::string()));
+    up_params["ref"]["name"] = route->original;
+    return forward(session, inflight, route->upstream, "completion/complete", std::move(up_params), std::nullopt);
+  }
+  if (type == "ref/resource") {
+    std::string uri = ref.value("uri", std::string());
+    auto upstream = cat ? cat->resource_upstream(uri) : std::nullopt;
+    if (!upstream) return reply_error(session, inflight, rpc::kInvalidParams, "Unknown resource template: " + uri);
+    return forward(session, inflight, *upstream, "completion/complete", std::move(up_params), std::nullopt);
+  }
+  reply_error(session, inflight, rpc::kInvalidParams, "completion/complete needs ref.type ref/prompt or ref/resource");
+}
+
+void Gateway::set_log_level(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                            const Json& params) {
+  static const std::set<std::string> levels = {"debug", "info", "notice", "warning",
+                                               "error", "critical", "alert", "emergency"};
+  std::string level = params.value("level", std::string());
+  if (!levels.count(level)) return reply_error(session, inflight, rpc::kInvalidParams, "invalid log level: " + level);
+  std::vector<std::shared_ptr<mcp::UpstreamLink>> links;
+  {
+    std::lock_guard lock(session->mu);
+    session->log_level = level;
+    for (auto& [name, slot] : session->links) {
+      if (slot->link) links.push_back(slot->link);
+    }
+  }
+  // Apply to the upstream sessions this client already has; new ones get the
+  // level when they open.
+  pool_.enqueue([links, level] {
+    for (auto& l : links) {
+      if (l->server_capabilities().contains("logging")) l->call("logging/setLevel", {{"level", level}});
+    }
+  });
+  finish(session, inflight, rpc::make_result(inflight->downstream_id, Json::object()));
+}
+
+// ---------------------------------------------------------------- forwarding
+
+Result<std::shared_ptr<mcp::UpstreamLink>> Gateway::link_for(const std::shared_ptr<Session>& session,
+                                                             const std::shared_ptr<Upstream>& up) {
+  if (up->config().sessions == config::SessionMode::Shared) {
+    auto link = up->shared_link();
+    if (!link) return fail("upstream '" + up->name() + "' is not started");
+    return link;
+  }
+  std::shared_ptr<Session::LinkSlot> slot;
+  {
+    std::lock_guard lock(session->mu);
+    auto& s = session->links[up->name()];
+    if (!s) s = std::make_shared<Session::LinkSlot>();
+    slot = s;
+  }
+  std::lock_guard lock(slot->mu);
+  if (slot->link && slot->link->state() != mcp::LinkState::Closed) return slot->link;
+  auto link = up->open_client_link(session->client_capabilities, client_link_handlers(session, up));
+  if (!link.ok()) return fail(link.error());
+  slot->link = link.value();
+  std::weak_ptr<Upstream> weak_up = up;
+  slot->release = [weak_up] {
+    if (auto u = weak_up.lock()) u->client_link_closed();
+  };
+  if (session->closed()) {
+    slot->link->close();
+    return fail("session closed");
+  }
+  std::string level;
+  {
+    std::lock_guard slock(session->mu);
+    level = session->log_level;
+  }
+  if (!level.empty() && slot->link->server_capabilities().contains("logging")) {
+    slot->link->call("logging/setLevel", {{"level", level}});
+  }
+  return slot->link;
+}
+
+void Gateway::forward(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                      const std::string& upstream, const std::string& method, Json params,
+                      std::optional<AuditInfo> audit) {
+  inflight->upstream = upstream;
+  auto rt = runtime();
+  auto it = rt->upstreams.find(upstream);
+  if (it == rt->upstreams.end()) {
+    return reply_error(session, inflight, rpc::kUpstreamUnavailable, "upstream '" + upstream + "' is not configured");
+  }
+  std::shared_ptr<Upstream> up = it->second;
+  long long ts = now_ms();
+  size_t request_bytes = audit ? params.dump().size() : 0;
+  // The progress token is ours upstream, so two clients' tokens never meet.
+  std::string progress_key;
+  if (params.contains("_meta") && params["_meta"].is_object() && params["_meta"].contains("progressToken")) {
+    inflight->downstream_progress_token = params["_meta"]["progressToken"];
+    std::string token = "pc-" + std::to_string(next_token_++);
+    params["_meta"]["progressToken"] = token;
+    progress_key = "p" + Json(token).dump();
+    std::lock_guard lock(calls_mu_);
+    calls_[progress_key] = {session, inflight};
+  }
+  pool_.enqueue([this, session, inflight, up, method, params = std::move(params), audit, ts,
+                 request_bytes, progress_key]() mutable {
+    auto upstream_started = std::chrono::steady_clock::now();
+    Json response;
+    std::string call_key_used;
+    auto link = link_for(session, up);
+    if (!link.ok()) {
+      response = rpc::make_error(nullptr, rpc::kUpstreamUnavailable, link.error());
+    } else {
+      mcp::CallOptions opts;
+      opts.cancel = inflight->cancel;
+      mcp::UpstreamLink* raw = link.value().get();
+      opts.on_sent = [&, raw](const Json& id) {
+        call_key_used = call_key(raw, id);
+        std::lock_guard lock(calls_mu_);
+        calls_[call_key_used] = {session, inflight};
+      };
+      response = link.value()->call(method, std::move(params), opts);
+    }
+    double upstream_ms = ms_since(upstream_started);
+    {
+      std::lock_guard lock(calls_mu_);
+      if (!call_key_used.empty()) calls_.erase(call_key_used);
+      if (!progress_key.empty()) calls_.erase(progress_key);
+    }
+    if (!response.contains("result") && !response.contains("error")) {
+      response = rpc::make_error(nullptr, rpc::kUpstreamInvalid,
+                                 "upstream '" + up->name() + "' answered without a result or an error");
+    }
+    if (audit && audit_) {
+      record::AuditRecord r;
+      r.ts_ms = ts;
+      r.request_id = inflight->downstream_id.dump();
+      r.session_id = session->id;
+      r.virtual_server = session->virtual_server;
+      r.upstream = up->name();
+      r.tool = audit->tool;
+      r.original_tool = audit->original;
+      r.method = method;
+      if (response.contains("error")) {
+        int code = response["error"].value("code", 0);
+        r.outcome = code == rpc::kUpstreamTimeout ? "timeout" : code == rpc::kRequestCancelled ? "cancelled" : "error";
+        r.error_code = code;
+        r.error_message = response["error"].value("message", std::string());
+      } else {
+        const Json& res = response["result"];
+        r.outcome = res.is_object() && res.value("isError", false) ? "tool_error" : "ok";
+      }
+      r.latency_ms = ms_since(inflight->started);
+      r.upstream_ms = upstream_ms;
+      r.request_bytes = request_bytes;
+      r.response_bytes = response.dump().size();
+      audit_->record(std::move(r));
+    }
+    finish(session, inflight, std::move(response));
+  });
+}
+
+// ------------------------------------------------------ downstream messages
+
+void Gateway::handle_notification(const std::shared_ptr<Session>& session, const Json& msg) {
+  session->last_seen_ms = now_ms();
+  const std::string method = msg.value("method", "");
+  const Json params = msg.value("params", Json::object());
+  if (method == "notifications/initialized") {
+    session->initialized = true;
+  } else if (method == "notifications/cancelled") {
+    if (!params.contains("requestId")) return;
+    std::shared_ptr<InFlight> f;
+    {
+      std::lock_guard lock(session->mu);
+      auto it = session->inflight.find(id_key(params["requestId"]));
+      if (it != session->inflight.end()) f = it->second;
+    }
+    if (f) {
+      spdlog::debug("session {}: client cancelled request {}", session->id, params["requestId"].dump());
+      f->cancel->cancel();
+    }
+  } else if (method == "notifications/roots/list_changed") {
+    std::vector<std::shared_ptr<mcp::UpstreamLink>> links;
+    {
+      std::lock_guard lock(session->mu);
+      for (auto& [name, slot] : session->links) {
+        if (slot->link) links.push_back(slot->link);
+      }
+    }
+    for (auto& l : links) l->notify(method, params);
+  } else {
+    spdlog::debug("session {}: ignoring notification {}", session->id, method);
+  }
+}
+
+void Gateway::handle_response(const std::shared_ptr<Session>& session, const Json& msg) {
+  session->last_seen_ms = now_ms();
+  Session::PendingServerRequest pending;
+  {
+    std::lock_guard lock(session->mu);
+    auto it = session->server_requests.find(id_key(msg["id"]));
+    if (it == session->server_requests.end()) {
+      spdlog::debug("session {}: response to unknown request {}", session->id, msg["id"].dump());
+      return;
+    }
+    pending = std::move(it->second);
+    session->server_requests.erase(it);
+  }
+  if (auto link = pending.link.lock()) {
+    Json answer = msg;
+    answer["id"] = pending.upstream_id;
+    link->respond(pending.upstream_id, std::move(answer));
+  }
+}
+
+// -------------------------------------------------------- upstream messages
+
+std::optional<Gateway::CallTarget> Gateway::target_of(mcp::UpstreamLink* link, const transport::Incoming& in) {
+  std::lock_guard lock(calls_mu_);
+  if (in.related_request_id) {
+    auto it = calls_.find(call_key(link, *in.related_request_id));
+    if (it != calls_.end()) return it->second;
+  }
+  const Json& params = in.message.contains("params") ? in.message["params"] : Json::object();
+  if (params.is_object() && params.contains("progressToken")) {
+    auto it = calls_.find("p" + params["progressToken"].dump());
+    if (it != calls_.end()) return it->second;
+  }
+  return std::nullopt;
+}
+
+mcp::UpstreamLink::Handlers Gateway::client_link_handlers(const std::shared_ptr<Session>& session,
+                                                          const std::shared_ptr<Upstream>& up) {
+  std::weak_ptr<Session> ws = session;
+  std::weak_ptr<Upstream> wu = up;
+  std::string name = up->name();
+  // The link is created after its handlers, so handlers find it through the
+  // session's slot.
+  auto find_link = [ws, name]() -> std::shared_ptr<mcp::UpstreamLink> {
+    auto s = ws.lock();
+    if (!s) return nullptr;
+    std::shared_ptr<Session::LinkSlot> slot;
+    {
+      std::lock_guard lock(s->mu);
+      auto it = s->links.find(name);
+      if (it == s->links.end()) return nullptr;
+      slot = it->second;
+    }
+    std::lock_guard lock(slot->mu);
+    return slot->link;
+  };
+  mcp::UpstreamLink::Handlers h;
+  h.on_notification = [this, ws, wu, name, find_link](const transport::Incoming& in) {
+    auto s = ws.lock();
+    if (!s) return;
+    const std::string method = in.message.value("method", "");
+    if (method == "notifications/tools/list_changed" || method == "notifications/prompts/list_changed" ||
+        method == "notifications/resources/list_changed") {
+      // The shared catalogue is authoritative; have it re-list.
+      if (auto u = wu.lock()) u->schedule_refresh();
+      return;
+    }
+    auto link = find_link();
+    route_notification(s, link.get(), name, in);
+  };
+  h.on_request = [this, ws, name, find_link](const transport::Incoming& in) {
+    auto s = ws.lock();
+    auto link = find_link();
+    if (!link) return;
+    route_server_request(s, link, name, in);
+  };
+  h.on_state = [ws, name](mcp::LinkState state, const std::string& reason) {
+    if (state == mcp::LinkState::Down) {
+      if (auto s = ws.lock()) spdlog::warn("session {}: upstream '{}' session down: {}", s->id, name, reason);
+    }
+  };
+  return h;
+}
+
+void Gateway::route_notification(const std::shared_ptr<Session>& session, mcp::UpstreamLink* link,
+                                 const std::string& upstream, const transport::Incoming& in) {
+  Json msg = in.message;
+  const std::string method = msg.value("method", "");
+  auto target = target_of(link, in);
+  std::shared_ptr<InFlight> inflight = target ? target->inflight.lock() : nullptr;
+  if (method == "notifications/progress") {
+    // Progress without a live request has nowhere to go.
+    if (!inflight || inflight->downstream_progress_token.is_null()) return;
+    msg["params"]["progressToken"] = inflight->downstream_progress_token;
+  } else if (method == "notifications/cancelled") {
+    // The upstream withdrew a request it sent us: withdraw ours downstream.
+    const Json params = msg.value("params", Json::object());
+    if (!params.contains("requestId")) return;
+    std::string gateway_id;
+    {
+      std::lock_guard lock(session->mu);
+      for (auto it = session->server_requests.begin(); it != session->server_requests.end(); ++it) {
+        if (it->second.upstream == upstream && it->second.upstream_id == params["requestId"]) {
+          gateway_id = it->first;
+          session->server_requests.erase(it);
+          break;
+        }
+      }
+    }
+    if (gateway_id.empty()) return;
+    msg["params"]["requestId"] = Json::parse(gateway_id);
+  } else if (method == "notifications/resources/updated") {
+    std::string uri = msg.value("params", Json::object()).value("uri", std::string());
+    std::lock_guard lock(session->mu);
+    if (!session->subscriptions.count(uri)) return;
+  }
+  session->deliver(msg, inflight);
+}
+
+void Gateway::route_server_request(const std::shared_ptr<Session>& session,
+                                   const std::shared_ptr<mcp::UpstreamLink>& link,
+                                   const std::string& upstream, const transport::Incoming& in) {
+  const Json& id = in.message["id"];
+  const std::string method = in.message.value("method", "");
+  auto refuse = [&](const std::string& why) {
+    link->respond(id, rpc::make_error(id, rpc::kMethodNotFound, why));
+  };
+  if (!session || session->closed()) return refuse("the client session behind Portcullis has ended");
+  const char* cap = capability_for(method);
+  if (cap && !session->client_supports(cap)) {
+    return refuse(std::string("the client does not support ") + cap);
+  }
+  auto target = target_of(link.get(), in);
+  std::shared_ptr<InFlight> inflight = target ? target->inflight.lock() : nullptr;
+  if (!inflight) {
+    // stdio carries no relation: use the session's latest call to this
+    // upstream, so the request travels on a stream the client is reading.
+    std::lock_guard lock(session->mu);
+    for (auto& [k, f] : session->inflight) {
+      if (f->upstream == upstream && (!inflight || f->started > inflight->started)) inflight = f;
+    }
+  }
+  Json msg = in.message;
+  std::string gateway_id;
+  {
+    std::lock_guard lock(session->mu);
+    gateway_id = Json("pc-" + std::to_string(session->next_server_request++)).dump();
+    session->server_requests[gateway_id] = {link, upstream, id};
+  }
+  msg["id"] = Json::parse(gateway_id);
+  session->deliver(msg, inflight);
+}
+
+void Gateway::on_shared_traffic(const std::shared_ptr<Upstream>& up, const transport::Incoming& in,
+                                bool is_request) {
+  auto link = up->shared_link();
+  if (!link) return;
+  auto target = target_of(link.get(), in);
+  std::shared_ptr<Session> session = target ? target->session.lock() : nullptr;
+  if (is_request) {
+    const std::string method = in.message.value("method", "");
+    if (method == "roots/list" && !session) {
+      // Shared links declare roots so catalogues are complete; no client stands behind them.
+      link->respond(in.message["id"], rpc::make_result(in.message["id"], {{"roots", Json::array()}}));
+      return;
+    }
+    if (!session) {
+      link->respond(in.message["id"],
+                    rpc::make_error(in.message["id"], rpc::kMethodNotFound,
+                                    "upstream '" + up->name() + "' is shared between clients, so a " + method +
+                                        " request that is not tied to a call cannot be routed; set "
+                                        "sessions: per_client"));
+      return;
+    }
+    return route_server_request(session, link, up->name(), in);
+  }
+  if (session) return route_notification(session, link.get(), up->name(), in);
+  const std::string method = in.message.value("method", "");
+  if (method == "notifications/message") {
+    spdlog::info("[upstream {}] {}", up->name(), in.message.value("params", Json::object()).dump());
+  }
+}
+
+}  // namespace portcullis::pipeline

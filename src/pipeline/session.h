@@ -1,0 +1,112 @@
+// Downstream sessions: one per connected MCP client (Streamable HTTP session
+// or legacy SSE connection). A session owns its upstream links when upstreams
+// run per client, its in-flight requests, the server->client requests it is
+// relaying, its subscriptions and its log level. Nothing in a session is ever
+// visible to another session.
+//
+// Threading: fields marked (mu) are guarded by `mu`; the rest are set once
+// before the session is published in the SessionTable, or are atomic.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "core/json.h"
+#include "mcp/upstream_link.h"
+#include "pipeline/message_stream.h"
+
+namespace portcullis::pipeline {
+
+// One downstream request being served.
+struct InFlight {
+  Json downstream_id;
+  std::string method;
+  // Where related messages and the response go. Null for legacy SSE clients,
+  // whose every message travels on the session outbox.
+  std::shared_ptr<MessageStream> stream;
+  std::shared_ptr<mcp::CancelToken> cancel = std::make_shared<mcp::CancelToken>();
+  Json downstream_progress_token;  // null when the client asked for no progress
+  std::string upstream;            // set once routed
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(std::string id, std::string virtual_server, bool legacy_sse);
+  ~Session();
+
+  const std::string id;
+  const std::string virtual_server;
+  const bool legacy_sse;
+
+  // Set by initialize (before any other request is accepted).
+  std::string protocol_version;
+  Json client_capabilities = Json::object();
+  Json client_info = Json::object();
+  std::atomic<bool> initialized{false};
+  std::atomic<long long> last_seen_ms{0};
+  std::atomic<int> open_streams{0};
+
+  // Unsolicited messages: the GET stream (Streamable HTTP) or the SSE stream.
+  MessageStream outbox{1024};
+
+  // Sends a message related to `inflight` on its stream when it is still
+  // open, else on the outbox.
+  void deliver(const Json& message, const std::shared_ptr<InFlight>& inflight);
+  void deliver(const std::string& serialized, const std::shared_ptr<InFlight>& inflight);
+
+  bool client_supports(const std::string& capability) const {
+    return client_capabilities.is_object() && client_capabilities.contains(capability);
+  }
+
+  // Closes links, cancels in-flight requests, ends streams. Idempotent.
+  void close();
+  bool closed() const { return closed_.load(); }
+
+  std::mutex mu;
+  struct LinkSlot {
+    std::mutex mu;  // serializes creation
+    std::shared_ptr<mcp::UpstreamLink> link;
+    std::function<void()> release;  // returns the upstream's session slot
+  };
+  std::map<std::string, std::shared_ptr<LinkSlot>> links;                  // (mu) per upstream
+  std::unordered_map<std::string, std::shared_ptr<InFlight>> inflight;     // (mu) key: dumped id
+  struct PendingServerRequest {
+    std::weak_ptr<mcp::UpstreamLink> link;
+    std::string upstream;
+    Json upstream_id;
+  };
+  std::map<std::string, PendingServerRequest> server_requests;  // (mu) key: gateway id
+  long long next_server_request = 1;                            // (mu)
+  std::set<std::string> subscriptions;                          // (mu) resource URIs
+  std::string log_level;                                        // (mu) empty: never set
+
+ private:
+  std::atomic<bool> closed_{false};
+};
+
+// All live sessions. Thread-safe.
+class SessionTable {
+ public:
+  std::shared_ptr<Session> create(const std::string& virtual_server, bool legacy_sse);
+  std::shared_ptr<Session> find(const std::string& id) const;
+  void erase(const std::string& id);  // closes the session
+  std::vector<std::shared_ptr<Session>> all() const;
+  std::vector<std::shared_ptr<Session>> of(const std::string& virtual_server) const;
+  size_t size() const;
+  // Closes sessions idle for longer than `idle` with no open stream.
+  size_t reap(std::chrono::milliseconds idle);
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;
+};
+
+long long now_ms();
+
+}  // namespace portcullis::pipeline

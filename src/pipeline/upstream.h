@@ -1,0 +1,76 @@
+// Upstream: the running side of one configured upstream server.
+//
+// It keeps one shared link, which lists the catalogue (all pages of tools,
+// resources, templates and prompts), refreshes it when the upstream says its
+// lists changed, and serves calls for upstreams in `sessions: shared` mode.
+// For `per_client` upstreams it opens a private link per downstream session.
+// Listing never fans out on the request path: sessions read the cached
+// catalogue.
+//
+// Threading: all methods are thread-safe. on_catalog_changed is invoked on a
+// pool or scheduler thread.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "compose/catalog.h"
+#include "config/config.h"
+#include "mcp/upstream_link.h"
+
+namespace portcullis::pipeline {
+
+class Upstream : public std::enable_shared_from_this<Upstream> {
+ public:
+  using OnCatalogChanged = std::function<void(const std::string& upstream)>;
+  // Routes a notification or request that arrived on the shared link.
+  using OnSharedTraffic = std::function<void(const std::shared_ptr<Upstream>&, const transport::Incoming&, bool is_request)>;
+
+  Upstream(config::UpstreamConfig cfg, OnCatalogChanged on_changed, OnSharedTraffic on_shared);
+  ~Upstream();
+
+  // Connects the shared link and loads the catalogue. Blocks up to the
+  // connect timeout. Failure leaves the upstream Down and retrying.
+  void start();
+  void stop();
+
+  const config::UpstreamConfig& config() const { return cfg_; }
+  const std::string& name() const { return cfg_.name; }
+  std::shared_ptr<const compose::UpstreamCatalog> catalog() const;
+  std::shared_ptr<mcp::UpstreamLink> shared_link() const;
+  bool ready() const;
+  std::string status() const;  // "ready" or "down: <reason>"
+
+  // Re-lists everything (debounced by 100 ms when scheduled).
+  void refresh_catalog();
+  void schedule_refresh();
+
+  // A private link for one downstream session (per_client mode). Fails when
+  // max_sessions links are open or the upstream cannot be started.
+  Result<std::shared_ptr<mcp::UpstreamLink>> open_client_link(const Json& client_capabilities,
+                                                              mcp::UpstreamLink::Handlers handlers);
+  void client_link_closed();
+
+ private:
+  Result<std::vector<Json>> list_all(mcp::UpstreamLink& link, const std::string& method,
+                                     const std::string& key);
+
+  config::UpstreamConfig cfg_;
+  OnCatalogChanged on_changed_;
+  OnSharedTraffic on_shared_;
+  std::shared_ptr<mcp::UpstreamLink> link_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const compose::UpstreamCatalog> catalog_;  // (mu_)
+  std::string last_error_;                                    // (mu_)
+  std::atomic<bool> refresh_pending_{false};
+  std::atomic<size_t> client_links_{0};
+  std::atomic<bool> stopped_{false};
+};
+
+// Capabilities Portcullis declares to upstreams on its shared links: all it
+// can relay, so the catalogue shows every tool an upstream may offer.
+Json full_client_capabilities();
+
+}  // namespace portcullis::pipeline

@@ -1,0 +1,473 @@
+#include "server/http_server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "core/elastic_pool.h"
+#include "core/jsonrpc.h"
+#include "core/text.h"
+
+namespace portcullis::server {
+
+using pipeline::InFlight;
+using pipeline::MessageStream;
+using pipeline::Session;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Time a POST waits for the upstream before it switches its answer from a
+// JSON body to an SSE stream (so the client sees progress and we notice if it
+// disconnects). Fast calls never pay for a stream.
+constexpr auto kStreamAfter = std::chrono::milliseconds(250);
+constexpr auto kKeepAlive = std::chrono::seconds(5);
+
+class PoolTaskQueue : public httplib::TaskQueue {
+ public:
+  PoolTaskQueue() : pool_(ElasticPool::Options{}) {}
+  void enqueue(std::function<void()> fn) override { pool_.enqueue(std::move(fn)); }
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  ElasticPool pool_;
+};
+
+void send_json(httplib::Response& res, int status, const Json& body) {
+  res.status = status;
+  res.set_content(rpc::dump(body), "application/json");
+}
+
+void send_rpc_error(httplib::Response& res, int status, int code, const std::string& message,
+                    const Json& id = nullptr) {
+  send_json(res, status, rpc::make_error(id, code, message));
+}
+
+std::string origin_host(const std::string& origin) {
+  auto scheme = origin.find("://");
+  std::string rest = scheme == std::string::npos ? origin : origin.substr(scheme + 3);
+  if (!rest.empty() && rest[0] == '[') {
+    auto close = rest.find(']');
+    return close == std::string::npos ? rest : rest.substr(0, close + 1);
+  }
+  return rest.substr(0, rest.find_first_of(":/"));
+}
+
+bool accepts(const httplib::Request& req, const char* type) {
+  std::string accept = req.get_header_value("Accept");
+  return accept.empty() || accept.find(type) != std::string::npos || accept.find("*/*") != std::string::npos;
+}
+
+}  // namespace
+
+bool is_loopback_host(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]" ||
+         text::starts_with(host, "127.");
+}
+
+Result<ListenAddress> parse_listen(const std::string& s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos) return fail("invalid listen address \"" + s + "\" (expected HOST:PORT)");
+  ListenAddress a;
+  a.host = s.substr(0, colon);
+  if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']') a.host = a.host.substr(1, a.host.size() - 2);
+  std::string port = s.substr(colon + 1);
+  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), a.port);
+  if (ec != std::errc() || p != port.data() + port.size() || a.port < 0 || a.port > 65535 || a.host.empty()) {
+    return fail("invalid listen address \"" + s + "\" (expected HOST:PORT)");
+  }
+  return a;
+}
+
+struct HttpFront::Impl {
+  explicit Impl(pipeline::Gateway& g) : gw(g) {}
+  pipeline::Gateway& gw;
+  httplib::Server svr;
+
+  void routes();
+  bool check_origin(const httplib::Request& req, httplib::Response& res);
+  bool known_vs(const std::string& vs, httplib::Response& res);
+  std::shared_ptr<Session> session_of(const httplib::Request& req, httplib::Response& res,
+                                      const std::string& vs);
+  void post_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
+  void get_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
+  void delete_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
+  void get_sse(const httplib::Request& req, httplib::Response& res, const std::string& vs);
+  void post_sse(const httplib::Request& req, httplib::Response& res, const std::string& vs);
+  void answer_request(const httplib::Request& req, httplib::Response& res,
+                      const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight);
+  void stream_outbox(httplib::Response& res, const std::shared_ptr<Session>& session, std::string first,
+                     bool legacy, std::function<void()> on_end);
+  std::optional<Json> parse_body(const httplib::Request& req, httplib::Response& res);
+};
+
+bool HttpFront::Impl::check_origin(const httplib::Request& req, httplib::Response& res) {
+  // DNS-rebinding defence: a browser page on another origin must not reach us.
+  if (!req.has_header("Origin")) return true;
+  std::string origin = req.get_header_value("Origin");
+  auto rt = gw.runtime();
+  for (const auto& allowed : rt->config->settings.allowed_origins) {
+    if (allowed == "*" || allowed == origin) return true;
+  }
+  if (is_loopback_host(origin_host(origin))) return true;
+  send_rpc_error(res, 403, rpc::kInvalidRequest, "Forbidden: Origin " + origin + " is not allowed");
+  return false;
+}
+
+bool HttpFront::Impl::known_vs(const std::string& vs, httplib::Response& res) {
+  if (gw.runtime()->config->virtual_servers.count(vs)) return true;
+  send_rpc_error(res, 404, rpc::kInvalidRequest, "Not Found: no virtual server '" + vs + "'");
+  return false;
+}
+
+std::shared_ptr<Session> HttpFront::Impl::session_of(const httplib::Request& req, httplib::Response& res,
+                                                     const std::string& vs) {
+  if (!req.has_header("Mcp-Session-Id")) {
+    send_rpc_error(res, 400, rpc::kInvalidRequest, "Bad Request: Mcp-Session-Id header is required");
+    return nullptr;
+  }
+  auto s = gw.sessions().find(req.get_header_value("Mcp-Session-Id"));
+  if (!s || s->virtual_server != vs || s->legacy_sse) {
+    send_rpc_error(res, 404, -32001, "Session not found");
+    return nullptr;
+  }
+  if (req.has_header("MCP-Protocol-Version")) {
+    std::string v = req.get_header_value("MCP-Protocol-Version");
+    if (!mcp::is_supported_revision(v)) {
+      send_rpc_error(res, 400, rpc::kInvalidRequest, "Bad Request: unsupported MCP-Protocol-Version: " + v);
+      return nullptr;
+    }
+    if (v != s->protocol_version) {
+      send_rpc_error(res, 400, rpc::kInvalidRequest,
+                     "Bad Request: MCP-Protocol-Version " + v + " does not match the negotiated version " +
+                         s->protocol_version);
+      return nullptr;
+    }
+  }
+  return s;
+}
+
+std::optional<Json> HttpFront::Impl::parse_body(const httplib::Request& req, httplib::Response& res) {
+  std::string ctype = text::to_lower(req.get_header_value("Content-Type"));
+  if (ctype.find("application/json") == std::string::npos) {
+    send_rpc_error(res, 415, rpc::kInvalidRequest, "Unsupported Media Type: Content-Type must be application/json");
+    return std::nullopt;
+  }
+  const auto& settings = gw.runtime()->config->settings;
+  auto parsed = rpc::parse(req.body, {settings.max_body_bytes, settings.max_json_depth});
+  if (!parsed.ok()) {
+    send_rpc_error(res, 400, rpc::kParseError, "Parse error: " + parsed.error());
+    return std::nullopt;
+  }
+  if (parsed->is_array()) {
+    send_rpc_error(res, 400, rpc::kInvalidRequest,
+                   "Invalid Request: JSON-RPC batches are not supported (removed in protocol 2025-06-18)");
+    return std::nullopt;
+  }
+  std::string why;
+  if (rpc::classify(*parsed, &why) == rpc::Kind::Invalid) {
+    Json id = parsed->is_object() && parsed->contains("id") ? (*parsed)["id"] : Json(nullptr);
+    if (!(id.is_string() || id.is_number_integer())) id = nullptr;
+    send_rpc_error(res, 400, rpc::kInvalidRequest, "Invalid Request: " + why, id);
+    return std::nullopt;
+  }
+  return std::move(parsed.value());
+}
+
+void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs) {
+  if (!known_vs(vs, res) || !check_origin(req, res)) return;
+  auto msg = parse_body(req, res);
+  if (!msg) return;
+  rpc::Kind kind = rpc::classify(*msg);
+  if (kind == rpc::Kind::Request && (*msg)["method"] == "initialize") {
+    auto session = gw.sessions().create(vs, /*legacy_sse=*/false);
+    auto inflight = std::make_shared<InFlight>();
+    inflight->downstream_id = (*msg)["id"];
+    inflight->stream = std::make_shared<MessageStream>();
+    gw.handle_request(session, *msg, inflight);
+    std::string out;
+    bool final = false;
+    inflight->stream->pop(&out, &final, Clock::now() + std::chrono::seconds(5));
+    res.set_header("Mcp-Session-Id", session->id);
+    res.set_content(out, "application/json");
+    spdlog::info("session {} opened on /mcp/{} ({})", session->id, vs, session->protocol_version);
+    return;
+  }
+  auto session = session_of(req, res, vs);
+  if (!session) return;
+  if (kind == rpc::Kind::Notification) {
+    gw.handle_notification(session, *msg);
+    res.status = 202;
+    return;
+  }
+  if (kind == rpc::Kind::Response) {
+    gw.handle_response(session, *msg);
+    res.status = 202;
+    return;
+  }
+  auto inflight = std::make_shared<InFlight>();
+  inflight->downstream_id = (*msg)["id"];
+  inflight->stream = std::make_shared<MessageStream>();
+  gw.handle_request(session, *msg, inflight);
+  answer_request(req, res, session, inflight);
+}
+
+void HttpFront::Impl::answer_request(const httplib::Request& req, httplib::Response& res,
+                                     const std::shared_ptr<Session>& session,
+                                     const std::shared_ptr<InFlight>& inflight) {
+  auto stream = inflight->stream;
+  bool sse = accepts(req, "text/event-stream");
+  std::string first;
+  bool final = false;
+  auto r = stream->pop(&first, &final, Clock::now() + (sse ? kStreamAfter : std::chrono::hours(24)));
+  if (r == MessageStream::Pop::Message && final) {
+    stream->close();
+    res.set_content(first, "application/json");
+    return;
+  }
+  if (!sse) {
+    // A JSON-only client: related messages go to its GET stream instead.
+    while (r != MessageStream::Pop::Closed) {
+      if (r == MessageStream::Pop::Message) {
+        if (final) break;
+        session->outbox.push(first);
+      }
+      r = stream->pop(&first, &final, Clock::now() + std::chrono::hours(24));
+    }
+    stream->close();
+    res.set_content(first, "application/json");
+    return;
+  }
+  // Stream the rest: related notifications and requests, then the response.
+  auto pending = std::make_shared<std::string>(r == MessageStream::Pop::Message ? first : std::string());
+  auto finished = std::make_shared<bool>(false);
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [stream, pending, finished](size_t, httplib::DataSink& sink) {
+        if (!pending->empty()) {
+          std::string ev = text::sse_event(*pending, "message");
+          pending->clear();
+          if (!sink.write(ev.data(), ev.size())) return false;
+        }
+        std::string msg;
+        bool is_final = false;
+        switch (stream->pop(&msg, &is_final, Clock::now() + kKeepAlive)) {
+          case MessageStream::Pop::Message: {
+            std::string ev = text::sse_event(msg, "message");
+            if (!sink.write(ev.data(), ev.size())) return false;
+            if (is_final) {
+              *finished = true;
+              sink.done();
+            }
+            return true;
+          }
+          case MessageStream::Pop::Timeout: {
+            // Keeps proxies from timing out long calls, and reveals a client
+            // that went away.
+            static const std::string ka = ": keepalive\n\n";
+            return sink.write(ka.data(), ka.size());
+          }
+          case MessageStream::Pop::Closed:
+            sink.done();
+            return true;
+        }
+        return false;
+      },
+      [stream, inflight, finished, session](bool) {
+        stream->close();
+        if (!*finished) {
+          spdlog::info("session {}: client disconnected during {}; cancelling it upstream", session->id,
+                       inflight->method);
+          inflight->cancel->cancel();
+        }
+      });
+}
+
+void HttpFront::Impl::stream_outbox(httplib::Response& res, const std::shared_ptr<Session>& session,
+                                    std::string first, bool legacy, std::function<void()> on_end) {
+  auto pending = std::make_shared<std::string>(std::move(first));
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [session, pending, legacy](size_t, httplib::DataSink& sink) {
+        if (!pending->empty()) {
+          bool ok = sink.write(pending->data(), pending->size());
+          pending->clear();
+          if (!ok) return false;
+        }
+        std::string msg;
+        bool final = false;
+        switch (session->outbox.pop(&msg, &final, Clock::now() + kKeepAlive)) {
+          case MessageStream::Pop::Message: {
+            std::string ev = text::sse_event(msg, legacy ? "message" : "message");
+            return sink.write(ev.data(), ev.size());
+          }
+          case MessageStream::Pop::Timeout: {
+            static const std::string ka = ": keepalive\n\n";
+            return sink.write(ka.data(), ka.size());
+          }
+          case MessageStream::Pop::Closed:
+            sink.done();
+            return true;
+        }
+        return false;
+      },
+      [on_end = std::move(on_end)](bool) { on_end(); });
+}
+
+void HttpFront::Impl::get_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs) {
+  if (!known_vs(vs, res) || !check_origin(req, res)) return;
+  if (!accepts(req, "text/event-stream")) {
+    send_rpc_error(res, 406, rpc::kInvalidRequest, "Not Acceptable: GET needs Accept: text/event-stream");
+    return;
+  }
+  auto session = session_of(req, res, vs);
+  if (!session) return;
+  if (session->outbox.attached()) {
+    send_rpc_error(res, 409, rpc::kInvalidRequest, "Conflict: this session already has an open GET stream");
+    return;
+  }
+  session->outbox.set_attached(true);
+  session->open_streams++;
+  session->last_seen_ms = pipeline::now_ms();
+  stream_outbox(res, session, std::string(), false, [session] {
+    session->outbox.set_attached(false);
+    session->open_streams--;
+    session->last_seen_ms = pipeline::now_ms();
+  });
+}
+
+void HttpFront::Impl::delete_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs) {
+  if (!known_vs(vs, res) || !check_origin(req, res)) return;
+  auto session = session_of(req, res, vs);
+  if (!session) return;
+  gw.sessions().erase(session->id);
+  spdlog::info("session {} ended by the client", session->id);
+  res.status = 200;
+}
+
+void HttpFront::Impl::get_sse(const httplib::Request& req, httplib::Response& res, const std::string& vs) {
+  if (!known_vs(vs, res) || !check_origin(req, res)) return;
+  auto session = gw.sessions().create(vs, /*legacy_sse=*/true);
+  session->outbox.set_attached(true);
+  session->open_streams++;
+  spdlog::info("session {} opened on /sse/{} (legacy SSE)", session->id, vs);
+  std::string endpoint = "/sse/" + vs + "/message?sessionId=" + session->id;
+  pipeline::Gateway* gw_ptr = &gw;
+  stream_outbox(res, session, text::sse_event(endpoint, "endpoint"), true, [gw_ptr, session] {
+    // The stream is the session: when it ends, so does the session.
+    session->open_streams--;
+    gw_ptr->sessions().erase(session->id);
+    spdlog::info("session {} (legacy SSE) closed", session->id);
+  });
+}
+
+void HttpFront::Impl::post_sse(const httplib::Request& req, httplib::Response& res, const std::string& vs) {
+  if (!known_vs(vs, res) || !check_origin(req, res)) return;
+  auto session = gw.sessions().find(req.get_param_value("sessionId"));
+  if (!session || !session->legacy_sse || session->virtual_server != vs) {
+    send_rpc_error(res, 404, -32001, "Session not found");
+    return;
+  }
+  auto msg = parse_body(req, res);
+  if (!msg) return;
+  rpc::Kind kind = rpc::classify(*msg);
+  if (kind == rpc::Kind::Notification) {
+    gw.handle_notification(session, *msg);
+  } else if (kind == rpc::Kind::Response) {
+    gw.handle_response(session, *msg);
+  } else {
+    auto inflight = std::make_shared<InFlight>();
+    inflight->downstream_id = (*msg)["id"];
+    // Every answer travels on the SSE stream, so the POST returns at once.
+    pipeline::Gateway* gw_ptr = &gw;
+    gw.pool().enqueue([gw_ptr, session, m = std::move(*msg), inflight] { gw_ptr->handle_request(session, m, inflight); });
+  }
+  res.status = 202;
+  res.set_content("Accepted", "text/plain");
+}
+
+void HttpFront::Impl::routes() {
+  const char* vs_pattern = "([a-z0-9-]+)";
+  svr.Post(std::string("/mcp/") + vs_pattern, [this](const httplib::Request& q, httplib::Response& r) {
+    post_mcp(q, r, q.matches[1]);
+  });
+  svr.Get(std::string("/mcp/") + vs_pattern, [this](const httplib::Request& q, httplib::Response& r) {
+    get_mcp(q, r, q.matches[1]);
+  });
+  svr.Delete(std::string("/mcp/") + vs_pattern, [this](const httplib::Request& q, httplib::Response& r) {
+    delete_mcp(q, r, q.matches[1]);
+  });
+  svr.Get(std::string("/sse/") + vs_pattern, [this](const httplib::Request& q, httplib::Response& r) {
+    get_sse(q, r, q.matches[1]);
+  });
+  svr.Post(std::string("/sse/") + vs_pattern + "/message", [this](const httplib::Request& q, httplib::Response& r) {
+    post_sse(q, r, q.matches[1]);
+  });
+  svr.Get("/healthz", [this](const httplib::Request&, httplib::Response& r) {
+    auto rt = gw.runtime();
+    Json ups = Json::object();
+    for (const auto& [name, up] : rt->upstreams) ups[name] = up->status();
+    send_json(r, 200, {{"status", "ok"}, {"upstreams", ups}, {"sessions", gw.sessions().size()},
+                       {"problems", rt->problems}});
+  });
+  svr.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& r) {
+    if (!r.body.empty() || r.status < 400) return httplib::Server::HandlerResponse::Unhandled;
+    std::string message;
+    switch (r.status) {
+      case 413:
+        message = "Payload Too Large: the request body exceeds the limit of " +
+                  std::to_string(gw.runtime()->config->settings.max_body_bytes) + " bytes";
+        break;
+      case 404: message = "Not Found"; break;
+      case 405: message = "Method Not Allowed"; break;
+      default: message = "HTTP error " + std::to_string(r.status);
+    }
+    r.set_content(rpc::dump(rpc::make_error(nullptr, rpc::kInvalidRequest, message)), "application/json");
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  svr.set_exception_handler([](const httplib::Request& q, httplib::Response& r, std::exception_ptr ep) {
+    std::string what = "unknown error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("internal error on {} {}: {}", q.method, q.path, what);
+    send_rpc_error(r, 500, rpc::kInternalError, "Internal error");
+  });
+}
+
+HttpFront::HttpFront(pipeline::Gateway& gateway) : impl_(std::make_unique<Impl>(gateway)) {
+  auto& svr = impl_->svr;
+  svr.new_task_queue = [] { return new PoolTaskQueue(); };
+  svr.set_tcp_nodelay(true);
+  svr.set_keep_alive_max_count(1000000);
+  svr.set_keep_alive_timeout(60);
+  svr.set_payload_max_length(gateway.runtime()->config->settings.max_body_bytes);
+  impl_->routes();
+}
+
+HttpFront::~HttpFront() { stop(); }
+
+Result<int> HttpFront::bind(const ListenAddress& addr) {
+  int port = addr.port == 0 ? impl_->svr.bind_to_any_port(addr.host) : (impl_->svr.bind_to_port(addr.host, addr.port) ? addr.port : -1);
+  if (port < 0) return fail("cannot listen on " + addr.host + ":" + std::to_string(addr.port) + ": " + std::strerror(errno));
+  return port;
+}
+
+void HttpFront::serve() { impl_->svr.listen_after_bind(); }
+
+Result<void> HttpFront::listen(const ListenAddress& addr) {
+  auto p = bind(addr);
+  if (!p.ok()) return fail(p.error());
+  serve();
+  return {};
+}
+
+void HttpFront::stop() { impl_->svr.stop(); }
+
+}  // namespace portcullis::server
