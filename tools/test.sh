@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs everything (tools/setup.sh), then runs every test:
+#   1. unit tests (doctest runners registered with meson), and
+#   2. integration tests (tests/integration/*.test.mjs, Node's test runner,
+#      real MCP servers and the official SDK client against build/portcullis).
+# Exits non-zero if anything failed. The last line is "N passed, M failed",
+# counting unit test cases plus integration tests.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+say() { printf '[test] %s\n' "$*"; }
+
+if ! bash tools/setup.sh; then
+  say "setup failed; no tests were run"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+if [[ -x "$ROOT/.tools/node/bin/node" ]]; then
+  export PATH="$ROOT/.tools/node/bin:$PATH"
+fi
+
+# --- unit tests --------------------------------------------------------------
+say "unit tests: meson test -C build"
+meson test -C build --print-errorlogs
+unit_rc=$?
+
+# Count doctest test cases from meson's JSON log; a runner that printed no
+# doctest summary (crash, timeout) counts as one failure, a passing one as one
+# pass.
+read -r unit_pass unit_fail < <(node -e '
+  const fs = require("fs");
+  let pass = 0, fail = 0;
+  let lines = [];
+  try { lines = fs.readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean); } catch {}
+  for (const line of lines) {
+    let t; try { t = JSON.parse(line); } catch { continue; }
+    const m = /\[doctest\] test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed/.exec(t.stdout || "");
+    const ok = t.result === "OK" || t.result === "EXPECTEDFAIL";
+    if (m) { pass += +m[2]; fail += +m[3]; if (!ok && +m[3] === 0) fail += 1; }
+    else if (ok) pass += 1; else fail += 1;
+  }
+  console.log(pass, fail);
+' build/meson-logs/testlog.json)
+if [[ $unit_rc -ne 0 && $unit_fail -eq 0 ]]; then unit_fail=1; fi
+say "unit tests: $unit_pass passed, $unit_fail failed"
+
+# --- integration tests -------------------------------------------------------
+say "integration tests: node --test --test-concurrency=1 tests/integration/"
+tap="$(mktemp)"
+trap 'rm -f "$tap"' EXIT
+node --test --test-concurrency=1 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$tap" \
+  tests/integration/
+int_rc=$?
+
+# The runner's own summary: the closing "# tests/# pass/# fail..." lines.
+summary="$(grep -E '^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ' "$tap" | tail -n 8)"
+echo
+echo "$summary"
+int_pass="$(sed -n 's/^# pass \([0-9]*\)$/\1/p' <<<"$summary")"
+int_fail="$(sed -n 's/^# fail \([0-9]*\)$/\1/p' <<<"$summary")"
+int_cancelled="$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' <<<"$summary")"
+int_pass="${int_pass:-0}"
+int_fail=$(( ${int_fail:-0} + ${int_cancelled:-0} ))
+if [[ $int_rc -ne 0 && $int_fail -eq 0 ]]; then int_fail=1; fi
+
+echo
+echo "$(( unit_pass + int_pass )) passed, $(( unit_fail + int_fail )) failed"
+[[ $unit_rc -eq 0 && $int_rc -eq 0 ]]
