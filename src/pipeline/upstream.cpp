@@ -43,8 +43,9 @@ void Upstream::start() {
     if (!self) return;
     if (state == mcp::LinkState::Ready) {
       spdlog::info("upstream '{}' is ready", self->name());
-      // A restart may have changed what the upstream offers.
-      self->schedule_refresh();
+      // A restart may have changed what the upstream offers; the first
+      // start loads the catalogue itself.
+      if (self->was_ready_.exchange(true)) self->schedule_refresh();
     } else if (state == mcp::LinkState::Down) {
       spdlog::warn("upstream '{}' is down: {}", self->name(), reason);
       std::lock_guard lock(self->mu_);
@@ -62,7 +63,7 @@ void Upstream::start() {
     last_error_ = r.error();
     return;
   }
-  refresh_catalog();
+  refresh_catalog(/*notify=*/false);
 }
 
 void Upstream::stop() {
@@ -109,7 +110,7 @@ Result<std::vector<Json>> Upstream::list_all(mcp::UpstreamLink& link, const std:
   return fail(method + " returned more than 1000 pages");
 }
 
-void Upstream::refresh_catalog() {
+void Upstream::refresh_catalog(bool notify) {
   refresh_pending_ = false;
   auto link = link_;
   if (!link || link->state() != mcp::LinkState::Ready || stopped_) return;
@@ -141,7 +142,7 @@ void Upstream::refresh_catalog() {
   spdlog::debug("upstream '{}' catalogue: {} tools, {} resources, {} templates, {} prompts", name(),
                 next->tools.size(), next->resources.size(), next->resource_templates.size(),
                 next->prompts.size());
-  if (on_changed_) on_changed_(name());
+  if (notify && on_changed_) on_changed_(name());
 }
 
 void Upstream::schedule_refresh() {

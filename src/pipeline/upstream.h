@@ -43,8 +43,9 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   bool ready() const;
   std::string status() const;  // "ready" or "down: <reason>"
 
-  // Re-lists everything (debounced by 100 ms when scheduled).
-  void refresh_catalog();
+  // Re-lists everything (debounced by 100 ms when scheduled). `notify` is
+  // false for the initial load, which the runtime being built reads itself.
+  void refresh_catalog(bool notify = true);
   void schedule_refresh();
 
   // A private link for one downstream session (per_client mode). Fails when
@@ -67,6 +68,7 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   std::atomic<bool> refresh_pending_{false};
   std::atomic<size_t> client_links_{0};
   std::atomic<bool> stopped_{false};
+  std::atomic<bool> was_ready_{false};  // a later Ready is a restart
 };
 
 // Capabilities Portcullis declares to upstreams on its shared links: all it
