@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# tools/bench/run.sh: tools/call latency and throughput, direct vs through the
+# gateway.
+#
+#   tools/bench/run.sh [--json] [--calls N] [--warmup W] [--build DIR]
+#
+# 1. builds portcullis, bench-upstream and bench-loadgen (incremental),
+# 2. starts bench-upstream (a minimal MCP Streamable HTTP server, tool `echo`),
+# 3. runs bench-loadgen directly against it at concurrency 1 and 16,
+# 4. starts `portcullis serve` with a generated config that exposes the
+#    upstream as virtual server `bench`, waits for /healthz, and runs the same
+#    loads against http://127.0.0.1:PORT/mcp/bench,
+# 5. prints one table: p50/p99 (microseconds) and calls/s, direct vs gateway, the added
+#    latency (gateway − direct) and the ratio (gateway / direct).
+#
+# Every run: N measured calls after W unmeasured warm-up calls, each worker on
+# its own MCP session and keep-alive connection, closed loop. Everything runs
+# on this machine: the load generator, the upstream and the gateway share the
+# same cores, so the concurrency-16 figures are CPU-bound on small machines.
+# Any failed call makes the script exit non-zero.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD="$ROOT/build"
+CALLS=20000
+WARMUP=1000
+JSON=0
+
+usage() {
+  echo "usage: $0 [--json] [--calls N] [--warmup W] [--build DIR]" >&2
+  exit 2
+}
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --json) JSON=1 ;;
+    --calls) [[ $# -ge 2 ]] || usage; CALLS=$2; shift ;;
+    --warmup) [[ $# -ge 2 ]] || usage; WARMUP=$2; shift ;;
+    --build) [[ $# -ge 2 ]] || usage; BUILD=$2; shift ;;
+    -h|--help) usage ;;
+    *) usage ;;
+  esac
+  shift
+done
+[[ "$CALLS" =~ ^[0-9]+$ && "$CALLS" -gt 0 && "$WARMUP" =~ ^[0-9]+$ ]] || usage
+
+log() { echo "bench: $*" >&2; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-bench.XXXXXX")
+UP_PID=""
+GW_PID=""
+cleanup() {
+  local pid
+  for pid in "$GW_PID" "$UP_PID"; do
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      # give it a moment, then insist
+      for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- build
+if [[ ! -f "$BUILD/build.ninja" ]]; then
+  log "configuring $BUILD"
+  meson setup "$BUILD" "$ROOT" >"$TMP/setup.log" 2>&1 || { cat "$TMP/setup.log" >&2; exit 1; }
+fi
+log "building portcullis bench-upstream bench-loadgen (meson compile -C $BUILD)"
+meson compile -C "$BUILD" portcullis bench-upstream bench-loadgen >"$TMP/build.log" 2>&1 ||
+  { tail -n 40 "$TMP/build.log" >&2; exit 1; }
+UPSTREAM_BIN="$BUILD/tools/bench/bench-upstream"
+LOADGEN_BIN="$BUILD/tools/bench/bench-loadgen"
+# PORTCULLIS_BIN overrides the gateway binary (e.g. an installed build); it is
+# started as `$PORTCULLIS_BIN serve --config DIR --listen HOST:PORT`.
+GATEWAY_BIN="${PORTCULLIS_BIN:-$BUILD/portcullis}"
+
+# ---------------------------------------------------------------- processes
+
+# HTTP status of a GET, "000" when nothing answers.
+http_status() {
+  if command -v curl >/dev/null; then
+    curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$1$2" || true
+  else
+    local line
+    line=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$2" >&3 &&
+      head -n1 <&3) 2>/dev/null || true)
+    [[ "$line" =~ ^HTTP/[0-9.]+\ ([0-9]{3}) ]] && echo "${BASH_REMATCH[1]}" || echo 000
+  fi
+}
+
+# A TCP port nothing listens on (best effort; the gateway failing to bind is
+# detected below).
+free_port() {
+  local p i
+  for i in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  log "no free port found"
+  return 1
+}
+
+"$UPSTREAM_BIN" --listen 127.0.0.1:0 >"$TMP/upstream.out" 2>"$TMP/upstream.err" &
+UP_PID=$!
+UP_PORT=""
+for _ in $(seq 1 100); do
+  UP_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$TMP/upstream.out")
+  [[ -n "$UP_PORT" ]] && break
+  kill -0 "$UP_PID" 2>/dev/null || break
+  sleep 0.05
+done
+if [[ -z "$UP_PORT" ]]; then
+  log "bench-upstream did not start:"
+  cat "$TMP/upstream.err" >&2
+  exit 1
+fi
+log "bench-upstream on 127.0.0.1:$UP_PORT (pid $UP_PID)"
+
+# run_load NAME URL CONCURRENCY: writes $TMP/NAME.json; returns loadgen's status.
+run_load() {
+  local name=$1 url=$2 c=$3 rc=0
+  log "$name: $CALLS calls, concurrency $c, warm-up $WARMUP -> $url"
+  "$LOADGEN_BIN" --url "$url" --calls "$CALLS" --concurrency "$c" --warmup "$WARMUP" --json \
+    >"$TMP/$name.json" 2>"$TMP/$name.err" || rc=$?
+  if [[ $rc -ne 0 ]]; then
+    log "$name FAILED (exit $rc): $(cat "$TMP/$name.err") $(cat "$TMP/$name.json")"
+  fi
+  return $rc
+}
+
+# field NAME KEY: a number from $TMP/NAME.json (flat object written by loadgen).
+field() {
+  sed -n "s/.*\"$2\":\(-\{0,1\}[0-9][0-9.eE+-]*\).*/\1/p" "$TMP/$1.json"
+}
+
+FAILED=0
+run_load direct_c1 "http://127.0.0.1:$UP_PORT/mcp" 1 || FAILED=1
+run_load direct_c16 "http://127.0.0.1:$UP_PORT/mcp" 16 || FAILED=1
+
+# ---------------------------------------------------------------- gateway
+GW_PORT=$(free_port)
+CFG="$TMP/config"
+mkdir -p "$CFG/servers.d"
+cat >"$CFG/servers.d/bench.yaml" <<EOF
+upstreams:
+  fast: { transport: streamable-http, url: "http://127.0.0.1:$UP_PORT/mcp", timeout: 10s }
+virtual_servers:
+  bench: { tools: [ { upstream: fast } ] }
+EOF
+
+GATEWAY_OK=0
+GATEWAY_WHY=""
+if [[ ! -x "$GATEWAY_BIN" ]]; then
+  GATEWAY_WHY="$GATEWAY_BIN was not built"
+else
+  "$GATEWAY_BIN" serve --config "$CFG" --listen "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
+  GW_PID=$!
+  log "portcullis serve on 127.0.0.1:$GW_PORT (pid $GW_PID), waiting for /healthz"
+  for _ in $(seq 1 300); do  # up to 30 s
+    if ! kill -0 "$GW_PID" 2>/dev/null; then
+      wait "$GW_PID" 2>/dev/null && rc=0 || rc=$?
+      GW_PID=""
+      GATEWAY_WHY="portcullis serve exited with status $rc: $(tail -n 5 "$TMP/gateway.log" | tr '\n' ' ')"
+      break
+    fi
+    if [[ $(http_status "$GW_PORT" /healthz) == 200 ]]; then
+      GATEWAY_OK=1
+      break
+    fi
+    sleep 0.1
+  done
+  if [[ $GATEWAY_OK -eq 0 && -z "$GATEWAY_WHY" ]]; then
+    GATEWAY_WHY="GET /healthz did not return 200 within 30 s: $(tail -n 5 "$TMP/gateway.log" | tr '\n' ' ')"
+  fi
+fi
+
+if [[ $GATEWAY_OK -eq 1 ]]; then
+  run_load gateway_c1 "http://127.0.0.1:$GW_PORT/mcp/bench" 1 || FAILED=1
+  run_load gateway_c16 "http://127.0.0.1:$GW_PORT/mcp/bench" 16 || FAILED=1
+else
+  log "gateway not measured: $GATEWAY_WHY"
+  FAILED=1
+fi
+
+# ---------------------------------------------------------------- report
+CORES=$(nproc 2>/dev/null || echo "?")
+# have NAME: the run completed with every call correct.
+have() { [[ -s "$TMP/$1.json" ]] && grep -q '"ok":true' "$TMP/$1.json"; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+
+if [[ $JSON -eq 1 ]]; then
+  # Failed runs are included as loadgen reported them ("ok": false).
+  raw() { if [[ -s "$TMP/$1.json" ]]; then tr -d '\n' <"$TMP/$1.json"; else echo null; fi; }
+  comparison() {  # comparison C -> {"p50_added_us":..,"p99_added_us":..,"p50_ratio":..,"p99_ratio":..,"throughput_ratio":..}
+    local d="direct_c$1" g="gateway_c$1"
+    if have "$d" && have "$g"; then
+      awk -v dp50="$(field $d p50_us)" -v gp50="$(field $g p50_us)" -v dp99="$(field $d p99_us)" \
+        -v gp99="$(field $g p99_us)" -v dt="$(field $d throughput_cps)" -v gt="$(field $g throughput_cps)" \
+        'BEGIN { printf "{\"p50_added_us\":%.1f,\"p99_added_us\":%.1f,\"p50_ratio\":%.3f,\"p99_ratio\":%.3f,\"throughput_ratio\":%.3f}",
+                 gp50 - dp50, gp99 - dp99, gp50 / dp50, gp99 / dp99, gt / dt }'
+    else
+      echo null
+    fi
+  }
+  why=$(printf '%s' "$GATEWAY_WHY" | sed 's/\\/\\\\/g; s/"/\\"/g' | tr -d '\000-\037')
+  printf '{"ok":%s,"calls":%s,"warmup":%s,"cores":"%s","gateway_error":%s,' \
+    "$([[ $FAILED -eq 0 ]] && echo true || echo false)" "$CALLS" "$WARMUP" "$CORES" \
+    "$([[ -n "$why" ]] && echo "\"$why\"" || echo null)"
+  printf '"direct":{"c1":%s,"c16":%s},"gateway":{"c1":%s,"c16":%s},' \
+    "$(raw direct_c1)" "$(raw direct_c16)" "$(raw gateway_c1)" "$(raw gateway_c16)"
+  printf '"comparison":{"c1":%s,"c16":%s}}\n' "$(comparison 1)" "$(comparison 16)"
+else
+  printf '\ntools/call echo, %s calls per run after %s warm-up, loopback, %s cores shared by load generator, upstream and gateway\n\n' \
+    "$CALLS" "$WARMUP" "$CORES"
+  printf '%-14s %12s %12s %12s %9s\n' "" "direct" "gateway" "added" "ratio"
+  for c in 1 16; do
+    d="direct_c$c" g="gateway_c$c"
+    for metric in p50_us p99_us throughput_cps; do
+      case $metric in
+        p50_us) label="c=$c p50 us" ;;
+        p99_us) label="c=$c p99 us" ;;
+        throughput_cps) label="c=$c calls/s" ;;
+      esac
+      dv="n/a" gv="n/a" added="" ratio=""
+      if have "$d"; then dv=$(calc '%.1f' "$(field $d $metric)"); fi
+      if have "$g"; then gv=$(calc '%.1f' "$(field $g $metric)"); fi
+      if have "$d" && have "$g"; then
+        if [[ $metric == throughput_cps ]]; then
+          added="-"
+          dv=$(calc '%.0f' "$(field $d $metric)")
+          gv=$(calc '%.0f' "$(field $g $metric)")
+        else
+          added=$(calc '%+.1f' "$(field $g $metric) - $(field $d $metric)")
+        fi
+        ratio=$(calc '%.2fx' "$(field $g $metric) / $(field $d $metric)")
+      elif [[ $metric == throughput_cps && $dv != n/a ]]; then
+        dv=$(calc '%.0f' "$(field $d $metric)")
+      fi
+      printf '%-14s %12s %12s %12s %9s\n' "$label" "$dv" "$gv" "$added" "$ratio"
+    done
+  done
+  if [[ $GATEWAY_OK -eq 0 ]]; then printf '\ngateway not measured: %s\n' "$GATEWAY_WHY"; fi
+  [[ $FAILED -eq 0 ]] || printf '\nsome runs FAILED (see messages above); figures of failed runs are not shown\n'
+fi
+exit $FAILED
