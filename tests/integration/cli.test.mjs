@@ -63,10 +63,11 @@ describe('command line', () => {
     });
 
     test('check reports a YAML syntax error with file and line', async () => {
-      const dir = h.makeConfigDir({ servers: { syntax: 'upstreams:\n  ev:\n    transport: stdio\n    command: "unterminated\n' } });
+      // Line 4 is indented less than the mapping it belongs to.
+      const dir = h.makeConfigDir({ servers: { syntax: 'upstreams:\n  ev:\n    transport: stdio\n   command: node\n' } });
       const r = await portcullis(['check', '--config', dir]);
       assert.notEqual(r.code, 0, r.output);
-      assert.match(r.output, /syntax\.yaml:\d+: \S/);
+      assert.match(r.output, /syntax\.yaml:4: \S/);
     });
   });
 
@@ -115,13 +116,13 @@ describe('command line', () => {
 
       // SIGTERM to the gateway alone (not its process group): it must stop its
       // stdio upstreams itself.
-      const upstreams = h.processesInside(dir);
-      assert.ok(upstreams.length >= 1, 'stdio upstreams run with cwd = config dir');
+      const upstreams = h.descendants(gw.proc.pid);
+      assert.ok(upstreams.length >= 1, 'the gateway runs its stdio upstreams as child processes');
       process.kill(gw.proc.pid, 'SIGTERM');
       const exit = await Promise.race([gw.proc.exited, new Promise((r) => setTimeout(() => r('still running'), 8000))]);
       assert.notEqual(exit, 'still running', 'gateway exits within 8 s of SIGTERM');
       assert.equal(exit.code, 0, `clean exit, got ${JSON.stringify(exit)}`);
-      await h.waitUntil(() => h.processesInside(dir).length === 0, {
+      await h.waitUntil(() => h.alive(upstreams).length === 0, {
         timeoutMs: 3000,
         what: 'the stdio upstream processes to exit after the gateway did',
       });

@@ -12,7 +12,7 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 
 import * as h from './harness.mjs';
 
-const LONG_PREFIX = 'a-deliberately-long-prefix-for-testing-name-shortening'; // 53 characters
+const LONG_PREFIX = 'prefix-that-makes-names-too-long-for-mcp'; // 40 characters, the longest prefix allowed
 const EVERYTHING_PROMPTS = ['args-prompt', 'completable-prompt', 'resource-prompt', 'simple-prompt'];
 const LEGAL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
@@ -65,7 +65,7 @@ describe('composition', () => {
           prompts: [{ upstream: 'ev-stdio' }, { upstream: 'ev-http' }],
         },
         long: {
-          tools: [{ upstream: 'ev-stdio', include: ['echo', 'get-resource-*', 'trigger-long-running-operation'], prefix: LONG_PREFIX }],
+          tools: [{ upstream: 'ev-stdio', include: ['echo', 'get-resource-reference', 'toggle-*', 'trigger-long-running-operation'], prefix: LONG_PREFIX }],
         },
         flat: { tools: [{ upstream: 'ev-stdio' }] },
         paged: { page_size: 3, tools: [{ upstream: 'ev-stdio' }] },
@@ -216,11 +216,12 @@ describe('composition', () => {
     test('names over 64 characters are shortened to legal, distinct, stable names', async () => {
       const client = await h.connect(gw.mcpUrl('long'));
       const names = await h.toolNames(client);
-      const expected = ['echo', 'get-resource-links', 'get-resource-reference', 'trigger-long-running-operation']
+      const expected = ['echo', 'get-resource-reference', 'toggle-simulated-logging', 'toggle-subscriber-updates', 'trigger-long-running-operation']
         .map((t) => shortened(`${LONG_PREFIX}_${t}`))
         .sort();
       assert.deepEqual(names, expected);
-      assert.ok(names.includes(`${LONG_PREFIX}_echo`), 'a 58-character name is kept as is');
+      assert.ok(names.includes(`${LONG_PREFIX}_get-resource-reference`), 'a 63-character name is kept as is');
+      assert.equal(names.filter((n) => n.length === 64).length, 3, 'three names were shortened to 64 characters');
       for (const n of names) assert.match(n, LEGAL_NAME);
       assert.equal(new Set(names).size, names.length, 'no duplicates');
       // Another session sees the same names.

@@ -19,7 +19,8 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const PORTCULLIS = path.join(ROOT, 'build', 'portcullis');
+// PORTCULLIS_BIN overrides the binary under test (e.g. another build dir).
+export const PORTCULLIS = process.env.PORTCULLIS_BIN || path.join(ROOT, 'build', 'portcullis');
 export const FIXTURES = path.join(ROOT, 'tests', 'fixtures');
 export const NODE = process.execPath;
 export const bin = (name) => path.join(ROOT, 'node_modules', '.bin', name);
@@ -74,13 +75,59 @@ export function spawnTracked(cmd, args, { name = path.basename(cmd), env, cwd = 
 }
 
 // Terminates a tracked process group: `signal`, then SIGKILL after `graceMs`.
+// Descendants that left the group (setsid) and outlive it are killed too.
 export async function stopProcess(proc, { signal = 'SIGTERM', graceMs = 3000 } = {}) {
   if (!procs.has(proc)) return proc.exitInfo;
+  const family = proc.exitInfo ? [] : descendants(proc.pid);
   try { process.kill(-proc.pid, signal); } catch {}
   const done = await Promise.race([proc.exited, sleep(graceMs).then(() => null)]);
   try { process.kill(-proc.pid, 'SIGKILL'); } catch {}
+  for (const pid of alive(family)) {
+    try { process.kill(pid, 'SIGKILL'); } catch {}
+  }
   procs.delete(proc);
   return done ?? (await proc.exited);
+}
+
+function procStat(pid) {
+  // "pid (comm) state ppid ..."; comm may contain spaces and parentheses.
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: rest[0], ppid: Number(rest[1]) };
+}
+
+// PIDs of all live descendants of `pid` (children, grandchildren...). Linux only.
+export function descendants(pid) {
+  const children = new Map();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const { state, ppid } = procStat(entry);
+      if (state === 'Z') continue;
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch {}
+  }
+  const out = [];
+  const queue = [pid];
+  while (queue.length) {
+    for (const c of children.get(queue.shift()) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
+  }
+  return out;
+}
+
+// The subset of `pids` still running (zombies count as gone).
+export function alive(pids) {
+  return pids.filter((pid) => {
+    try {
+      return procStat(pid).state !== 'Z';
+    } catch {
+      return false;
+    }
+  });
 }
 
 // Runs a command to completion: { code, signal, stdout, stderr, output }.
@@ -110,11 +157,7 @@ export function processesInside(dir) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
       const cwd = fs.readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd === real || cwd.startsWith(real + '/')) {
-        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-        if (/\) Z /.test(stat)) continue; // zombie, already dead
-        found.push(Number(entry));
-      }
+      if ((cwd === real || cwd.startsWith(real + '/')) && procStat(entry).state !== 'Z') found.push(Number(entry));
     } catch {}
   }
   return found;

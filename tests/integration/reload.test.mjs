@@ -2,7 +2,7 @@
 // sessions (with notifications/tools/list_changed), a new file adds a
 // virtual server, and a broken file leaves the old config serving.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import * as h from './harness.mjs';
