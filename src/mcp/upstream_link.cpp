@@ -1,1 +1,536 @@
-// placeholder: being written
+#include "mcp/upstream_link.h"
+
+#include <spdlog/spdlog.h>
+
+#include <unordered_map>
+
+#include "core/elastic_pool.h"
+#include "core/jsonrpc.h"
+#include "core/scheduler.h"
+#include "core/text.h"
+
+namespace portcullis::mcp {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+bool is_supported_revision(const std::string& v) {
+  for (const char* r : kSupportedRevisions) {
+    if (v == r) return true;
+  }
+  return false;
+}
+
+void CancelToken::cancel() {
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(mu_);
+    if (cancelled_.exchange(true)) return;
+    callbacks.swap(callbacks_);
+  }
+  for (auto& fn : callbacks) fn();
+}
+
+void CancelToken::on_cancel(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mu_);
+    if (!cancelled_.load()) {
+      callbacks_.push_back(std::move(fn));
+      return;
+    }
+  }
+  fn();
+}
+
+namespace {
+
+// Restarts and transport teardown run here, never on the shared scheduler
+// thread (a start blocks up to connect_timeout).
+ElasticPool& background_pool() {
+  static ElasticPool* pool = new ElasticPool(ElasticPool::Options{
+      .min_idle = 0, .max_workers = 1024, .idle_timeout = 10s, .stack_bytes = 512 * 1024});
+  return *pool;
+}
+
+// One call waiting for its response. Lives on the caller's stack; reachable
+// through Core::pending only while registered there (under Core::mu).
+struct Pending {
+  std::condition_variable cv;
+  Json response;
+  bool done = false;
+  bool cancelled = false;
+};
+
+std::string supported_list() {
+  std::string out;
+  for (const char* r : kSupportedRevisions) out += (out.empty() ? "" : ", ") + std::string(r);
+  return out;
+}
+
+}  // namespace
+
+// Shared state of a link. Transport callbacks hold it by weak_ptr, so a late
+// delivery after the link is gone touches nothing.
+struct LinkCore : std::enable_shared_from_this<LinkCore> {
+  config::UpstreamConfig cfg;
+  UpstreamLink::ClientInfo client;
+  UpstreamLink::Handlers handlers;
+  std::string who;  // "upstream 'x'"
+
+  mutable std::mutex mu;
+  LinkState state = LinkState::Connecting;  // (mu)
+  std::string reason = "not started yet";   // (mu) why not Ready
+  std::shared_ptr<transport::UpstreamTransport> transport;  // (mu)
+  std::atomic<uint64_t> gen{0};    // written under mu; bumps retire a transport
+  std::atomic<bool> closed{false};  // written under mu
+  bool starting = false;            // (mu)
+  std::string death_reason;         // (mu) transport died while starting
+  std::unordered_map<int64_t, Pending*> pending;  // (mu)
+  std::atomic<int64_t> next_id{1};
+  Json caps = Json::object(), info = Json::object();  // (mu)
+  std::string instructions, version;                  // (mu)
+  std::chrono::milliseconds backoff{1000};            // (mu)
+  // Scheduled restarts are invalidated by bumping this rather than by
+  // Scheduler::cancel(), which is unsafe while the scheduler waits on the
+  // task's deadline (it waits on a reference into the erased node).
+  uint64_t restart_seq = 0;  // (mu)
+
+  Result<void> start();
+  Result<void> fail_start(uint64_t g, const std::string& why);
+  void on_incoming(uint64_t g, transport::Incoming&& in);
+  void on_transport_closed(uint64_t g, const std::string& why);
+  void cancel_pending(int64_t id);
+  void fail_all_locked(int code, const std::string& message);
+  void schedule_restart_locked();
+  void emit(LinkState s, const std::string& why) {
+    if (handlers.on_state && !closed.load()) handlers.on_state(s, why);
+  }
+  static void dispose(std::shared_ptr<transport::UpstreamTransport> t) {
+    if (!t) return;
+    background_pool().enqueue([t = std::move(t)]() mutable {
+      t->close();
+      t.reset();
+    });
+  }
+};
+
+void LinkCore::fail_all_locked(int code, const std::string& message) {
+  for (auto& [id, p] : pending) {
+    p->response = rpc::make_error(id, code, message);
+    p->done = true;
+    p->cv.notify_one();
+  }
+  pending.clear();
+}
+
+void LinkCore::cancel_pending(int64_t id) {
+  std::lock_guard lock(mu);
+  auto it = pending.find(id);
+  if (it == pending.end()) return;
+  it->second->cancelled = true;
+  it->second->cv.notify_one();
+}
+
+void LinkCore::schedule_restart_locked() {
+  auto delay = backoff;
+  backoff = std::min<std::chrono::milliseconds>(backoff * 2, 30s);
+  std::weak_ptr<LinkCore> weak = weak_from_this();
+  spdlog::debug("{}: restarting in {}", who, text::format_duration(delay));
+  const uint64_t seq = ++restart_seq;
+  Scheduler::shared().after(delay, [weak, seq] {
+    background_pool().enqueue([weak, seq] {
+      auto c = weak.lock();
+      if (!c) return;
+      {
+        std::lock_guard lock(c->mu);
+        if (c->closed || c->restart_seq != seq) return;
+      }
+      auto r = c->start();
+      (void)r;
+    });
+  });
+}
+
+Result<void> LinkCore::start() {
+  uint64_t g;
+  {
+    std::lock_guard lock(mu);
+    if (closed) return fail("the link is closed");
+    if (state == LinkState::Ready) return {};
+    if (starting) return fail("a start is already in progress");
+    starting = true;
+    state = LinkState::Connecting;
+    g = ++gen;
+    death_reason.clear();
+    ++restart_seq;  // a manual start supersedes a scheduled one
+  }
+  auto connect_timeout = cfg.connect_timeout.count() > 0 ? cfg.connect_timeout : 30000ms;
+  const auto deadline = Clock::now() + connect_timeout;
+  std::shared_ptr<transport::UpstreamTransport> t = transport::make_transport(cfg);
+  {
+    std::lock_guard lock(mu);
+    if (closed || gen != g) {
+      starting = false;
+      return fail("the link is closed");
+    }
+    transport = t;  // so that close() can interrupt a blocking open()
+  }
+  std::weak_ptr<LinkCore> weak = weak_from_this();
+  auto opened = t->open(
+      [weak, g](transport::Incoming&& in) {
+        if (auto c = weak.lock()) c->on_incoming(g, std::move(in));
+      },
+      [weak, g](const std::string& why) {
+        if (auto c = weak.lock()) c->on_transport_closed(g, why);
+      });
+  if (!opened.ok()) return fail_start(g, opened.error());
+
+  Pending p;
+  const int64_t id = next_id.fetch_add(1);
+  {
+    std::lock_guard lock(mu);
+    if (closed || gen != g) return fail_start(g, "the link is closed");
+    if (!death_reason.empty()) return fail_start(g, death_reason);
+    pending.emplace(id, &p);
+  }
+  t->send(rpc::make_request(id, "initialize",
+                            {{"protocolVersion", client.protocol_version},
+                             {"capabilities", client.capabilities},
+                             {"clientInfo", client.client_info}}));
+  std::string died;
+  {
+    std::unique_lock lock(mu);
+    p.cv.wait_until(lock, deadline, [&] { return p.done; });
+    if (!p.done) pending.erase(id);
+    died = death_reason;
+  }
+  if (!died.empty()) return fail_start(g, died);
+  if (!p.done) {
+    return fail_start(g, "no answer to initialize within " + text::format_duration(connect_timeout));
+  }
+  const Json& resp = p.response;
+  if (resp.contains("error")) {
+    const Json& e = resp["error"];
+    std::string msg = e.is_object() && e.contains("message") && e["message"].is_string()
+                          ? e["message"].get<std::string>()
+                          : rpc::dump(e);
+    // Errors synthesized by the transport already name the upstream.
+    for (const std::string& pre : {who + " is unavailable: ", who + " closed: ", who + ": "}) {
+      if (text::starts_with(msg, pre)) return fail_start(g, msg.substr(pre.size()));
+    }
+    return fail_start(g, "initialize failed: " + msg);
+  }
+  if (!resp.contains("result") || !resp["result"].is_object()) {
+    return fail_start(g, "initialize answered without a result object");
+  }
+  const Json& result = resp["result"];
+  std::string v = result.contains("protocolVersion") && result["protocolVersion"].is_string()
+                      ? result["protocolVersion"].get<std::string>()
+                      : std::string();
+  if (!is_supported_revision(v)) {
+    return fail_start(g, "the server chose protocol version \"" + (v.empty() ? rpc::dump(result.value("protocolVersion", Json())) : v) +
+                             "\", which Portcullis does not support (supported: " + supported_list() + ")");
+  }
+  Json new_caps = result.contains("capabilities") && result["capabilities"].is_object() ? result["capabilities"] : Json::object();
+  Json new_info = result.contains("serverInfo") && result["serverInfo"].is_object() ? result["serverInfo"] : Json::object();
+  std::string new_instructions =
+      result.contains("instructions") && result["instructions"].is_string() ? result["instructions"].get<std::string>() : "";
+
+  t->on_initialized(v);
+  t->send(rpc::make_notification("notifications/initialized", nullptr));
+  {
+    std::lock_guard lock(mu);
+    if (closed || gen != g) return fail_start(g, "the link is closed");
+    if (!death_reason.empty()) return fail_start(g, death_reason);
+    caps = std::move(new_caps);
+    info = std::move(new_info);
+    instructions = std::move(new_instructions);
+    version = v;
+    state = LinkState::Ready;
+    reason.clear();
+    starting = false;
+    backoff = 1000ms;
+  }
+  spdlog::debug("{} ready ({}, protocol {})", who, t->describe(), v);
+  emit(LinkState::Ready, "");
+  return {};
+}
+
+Result<void> LinkCore::fail_start(uint64_t g, const std::string& why) {
+  std::shared_ptr<transport::UpstreamTransport> t;
+  bool notify = false;
+  {
+    std::lock_guard lock(mu);
+    starting = false;
+    if (gen == g && !closed) {
+      t = std::move(transport);
+      transport.reset();
+      ++gen;
+      state = LinkState::Down;
+      reason = why;
+      fail_all_locked(rpc::kUpstreamUnavailable, who + " is unavailable: " + why);
+      schedule_restart_locked();
+      notify = true;
+    }
+  }
+  dispose(std::move(t));
+  spdlog::debug("{} failed to start: {}", who, why);
+  if (notify) emit(LinkState::Down, why);
+  return fail(why);
+}
+
+void LinkCore::on_transport_closed(uint64_t g, const std::string& why) {
+  std::shared_ptr<transport::UpstreamTransport> t;
+  {
+    std::lock_guard lock(mu);
+    if (g != gen || closed) return;
+    fail_all_locked(rpc::kUpstreamUnavailable, who + " closed: " + why);
+    if (starting) {
+      death_reason = why;  // start() notices and fails
+      return;
+    }
+    if (state != LinkState::Ready) return;
+    t = std::move(transport);
+    transport.reset();
+    ++gen;
+    state = LinkState::Down;
+    reason = why;
+    schedule_restart_locked();
+  }
+  dispose(std::move(t));
+  emit(LinkState::Down, why);
+}
+
+void LinkCore::on_incoming(uint64_t g, transport::Incoming&& in) {
+  if (g != gen.load() || closed.load()) return;
+  Json& m = in.message;
+  std::string why;
+  switch (rpc::classify(m, &why)) {
+    case rpc::Kind::Response: {
+      const Json& idj = m["id"];
+      if (idj.is_number_integer()) {
+        const int64_t id = idj.get<int64_t>();
+        std::lock_guard lock(mu);
+        auto it = pending.find(id);
+        if (it != pending.end()) {
+          Pending* p = it->second;
+          pending.erase(it);
+          p->response = std::move(m);
+          p->done = true;
+          p->cv.notify_one();
+          return;
+        }
+      }
+      spdlog::debug("{}: dropping a response for unknown id {}", who, rpc::dump(idj));
+      return;
+    }
+    case rpc::Kind::Request: {
+      std::shared_ptr<transport::UpstreamTransport> t;
+      {
+        std::lock_guard lock(mu);
+        if (g != gen) return;
+        t = transport;
+      }
+      if (!t) return;
+      if (m["method"] == "ping") {
+        t->send(rpc::make_result(m["id"], Json::object()));
+      } else if (handlers.on_request) {
+        handlers.on_request(in);
+      } else {
+        t->send(rpc::make_error(m["id"], rpc::kMethodNotFound,
+                                "method not supported by the client: " + m["method"].get<std::string>()));
+      }
+      return;
+    }
+    case rpc::Kind::Notification:
+      if (handlers.on_notification) handlers.on_notification(in);
+      return;
+    case rpc::Kind::Invalid: {
+      auto id = m.is_object() ? m.find("id") : m.end();
+      if (m.is_object() && id != m.end() && id->is_number_integer()) {
+        std::lock_guard lock(mu);
+        auto it = pending.find(id->get<int64_t>());
+        if (it != pending.end()) {
+          Pending* p = it->second;
+          pending.erase(it);
+          p->response = rpc::make_error(*id, rpc::kUpstreamInvalid, who + " answered with invalid JSON-RPC: " + why);
+          p->done = true;
+          p->cv.notify_one();
+          return;
+        }
+      }
+      spdlog::warn("{} sent an invalid JSON-RPC message ({}): {}", who, why,
+                   rpc::dump(m).substr(0, 200));
+      return;
+    }
+  }
+}
+
+struct UpstreamLink::Impl {
+  std::shared_ptr<LinkCore> core;
+};
+
+std::shared_ptr<UpstreamLink> UpstreamLink::create(config::UpstreamConfig cfg, ClientInfo client,
+                                                   Handlers handlers) {
+  return std::shared_ptr<UpstreamLink>(new UpstreamLink(std::move(cfg), std::move(client), std::move(handlers)));
+}
+
+UpstreamLink::UpstreamLink(config::UpstreamConfig cfg, ClientInfo client, Handlers handlers)
+    : impl_(std::make_unique<Impl>()), cfg_(cfg) {
+  auto c = std::make_shared<LinkCore>();
+  c->cfg = std::move(cfg);
+  c->client = std::move(client);
+  c->handlers = std::move(handlers);
+  c->who = "upstream '" + c->cfg.name + "'";
+  impl_->core = std::move(c);
+}
+
+UpstreamLink::~UpstreamLink() { close(); }
+
+Result<void> UpstreamLink::start() { return impl_->core->start(); }
+
+Json UpstreamLink::call(const std::string& method, Json params, const CallOptions& opts) {
+  LinkCore& c = *impl_->core;
+  Pending p;
+  int64_t id;
+  std::shared_ptr<transport::UpstreamTransport> t;
+  {
+    std::lock_guard lock(c.mu);
+    if (c.state != LinkState::Ready || !c.transport) {
+      return rpc::make_error(nullptr, rpc::kUpstreamUnavailable,
+                             c.who + " is unavailable: " + (c.reason.empty() ? "not ready" : c.reason));
+    }
+    id = c.next_id.fetch_add(1, std::memory_order_relaxed);
+    c.pending.emplace(id, &p);
+    t = c.transport;
+  }
+  if (opts.cancel) {
+    opts.cancel->on_cancel([weak = std::weak_ptr<LinkCore>(impl_->core), id] {
+      if (auto core = weak.lock()) core->cancel_pending(id);
+    });
+  }
+  if (opts.on_sent) opts.on_sent(Json(id));
+  bool sent = false;
+  {
+    std::unique_lock lock(c.mu);
+    if (!p.cancelled && !p.done) {
+      lock.unlock();
+      t->send(rpc::make_request(id, method, std::move(params)));
+      sent = true;
+    }
+  }
+  const auto timeout = opts.timeout.value_or(c.cfg.timeout);
+  std::unique_lock lock(c.mu);
+  p.cv.wait_until(lock, Clock::now() + timeout, [&] { return p.done || p.cancelled; });
+  if (p.done) return std::move(p.response);
+  c.pending.erase(id);
+  const bool cancelled = p.cancelled;
+  lock.unlock();
+  const std::string took = text::format_duration(timeout);
+  if (sent) {
+    t->send(rpc::make_notification(
+        "notifications/cancelled",
+        {{"requestId", id}, {"reason", cancelled ? std::string("cancelled by the client") : "timeout after " + took}}));
+  }
+  if (cancelled) {
+    return rpc::make_error(id, rpc::kRequestCancelled, c.who + ": " + method + " was cancelled");
+  }
+  return rpc::make_error(id, rpc::kUpstreamTimeout, c.who + " did not answer " + method + " within " + took);
+}
+
+void UpstreamLink::notify(const std::string& method, Json params) {
+  LinkCore& c = *impl_->core;
+  std::shared_ptr<transport::UpstreamTransport> t;
+  {
+    std::lock_guard lock(c.mu);
+    if (c.state != LinkState::Ready) return;
+    t = c.transport;
+  }
+  if (t) t->send(rpc::make_notification(method, std::move(params)));
+}
+
+void UpstreamLink::respond(const Json& upstream_request_id, Json result_or_error_response) {
+  LinkCore& c = *impl_->core;
+  Json& r = result_or_error_response;
+  bool envelope = false;
+  if (r.is_object()) {
+    if (r.contains("error") && r["error"].is_object()) {
+      envelope = true;
+    } else if (r.contains("result")) {
+      envelope = true;
+      for (auto it = r.begin(); it != r.end(); ++it) {
+        if (it.key() != "result" && it.key() != "jsonrpc" && it.key() != "id") envelope = false;
+      }
+    }
+  }
+  Json msg;
+  if (envelope) {
+    msg = std::move(r);
+    msg["jsonrpc"] = "2.0";
+    msg["id"] = upstream_request_id;
+  } else {
+    msg = rpc::make_result(upstream_request_id, std::move(r));
+  }
+  std::shared_ptr<transport::UpstreamTransport> t;
+  {
+    std::lock_guard lock(c.mu);
+    t = c.transport;
+  }
+  if (t) t->send(msg);
+  else spdlog::debug("{}: dropping a response to {}: no connection", c.who, rpc::dump(upstream_request_id));
+}
+
+void UpstreamLink::close() {
+  LinkCore& c = *impl_->core;
+  std::shared_ptr<transport::UpstreamTransport> t;
+  {
+    std::lock_guard lock(c.mu);
+    if (c.closed) return;
+    c.closed = true;
+    ++c.gen;
+    c.state = LinkState::Closed;
+    c.reason = "the link is closed";
+    ++c.restart_seq;
+    t = std::move(c.transport);
+    c.transport.reset();
+    c.fail_all_locked(rpc::kUpstreamUnavailable, c.who + " is closed");
+  }
+  if (t) t->close();
+}
+
+LinkState UpstreamLink::state() const {
+  std::lock_guard lock(impl_->core->mu);
+  return impl_->core->state;
+}
+
+Json UpstreamLink::server_capabilities() const {
+  std::lock_guard lock(impl_->core->mu);
+  return impl_->core->caps;
+}
+
+Json UpstreamLink::server_info() const {
+  std::lock_guard lock(impl_->core->mu);
+  return impl_->core->info;
+}
+
+std::string UpstreamLink::instructions() const {
+  std::lock_guard lock(impl_->core->mu);
+  return impl_->core->instructions;
+}
+
+std::string UpstreamLink::protocol_version() const {
+  std::lock_guard lock(impl_->core->mu);
+  return impl_->core->version;
+}
+
+std::string UpstreamLink::describe() const {
+  LinkCore& c = *impl_->core;
+  std::shared_ptr<transport::UpstreamTransport> t;
+  {
+    std::lock_guard lock(c.mu);
+    t = c.transport;
+  }
+  return c.who + " (" + (t ? t->describe() : std::string("not connected")) + ")";
+}
+
+}  // namespace portcullis::mcp

@@ -103,6 +103,8 @@ class UpstreamLink : public std::enable_shared_from_this<UpstreamLink> {
   Json server_info() const;
   std::string instructions() const;
   std::string protocol_version() const;
+  // For logs and diagnostics: "upstream 'x' (stdio pid 1234 (cmd))".
+  std::string describe() const;
 
  private:
   UpstreamLink(config::UpstreamConfig cfg, ClientInfo client, Handlers handlers);
