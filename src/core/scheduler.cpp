@@ -14,20 +14,20 @@ Scheduler& Scheduler::shared() {
 Scheduler::TaskId Scheduler::at(Clock::time_point when, std::function<void()> fn) {
   std::lock_guard lock(mu_);
   TaskId id = next_id_++;
-  tasks_.emplace(when, std::make_pair(id, std::move(fn)));
-  cv_.notify_one();
+  bool earliest = tasks_.empty() || when < tasks_.begin()->first.first;
+  tasks_.emplace(std::make_pair(when, id), std::move(fn));
+  index_.emplace(id, when);
+  if (earliest) cv_.notify_one();
   return id;
 }
 
 bool Scheduler::cancel(TaskId id) {
   std::lock_guard lock(mu_);
-  for (auto it = tasks_.begin(); it != tasks_.end(); ++it) {
-    if (it->second.first == id) {
-      tasks_.erase(it);
-      return true;
-    }
-  }
-  return false;
+  auto it = index_.find(id);
+  if (it == index_.end()) return false;
+  tasks_.erase(std::make_pair(it->second, id));
+  index_.erase(it);
+  return true;
 }
 
 void Scheduler::stop() {
@@ -48,11 +48,14 @@ void Scheduler::run() {
       continue;
     }
     auto first = tasks_.begin();
-    if (first->first > Clock::now()) {
-      cv_.wait_until(lock, first->first);
+    // Copy the deadline: cancel() may erase this node while we wait.
+    const Clock::time_point due = first->first.first;
+    if (due > Clock::now()) {
+      cv_.wait_until(lock, due);
       continue;
     }
-    auto fn = std::move(first->second.second);
+    auto fn = std::move(first->second);
+    index_.erase(first->first.second);
     tasks_.erase(first);
     lock.unlock();
     fn();

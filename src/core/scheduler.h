@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 namespace portcullis {
 
@@ -23,7 +24,7 @@ class Scheduler {
   TaskId after(std::chrono::milliseconds delay, std::function<void()> fn) {
     return at(Clock::now() + delay, std::move(fn));
   }
-  // Returns true if the task was removed before it ran.
+  // Returns true if the task was removed before it ran. O(log n).
   bool cancel(TaskId id);
   void stop();
 
@@ -34,7 +35,9 @@ class Scheduler {
   void run();
   std::mutex mu_;
   std::condition_variable cv_;
-  std::multimap<Clock::time_point, std::pair<TaskId, std::function<void()>>> tasks_;
+  // Ordered by (deadline, id); `index_` finds a task's deadline for cancel().
+  std::map<std::pair<Clock::time_point, TaskId>, std::function<void()>> tasks_;
+  std::unordered_map<TaskId, Clock::time_point> index_;
   TaskId next_id_ = 1;
   bool stopping_ = false;
   std::thread thread_;
