@@ -54,12 +54,21 @@ ElasticPool& background_pool() {
 
 // One call waiting for its response. Lives on the caller's stack; reachable
 // through Core::pending only while registered there (under Core::mu).
+// One request awaiting its response. A synchronous call waits on `cv`; an
+// asynchronous one has `on_done`, run once outside the link's mutex.
 struct Pending {
   std::condition_variable cv;
   Json response;
   bool done = false;
   bool cancelled = false;
+  std::function<void(Json)> on_done;
+  std::string method;
+  std::chrono::milliseconds timeout{0};
+  Scheduler::TaskId timer = 0;
+  std::shared_ptr<transport::UpstreamTransport> transport;
+  std::chrono::steady_clock::time_point sent_at;
 };
+using PendingPtr = std::shared_ptr<Pending>;
 
 std::string supported_list() {
   std::string out;
@@ -85,7 +94,9 @@ struct LinkCore : std::enable_shared_from_this<LinkCore> {
   std::atomic<bool> closed{false};  // written under mu
   bool starting = false;            // (mu)
   std::string death_reason;         // (mu) transport died while starting
-  std::unordered_map<int64_t, Pending*> pending;  // (mu)
+  std::unordered_map<int64_t, PendingPtr> pending;  // (mu)
+  std::string last_garbage;                         // (mu) last non-JSON-RPC output
+  std::chrono::steady_clock::time_point last_garbage_at;  // (mu)
   std::atomic<int64_t> next_id{1};
   Json caps = Json::object(), info = Json::object();  // (mu)
   std::string instructions, version;                  // (mu)
@@ -100,6 +111,11 @@ struct LinkCore : std::enable_shared_from_this<LinkCore> {
   void on_incoming(uint64_t g, transport::Incoming&& in);
   void on_transport_closed(uint64_t g, const std::string& why);
   void cancel_pending(int64_t id);
+  void expire_pending(int64_t id);
+  // Completes an asynchronous call. REQUIRES: mu not held.
+  static void complete(const PendingPtr& p, Json response);
+  Json timeout_error(int64_t id, const std::string& method, std::chrono::milliseconds timeout,
+                     std::chrono::steady_clock::time_point since);
   void fail_all_locked(int code, const std::string& message);
   void schedule_restart_locked();
   void emit(LinkState s, const std::string& why) {
@@ -116,19 +132,75 @@ struct LinkCore : std::enable_shared_from_this<LinkCore> {
 
 void LinkCore::fail_all_locked(int code, const std::string& message) {
   for (auto& [id, p] : pending) {
-    p->response = rpc::make_error(id, code, message);
-    p->done = true;
-    p->cv.notify_one();
+    Json err = rpc::make_error(id, code, message);
+    if (p->on_done) {
+      // We hold mu: complete on another thread.
+      background_pool().enqueue([p, err = std::move(err)]() mutable { complete(p, std::move(err)); });
+    } else {
+      p->response = std::move(err);
+      p->done = true;
+      p->cv.notify_one();
+    }
   }
   pending.clear();
 }
 
-void LinkCore::cancel_pending(int64_t id) {
+void LinkCore::complete(const PendingPtr& p, Json response) {
+  if (p->timer) Scheduler::shared().cancel(p->timer);
+  auto done = std::move(p->on_done);
+  p->on_done = nullptr;
+  p->transport.reset();
+  if (done) done(std::move(response));
+}
+
+Json LinkCore::timeout_error(int64_t id, const std::string& method, std::chrono::milliseconds timeout,
+                             std::chrono::steady_clock::time_point since) {
+  std::string msg = who + " did not answer " + method + " within " + text::format_duration(timeout);
   std::lock_guard lock(mu);
-  auto it = pending.find(id);
-  if (it == pending.end()) return;
-  it->second->cancelled = true;
-  it->second->cv.notify_one();
+  if (!last_garbage.empty() && last_garbage_at >= since) {
+    // The likeliest cause: the answer was written, but not as JSON-RPC.
+    msg += "; meanwhile it wrote output that is not valid JSON-RPC: " + last_garbage;
+  }
+  return rpc::make_error(id, rpc::kUpstreamTimeout, msg);
+}
+
+void LinkCore::cancel_pending(int64_t id) {
+  PendingPtr p;
+  {
+    std::lock_guard lock(mu);
+    auto it = pending.find(id);
+    if (it == pending.end()) return;
+    if (!it->second->on_done) {
+      it->second->cancelled = true;
+      it->second->cv.notify_one();
+      return;
+    }
+    p = it->second;
+    pending.erase(it);
+  }
+  if (p->transport) {
+    p->transport->send(rpc::make_notification(
+        "notifications/cancelled", {{"requestId", id}, {"reason", "cancelled by the client"}}));
+  }
+  complete(p, rpc::make_error(id, rpc::kRequestCancelled, who + ": " + p->method + " was cancelled"));
+}
+
+void LinkCore::expire_pending(int64_t id) {
+  PendingPtr p;
+  {
+    std::lock_guard lock(mu);
+    auto it = pending.find(id);
+    if (it == pending.end()) return;
+    p = it->second;
+    pending.erase(it);
+  }
+  p->timer = 0;  // it is firing
+  if (p->transport) {
+    p->transport->send(rpc::make_notification(
+        "notifications/cancelled",
+        {{"requestId", id}, {"reason", "timeout after " + text::format_duration(p->timeout)}}));
+  }
+  complete(p, timeout_error(id, p->method, p->timeout, p->sent_at));
 }
 
 void LinkCore::schedule_restart_locked() {
@@ -185,13 +257,14 @@ Result<void> LinkCore::start() {
       });
   if (!opened.ok()) return fail_start(g, opened.error());
 
-  Pending p;
+  auto pp = std::make_shared<Pending>();
+  Pending& p = *pp;
   const int64_t id = next_id.fetch_add(1);
   {
     std::lock_guard lock(mu);
     if (closed || gen != g) return fail_start(g, "the link is closed");
     if (!death_reason.empty()) return fail_start(g, death_reason);
-    pending.emplace(id, &p);
+    pending.emplace(id, pp);
   }
   t->send(rpc::make_request(id, "initialize",
                             {{"protocolVersion", client.protocol_version},
@@ -303,6 +376,12 @@ void LinkCore::on_transport_closed(uint64_t g, const std::string& why) {
 
 void LinkCore::on_incoming(uint64_t g, transport::Incoming&& in) {
   if (g != gen.load() || closed.load()) return;
+  if (in.invalid_output) {
+    std::lock_guard lock(mu);
+    last_garbage = *in.invalid_output;
+    last_garbage_at = Clock::now();
+    return;
+  }
   Json& m = in.message;
   std::string why;
   switch (rpc::classify(m, &why)) {
@@ -310,14 +389,24 @@ void LinkCore::on_incoming(uint64_t g, transport::Incoming&& in) {
       const Json& idj = m["id"];
       if (idj.is_number_integer()) {
         const int64_t id = idj.get<int64_t>();
-        std::lock_guard lock(mu);
-        auto it = pending.find(id);
-        if (it != pending.end()) {
-          Pending* p = it->second;
-          pending.erase(it);
-          p->response = std::move(m);
-          p->done = true;
-          p->cv.notify_one();
+        PendingPtr async;
+        {
+          std::lock_guard lock(mu);
+          auto it = pending.find(id);
+          if (it != pending.end()) {
+            PendingPtr p = it->second;
+            pending.erase(it);
+            if (!p->on_done) {
+              p->response = std::move(m);
+              p->done = true;
+              p->cv.notify_one();
+              return;
+            }
+            async = std::move(p);
+          }
+        }
+        if (async) {
+          complete(async, std::move(m));
           return;
         }
       }
@@ -348,19 +437,33 @@ void LinkCore::on_incoming(uint64_t g, transport::Incoming&& in) {
     case rpc::Kind::Invalid: {
       auto id = m.is_object() ? m.find("id") : m.end();
       if (m.is_object() && id != m.end() && id->is_number_integer()) {
-        std::lock_guard lock(mu);
-        auto it = pending.find(id->get<int64_t>());
-        if (it != pending.end()) {
-          Pending* p = it->second;
-          pending.erase(it);
-          p->response = rpc::make_error(*id, rpc::kUpstreamInvalid, who + " answered with invalid JSON-RPC: " + why);
-          p->done = true;
-          p->cv.notify_one();
+        Json err = rpc::make_error(*id, rpc::kUpstreamInvalid, who + " answered with invalid JSON-RPC: " + why);
+        PendingPtr async;
+        {
+          std::lock_guard lock(mu);
+          auto it = pending.find(id->get<int64_t>());
+          if (it != pending.end()) {
+            PendingPtr p = it->second;
+            pending.erase(it);
+            if (!p->on_done) {
+              p->response = std::move(err);
+              p->done = true;
+              p->cv.notify_one();
+              return;
+            }
+            async = std::move(p);
+          }
+        }
+        if (async) {
+          complete(async, std::move(err));
           return;
         }
       }
       spdlog::warn("{} sent an invalid JSON-RPC message ({}): {}", who, why,
                    rpc::dump(m).substr(0, 200));
+      std::lock_guard lock(mu);
+      last_garbage = rpc::dump(m).substr(0, 80) + " (" + why + ")";
+      last_garbage_at = Clock::now();
       return;
     }
   }
@@ -391,7 +494,8 @@ Result<void> UpstreamLink::start() { return impl_->core->start(); }
 
 Json UpstreamLink::call(const std::string& method, Json params, const CallOptions& opts) {
   LinkCore& c = *impl_->core;
-  Pending p;
+  auto pp = std::make_shared<Pending>();
+  Pending& p = *pp;
   int64_t id;
   std::shared_ptr<transport::UpstreamTransport> t;
   {
@@ -401,7 +505,7 @@ Json UpstreamLink::call(const std::string& method, Json params, const CallOption
                              c.who + " is unavailable: " + (c.reason.empty() ? "not ready" : c.reason));
     }
     id = c.next_id.fetch_add(1, std::memory_order_relaxed);
-    c.pending.emplace(id, &p);
+    c.pending.emplace(id, pp);
     t = c.transport;
   }
   if (opts.cancel) {
@@ -420,6 +524,7 @@ Json UpstreamLink::call(const std::string& method, Json params, const CallOption
     }
   }
   const auto timeout = opts.timeout.value_or(c.cfg.timeout);
+  const auto sent_at = Clock::now();
   std::unique_lock lock(c.mu);
   p.cv.wait_until(lock, Clock::now() + timeout, [&] { return p.done || p.cancelled; });
   if (p.done) return std::move(p.response);
@@ -435,7 +540,46 @@ Json UpstreamLink::call(const std::string& method, Json params, const CallOption
   if (cancelled) {
     return rpc::make_error(id, rpc::kRequestCancelled, c.who + ": " + method + " was cancelled");
   }
-  return rpc::make_error(id, rpc::kUpstreamTimeout, c.who + " did not answer " + method + " within " + took);
+  return c.timeout_error(id, method, timeout, sent_at);
+}
+
+void UpstreamLink::call_async(const std::string& method, Json params, const CallOptions& opts,
+                              std::function<void(Json)> done) {
+  LinkCore& c = *impl_->core;
+  auto p = std::make_shared<Pending>();
+  p->method = method;
+  p->timeout = opts.timeout.value_or(c.cfg.timeout);
+  p->sent_at = Clock::now();
+  p->on_done = std::move(done);
+  // The timer exists before the call can complete, so complete() always
+  // sees it; it only names the id, so a late firing is a no-op.
+  const int64_t id = c.next_id.fetch_add(1, std::memory_order_relaxed);
+  std::weak_ptr<LinkCore> weak = impl_->core;
+  p->timer = Scheduler::shared().after(p->timeout, [weak, id] {
+    if (auto core = weak.lock()) core->expire_pending(id);
+  });
+  {
+    std::lock_guard lock(c.mu);
+    if (c.state == LinkState::Ready && c.transport) {
+      p->transport = c.transport;
+      c.pending.emplace(id, p);
+    }
+  }
+  if (!p->transport) {
+    LinkCore::complete(p, rpc::make_error(nullptr, rpc::kUpstreamUnavailable, c.who + " is unavailable: " + [&] {
+      std::lock_guard lock(c.mu);
+      return c.reason.empty() ? std::string("not ready") : c.reason;
+    }()));
+    return;
+  }
+  if (opts.on_sent) opts.on_sent(Json(id));
+  auto t = p->transport;
+  t->send(rpc::make_request(id, method, std::move(params)));
+  if (opts.cancel) {
+    opts.cancel->on_cancel([weak, id] {
+      if (auto core = weak.lock()) core->cancel_pending(id);
+    });
+  }
 }
 
 void UpstreamLink::notify(const std::string& method, Json params) {

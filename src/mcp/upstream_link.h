@@ -90,6 +90,13 @@ class UpstreamLink : public std::enable_shared_from_this<UpstreamLink> {
   // The returned object's "id" is unspecified; callers re-stamp it.
   Json call(const std::string& method, Json params, const CallOptions& opts = {});
 
+  // Like call(), but returns at once. `done` runs exactly once with the
+  // response (or the same synthesized errors as call()), on a transport,
+  // scheduler or pool thread; it must not block. This is the request path's
+  // form: no thread waits for the upstream.
+  void call_async(const std::string& method, Json params, const CallOptions& opts,
+                  std::function<void(Json response)> done);
+
   void notify(const std::string& method, Json params);
   // Answers an upstream->client request previously given to on_request.
   void respond(const Json& upstream_request_id, Json result_or_error_response);

@@ -361,6 +361,9 @@ void StdioTransport::handle_stdout_line(Shared& s, std::string_view line) {
   auto parsed = rpc::parse(line, detail::kUpstreamLimits);
   if (!parsed.ok()) {
     spdlog::warn("upstream '{}' wrote non-JSON on stdout: {}", s.cfg.name, detail::excerpt(line));
+    Incoming bad;
+    bad.invalid_output = "\"" + detail::excerpt(line, 80) + "\" (" + parsed.error() + ")";
+    s.sink(std::move(bad));
     return;
   }
   s.sink(Incoming{std::move(parsed).value(), std::nullopt});

@@ -22,6 +22,9 @@ struct Incoming {
   // Streamable HTTP: the id of the client request whose POST stream carried
   // this message (server requests/notifications related to that call).
   std::optional<Json> related_request_id;
+  // Set (with a null message) when the upstream wrote output that is not
+  // JSON at all: an excerpt, so a call it leaves unanswered can say why.
+  std::optional<std::string> invalid_output;
 };
 
 class UpstreamTransport {
