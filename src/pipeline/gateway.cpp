@@ -15,7 +15,10 @@ Gateway::Gateway(std::shared_ptr<const config::GatewayConfig> config)
   runtime_ = rt;
 }
 
-Gateway::~Gateway() { stop(); }
+Gateway::~Gateway() {
+  stop();
+  alive_.reset();
+}
 
 std::shared_ptr<const Runtime> Gateway::runtime() const {
   std::lock_guard lock(runtime_mu_);
@@ -173,9 +176,22 @@ std::vector<config::Diagnostic> Gateway::reload() {
 
 void Gateway::stop() {
   if (stopped_.exchange(true)) return;
-  for (const auto& s : sessions_.all()) sessions_.erase(s->id);
+  // Closing a stdio upstream can take seconds (it is given time to exit on
+  // its own), so sessions and upstreams are closed side by side.
+  std::vector<std::function<void()>> closers;
+  for (const auto& s : sessions_.all()) {
+    closers.push_back([this, id = s->id] { sessions_.erase(id); });
+  }
   auto rt = runtime();
-  for (const auto& [name, up] : rt->upstreams) up->stop();
+  for (const auto& [name, up] : rt->upstreams) closers.push_back([up] { up->stop(); });
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> workers;
+  for (size_t i = 0; i < std::min<size_t>(closers.size(), 64); ++i) {
+    workers.emplace_back([&] {
+      for (size_t k; (k = next++) < closers.size();) closers[k]();
+    });
+  }
+  for (auto& w : workers) w.join();
   if (audit_) audit_->flush();
 }
 

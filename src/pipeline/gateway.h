@@ -76,8 +76,9 @@ class Gateway {
     std::weak_ptr<InFlight> inflight;
   };
 
-  void finish(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
-              Json response);
+  // Sends the final response; returns its serialized size.
+  size_t finish(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                Json response);
   void reply_error(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
                    int code, const std::string& message, Json data = nullptr);
 
@@ -137,6 +138,9 @@ class Gateway {
   std::unordered_map<std::string, CallTarget> calls_;  // (calls_mu_)
   std::atomic<unsigned long long> next_token_{1};
   std::atomic<bool> stopped_{false};
+  // Upstream completions may outlive the gateway at shutdown; they hold a
+  // weak reference to this and do nothing once it is gone.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace portcullis::pipeline

@@ -37,16 +37,19 @@ std::string Gateway::call_key(const void* link, const Json& id) {
 
 // ---------------------------------------------------------------- requests
 
-void Gateway::finish(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
-                     Json response) {
+size_t Gateway::finish(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                       Json response) {
   response["id"] = inflight->downstream_id;
   {
     std::lock_guard lock(session->mu);
     session->inflight.erase(id_key(inflight->downstream_id));
   }
   std::string text = rpc::dump(response);
-  if (inflight->stream && inflight->stream->push(text, /*final=*/true)) return;
-  session->outbox.push(std::move(text));
+  size_t size = text.size();
+  if (!(inflight->stream && inflight->stream->push(std::move(text), /*final=*/true))) {
+    session->outbox.push(rpc::dump(response));
+  }
+  return size;
 }
 
 void Gateway::reply_error(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
@@ -159,7 +162,22 @@ void Gateway::call_tool(const std::shared_ptr<Session>& session, const std::shar
   const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
   const compose::Route* route = cat ? cat->tool(name) : nullptr;
   if (!route) {
-    return reply_error(session, inflight, rpc::kInvalidParams, "Unknown tool: " + name);
+    // A tool can be unknown because its upstream never came up to list it:
+    // say so, or the client chases a typo that is not there.
+    std::string why;
+    if (auto vs = rt->config->virtual_servers.find(session->virtual_server); vs != rt->config->virtual_servers.end()) {
+      std::set<std::string> seen;
+      for (const auto& sel : vs->second.tools) {
+        auto up = rt->upstreams.find(sel.upstream);
+        if (!seen.insert(sel.upstream).second || up == rt->upstreams.end()) continue;
+        if (!up->second->ready() && up->second->catalog()->tools.empty()) {
+          why += (why.empty() ? " (" : "; ") + std::string("upstream '") + sel.upstream + "' is " + up->second->status() +
+                 ", so its tools are not listed";
+        }
+      }
+      if (!why.empty()) why += ")";
+    }
+    return reply_error(session, inflight, rpc::kInvalidParams, "Unknown tool: " + name + why);
   }
   Json up_params = params;
   up_params["name"] = route->original;
@@ -310,42 +328,45 @@ void Gateway::forward(const std::shared_ptr<Session>& session, const std::shared
     return reply_error(session, inflight, rpc::kUpstreamUnavailable, "upstream '" + upstream + "' is not configured");
   }
   std::shared_ptr<Upstream> up = it->second;
-  long long ts = now_ms();
-  size_t request_bytes = audit ? params.dump().size() : 0;
+  // The first call of a session to a per-client upstream starts its link
+  // here, on this thread; every later call only sends.
+  auto link = link_for(session, up);
+  if (!link.ok()) return reply_error(session, inflight, rpc::kUpstreamUnavailable, link.error());
+
+  struct CallState {
+    long long ts = now_ms();
+    std::chrono::steady_clock::time_point sent = std::chrono::steady_clock::now();
+    size_t request_bytes = 0;
+    std::string progress_key, call_key;
+  };
+  auto state = std::make_shared<CallState>();
+  if (audit) state->request_bytes = params.dump().size();
   // The progress token is ours upstream, so two clients' tokens never meet.
-  std::string progress_key;
   if (params.contains("_meta") && params["_meta"].is_object() && params["_meta"].contains("progressToken")) {
     inflight->downstream_progress_token = params["_meta"]["progressToken"];
     std::string token = "pc-" + std::to_string(next_token_++);
     params["_meta"]["progressToken"] = token;
-    progress_key = "p" + Json(token).dump();
+    state->progress_key = "p" + Json(token).dump();
     std::lock_guard lock(calls_mu_);
-    calls_[progress_key] = {session, inflight};
+    calls_[state->progress_key] = {session, inflight};
   }
-  pool_.enqueue([this, session, inflight, up, method, params = std::move(params), audit, ts,
-                 request_bytes, progress_key]() mutable {
-    auto upstream_started = std::chrono::steady_clock::now();
-    Json response;
-    std::string call_key_used;
-    auto link = link_for(session, up);
-    if (!link.ok()) {
-      response = rpc::make_error(nullptr, rpc::kUpstreamUnavailable, link.error());
-    } else {
-      mcp::CallOptions opts;
-      opts.cancel = inflight->cancel;
-      mcp::UpstreamLink* raw = link.value().get();
-      opts.on_sent = [&, raw](const Json& id) {
-        call_key_used = call_key(raw, id);
-        std::lock_guard lock(calls_mu_);
-        calls_[call_key_used] = {session, inflight};
-      };
-      response = link.value()->call(method, std::move(params), opts);
-    }
-    double upstream_ms = ms_since(upstream_started);
+  mcp::CallOptions opts;
+  opts.cancel = inflight->cancel;
+  mcp::UpstreamLink* raw = link.value().get();
+  opts.on_sent = [this, raw, state, session, inflight](const Json& id) {
+    state->call_key = call_key(raw, id);
+    std::lock_guard lock(calls_mu_);
+    calls_[state->call_key] = {session, inflight};
+  };
+  std::weak_ptr<void> alive = alive_;
+  link.value()->call_async(method, std::move(params), opts,
+                           [this, alive, session, inflight, up, method, audit, state](Json response) {
+    if (alive.expired()) return;  // the gateway is shutting down
+    double upstream_ms = ms_since(state->sent);
     {
       std::lock_guard lock(calls_mu_);
-      if (!call_key_used.empty()) calls_.erase(call_key_used);
-      if (!progress_key.empty()) calls_.erase(progress_key);
+      if (!state->call_key.empty()) calls_.erase(state->call_key);
+      if (!state->progress_key.empty()) calls_.erase(state->progress_key);
     }
     if (!response.contains("result") && !response.contains("error")) {
       response = rpc::make_error(nullptr, rpc::kUpstreamInvalid,
@@ -353,7 +374,7 @@ void Gateway::forward(const std::shared_ptr<Session>& session, const std::shared
     }
     if (audit && audit_) {
       record::AuditRecord r;
-      r.ts_ms = ts;
+      r.ts_ms = state->ts;
       r.request_id = inflight->downstream_id.dump();
       r.session_id = session->id;
       r.virtual_server = session->virtual_server;
@@ -372,9 +393,10 @@ void Gateway::forward(const std::shared_ptr<Session>& session, const std::shared
       }
       r.latency_ms = ms_since(inflight->started);
       r.upstream_ms = upstream_ms;
-      r.request_bytes = request_bytes;
-      r.response_bytes = response.dump().size();
+      r.request_bytes = state->request_bytes;
+      r.response_bytes = finish(session, inflight, std::move(response));
       audit_->record(std::move(r));
+      return;
     }
     finish(session, inflight, std::move(response));
   });
