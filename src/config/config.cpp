@@ -202,6 +202,7 @@ class Loader {
     load_settings();
     load_servers_d();
     check_references();
+    resolve_working_dirs();
     sort_by_position(res_.errors);
     sort_by_position(res_.warnings);
     if (res_.errors.empty()) res_.config = std::make_shared<const GatewayConfig>(std::move(cfg_));
@@ -218,6 +219,20 @@ class Loader {
     SourcePos pos;
   };
   using RenameTargets = std::map<std::string, RenameSeen>;
+
+  // stdio upstreams run in the config DIR unless told otherwise, so relative
+  // commands and paths in a config mean the same wherever gateway starts.
+  void resolve_working_dirs() {
+    std::error_code ec;
+    fs::path base = fs::absolute(root_, ec);
+    if (ec) base = root_;
+    for (auto& [name, u] : cfg_.upstreams) {
+      if (u.transport != Transport::Stdio) continue;
+      fs::path cwd = u.cwd.empty() ? base : fs::path(u.cwd);
+      if (cwd.is_relative()) cwd = base / cwd;
+      u.cwd = cwd.lexically_normal().string();
+    }
+  }
 
   std::string dir_;
   fs::path root_;

@@ -46,7 +46,7 @@ struct UpstreamConfig {
   std::string command;
   std::vector<std::string> args;
   std::map<std::string, std::string> env;  // ${VAR} already expanded
-  std::string cwd;
+  std::string cwd;  // absolute; defaults to the config DIR, relative paths resolve against it
   // sse (url of the GET /sse endpoint) and streamable-http (the MCP endpoint)
   std::string url;
   std::map<std::string, std::string> headers;  // ${VAR} already expanded

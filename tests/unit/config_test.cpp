@@ -782,3 +782,20 @@ TEST_CASE("to_string(Transport) and Diagnostic::format") {
   CHECK(Diagnostic{{"/etc/p/servers.d", 0}, "no such directory"}.format() == "/etc/p/servers.d: no such directory");
   CHECK(Diagnostic{{"", 0}, "bare"}.format() == "bare");
 }
+
+TEST_CASE("stdio upstreams run in the config DIR by default, and a relative cwd resolves against it") {
+  TempConfig t;
+  t.write("servers.d/s.yaml",
+          "upstreams:\n"
+          "  a: { transport: stdio, command: node_modules/.bin/x }\n"
+          "  b: { transport: stdio, command: x, cwd: sub/dir }\n"
+          "  c: { transport: stdio, command: x, cwd: /abs }\n"
+          "  d: { transport: streamable-http, url: 'http://127.0.0.1:1/mcp' }\n");
+  auto r = t.load();
+  REQUIRE(r.errors.empty());
+  std::string dir = fs::absolute(t.dir()).lexically_normal().string();
+  CHECK(r.config->upstreams.at("a").cwd == dir);
+  CHECK(r.config->upstreams.at("b").cwd == dir + "/sub/dir");
+  CHECK(r.config->upstreams.at("c").cwd == "/abs");
+  CHECK(r.config->upstreams.at("d").cwd.empty());
+}
