@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <iostream>
 #include <thread>
+#include <atomic>
+#include <unistd.h>
 
 #include "compose/catalog.h"
 #include "config/config.h"
@@ -177,6 +179,7 @@ int cmd_serve(const Args& a) {
   };
   Scheduler::shared().after(std::chrono::seconds(30), reap);
 
+  std::atomic<bool> shutting_down{false};
   std::thread signals([&] {
     for (;;) {
       int sig = 0;
@@ -187,17 +190,26 @@ int cmd_serve(const Args& a) {
         continue;
       }
       spdlog::info("signal {}: shutting down", sig);
+      shutting_down = true;
+      std::thread([] {
+        // Never let a wedged upstream keep the process alive.
+        std::this_thread::sleep_for(std::chrono::seconds(15));
+        spdlog::error("shutdown is taking longer than 15s; exiting now");
+        std::_Exit(1);
+      }).detach();
+      // Sessions first: that ends their streams and in-flight calls, so the
+      // HTTP server's connection threads can finish.
+      gateway.stop();
       front.stop();
       return;
     }
   });
   front.serve();
+  // serve() also returns if the server fails; wake the signal thread then.
+  if (!shutting_down) kill(getpid(), SIGTERM);
+  signals.join();
   watcher.stop();
   gateway.stop();
-  if (signals.joinable()) {
-    pthread_kill(signals.native_handle(), SIGTERM);
-    signals.join();
-  }
   spdlog::info("Portcullis stopped");
   return 0;
 }

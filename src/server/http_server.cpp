@@ -446,7 +446,8 @@ HttpFront::HttpFront(pipeline::Gateway& gateway) : impl_(std::make_unique<Impl>(
   svr.new_task_queue = [] { return new PoolTaskQueue(); };
   svr.set_tcp_nodelay(true);
   svr.set_keep_alive_max_count(1000000);
-  svr.set_keep_alive_timeout(60);
+  // httplib polls idle keep-alive connections; keep that window short.
+  svr.set_keep_alive_timeout(5);
   svr.set_payload_max_length(gateway.runtime()->config->settings.max_body_bytes);
   impl_->routes();
 }
