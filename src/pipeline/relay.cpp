@@ -62,7 +62,8 @@ void Gateway::handle_request(const std::shared_ptr<Session>& session, const Json
   session->last_seen_ms = now_ms();
   const std::string& method = request["method"].get_ref<const std::string&>();
   inflight->method = method;
-  const Json params = request.contains("params") ? request["params"] : Json::object();
+  static const Json kNoParams = Json::object();
+  const Json& params = request.contains("params") ? request["params"] : kNoParams;
   {
     std::lock_guard lock(session->mu);
     session->inflight[id_key(inflight->downstream_id)] = inflight;
@@ -336,11 +337,9 @@ void Gateway::forward(const std::shared_ptr<Session>& session, const std::shared
   struct CallState {
     long long ts = now_ms();
     std::chrono::steady_clock::time_point sent = std::chrono::steady_clock::now();
-    size_t request_bytes = 0;
     std::string progress_key, call_key;
   };
   auto state = std::make_shared<CallState>();
-  if (audit) state->request_bytes = params.dump().size();
   // The progress token is ours upstream, so two clients' tokens never meet.
   if (params.contains("_meta") && params["_meta"].is_object() && params["_meta"].contains("progressToken")) {
     inflight->downstream_progress_token = params["_meta"]["progressToken"];
@@ -393,7 +392,7 @@ void Gateway::forward(const std::shared_ptr<Session>& session, const std::shared
       }
       r.latency_ms = ms_since(inflight->started);
       r.upstream_ms = upstream_ms;
-      r.request_bytes = state->request_bytes;
+      r.request_bytes = inflight->request_bytes;
       r.response_bytes = finish(session, inflight, std::move(response));
       audit_->record(std::move(r));
       return;

@@ -32,6 +32,7 @@ struct InFlight {
   std::shared_ptr<mcp::CancelToken> cancel = std::make_shared<mcp::CancelToken>();
   Json downstream_progress_token;  // null when the client asked for no progress
   std::string upstream;            // set once routed
+  size_t request_bytes = 0;        // size of the downstream request as received
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 

@@ -22,7 +22,11 @@ namespace {
 // JSON body to an SSE stream (so the client sees progress and we notice if it
 // disconnects). Fast calls never pay for a stream.
 constexpr auto kStreamAfter = std::chrono::milliseconds(250);
+// SSE comments sent on a quiet stream: often enough to reveal a client that
+// went away during a call, rarer on idle GET streams, thousands of which may
+// be open at once.
 constexpr auto kKeepAlive = std::chrono::seconds(5);
+constexpr auto kIdleStreamKeepAlive = std::chrono::seconds(15);
 
 class PoolTaskQueue : public httplib::TaskQueue {
  public:
@@ -98,7 +102,7 @@ struct HttpFront::Impl {
   void answer_request(const httplib::Request& req, httplib::Response& res,
                       const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight);
   void stream_outbox(httplib::Response& res, const std::shared_ptr<Session>& session, std::string first,
-                     bool legacy, std::function<void()> on_end);
+                     std::function<void()> on_end);
   std::optional<Json> parse_body(const httplib::Request& req, httplib::Response& res);
 };
 
@@ -208,6 +212,7 @@ void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& r
   }
   auto inflight = std::make_shared<InFlight>();
   inflight->downstream_id = (*msg)["id"];
+  inflight->request_bytes = req.body.size();
   inflight->stream = std::make_shared<MessageStream>();
   gw.handle_request(session, *msg, inflight);
   answer_request(req, res, session, inflight);
@@ -286,12 +291,12 @@ void HttpFront::Impl::answer_request(const httplib::Request& req, httplib::Respo
 }
 
 void HttpFront::Impl::stream_outbox(httplib::Response& res, const std::shared_ptr<Session>& session,
-                                    std::string first, bool legacy, std::function<void()> on_end) {
+                                    std::string first, std::function<void()> on_end) {
   auto pending = std::make_shared<std::string>(std::move(first));
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream",
-      [session, pending, legacy](size_t, httplib::DataSink& sink) {
+      [session, pending](size_t, httplib::DataSink& sink) {
         if (!pending->empty()) {
           bool ok = sink.write(pending->data(), pending->size());
           pending->clear();
@@ -299,9 +304,9 @@ void HttpFront::Impl::stream_outbox(httplib::Response& res, const std::shared_pt
         }
         std::string msg;
         bool final = false;
-        switch (session->outbox.pop(&msg, &final, Clock::now() + kKeepAlive)) {
+        switch (session->outbox.pop(&msg, &final, Clock::now() + kIdleStreamKeepAlive)) {
           case MessageStream::Pop::Message: {
-            std::string ev = text::sse_event(msg, legacy ? "message" : "message");
+            std::string ev = text::sse_event(msg, "message");
             return sink.write(ev.data(), ev.size());
           }
           case MessageStream::Pop::Timeout: {
@@ -332,7 +337,7 @@ void HttpFront::Impl::get_mcp(const httplib::Request& req, httplib::Response& re
   session->outbox.set_attached(true);
   session->open_streams++;
   session->last_seen_ms = pipeline::now_ms();
-  stream_outbox(res, session, std::string(), false, [session] {
+  stream_outbox(res, session, std::string(), [session] {
     session->outbox.set_attached(false);
     session->open_streams--;
     session->last_seen_ms = pipeline::now_ms();
@@ -356,7 +361,7 @@ void HttpFront::Impl::get_sse(const httplib::Request& req, httplib::Response& re
   spdlog::info("session {} opened on /sse/{} (legacy SSE)", session->id, vs);
   std::string endpoint = "/sse/" + vs + "/message?sessionId=" + session->id;
   pipeline::Gateway* gw_ptr = &gw;
-  stream_outbox(res, session, text::sse_event(endpoint, "endpoint"), true, [gw_ptr, session] {
+  stream_outbox(res, session, text::sse_event(endpoint, "endpoint"), [gw_ptr, session] {
     // The stream is the session: when it ends, so does the session.
     session->open_streams--;
     gw_ptr->sessions().erase(session->id);
@@ -381,6 +386,7 @@ void HttpFront::Impl::post_sse(const httplib::Request& req, httplib::Response& r
   } else {
     auto inflight = std::make_shared<InFlight>();
     inflight->downstream_id = (*msg)["id"];
+    inflight->request_bytes = req.body.size();
     // Every answer travels on the SSE stream, so the POST returns at once.
     pipeline::Gateway* gw_ptr = &gw;
     gw.pool().enqueue([gw_ptr, session, m = std::move(*msg), inflight] { gw_ptr->handle_request(session, m, inflight); });

@@ -25,9 +25,10 @@ BUILD="$ROOT/build"
 CALLS=20000
 WARMUP=1000
 JSON=0
+STREAMS=5000  # open GET streams held during the last gateway run (0 = skip)
 
 usage() {
-  echo "usage: $0 [--json] [--calls N] [--warmup W] [--build DIR]" >&2
+  echo "usage: $0 [--json] [--calls N] [--warmup W] [--streams N] [--build DIR]" >&2
   exit 2
 }
 while [[ $# -gt 0 ]]; do
@@ -36,6 +37,7 @@ while [[ $# -gt 0 ]]; do
     --calls) [[ $# -ge 2 ]] || usage; CALLS=$2; shift ;;
     --warmup) [[ $# -ge 2 ]] || usage; WARMUP=$2; shift ;;
     --build) [[ $# -ge 2 ]] || usage; BUILD=$2; shift ;;
+    --streams) [[ $# -ge 2 ]] || usage; STREAMS=$2; shift ;;
     -h|--help) usage ;;
     *) usage ;;
   esac
@@ -48,9 +50,10 @@ log() { echo "bench: $*" >&2; }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-bench.XXXXXX")
 UP_PID=""
 GW_PID=""
+ST_PID=""
 cleanup() {
   local pid
-  for pid in "$GW_PID" "$UP_PID"; do
+  for pid in "$ST_PID" "$GW_PID" "$UP_PID"; do
     if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
       kill "$pid" 2>/dev/null || true
       # give it a moment, then insist
@@ -71,10 +74,11 @@ if [[ ! -f "$BUILD/build.ninja" ]]; then
   meson setup "$BUILD" "$ROOT" >"$TMP/setup.log" 2>&1 || { cat "$TMP/setup.log" >&2; exit 1; }
 fi
 log "building portcullis bench-upstream bench-loadgen (meson compile -C $BUILD)"
-meson compile -C "$BUILD" portcullis bench-upstream bench-loadgen >"$TMP/build.log" 2>&1 ||
+meson compile -C "$BUILD" portcullis bench-upstream bench-loadgen bench-streams >"$TMP/build.log" 2>&1 ||
   { tail -n 40 "$TMP/build.log" >&2; exit 1; }
 UPSTREAM_BIN="$BUILD/tools/bench/bench-upstream"
 LOADGEN_BIN="$BUILD/tools/bench/bench-loadgen"
+STREAMS_BIN="$BUILD/tools/bench/bench-streams"
 # PORTCULLIS_BIN overrides the gateway binary (e.g. an installed build); it is
 # started as `$PORTCULLIS_BIN serve --config DIR --listen HOST:PORT`.
 GATEWAY_BIN="${PORTCULLIS_BIN:-$BUILD/portcullis}"
@@ -185,6 +189,27 @@ fi
 if [[ $GATEWAY_OK -eq 1 ]]; then
   run_load gateway_c1 "http://127.0.0.1:$GW_PORT/mcp/bench" 1 || FAILED=1
   run_load gateway_c16 "http://127.0.0.1:$GW_PORT/mcp/bench" 16 || FAILED=1
+  if [[ $STREAMS -gt 0 ]]; then
+    # The same c=1 load while STREAMS other sessions hold GET streams open:
+    # open streams must not starve anyone.
+    log "opening $STREAMS sessions with GET streams"
+    mkfifo "$TMP/hold"
+    "$STREAMS_BIN" --url "http://127.0.0.1:$GW_PORT/mcp/bench" --sessions "$STREAMS" <"$TMP/hold" >"$TMP/streams.out" 2>&1 &
+    ST_PID=$!
+    exec 4>"$TMP/hold"  # holds the streams until closed
+    for _ in $(seq 1 1200); do
+      grep -q '^ready' "$TMP/streams.out" 2>/dev/null && break
+      kill -0 "$ST_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    if grep -q '^ready' "$TMP/streams.out"; then
+      run_load gateway_c1_streams "http://127.0.0.1:$GW_PORT/mcp/bench" 1 || FAILED=1
+    else
+      log "could not open $STREAMS streams: $(cat "$TMP/streams.out")"
+      FAILED=1
+    fi
+    exec 4>&-
+  fi
 else
   log "gateway not measured: $GATEWAY_WHY"
   FAILED=1
@@ -216,7 +241,8 @@ if [[ $JSON -eq 1 ]]; then
     "$([[ -n "$why" ]] && echo "\"$why\"" || echo null)"
   printf '"direct":{"c1":%s,"c16":%s},"gateway":{"c1":%s,"c16":%s},' \
     "$(raw direct_c1)" "$(raw direct_c16)" "$(raw gateway_c1)" "$(raw gateway_c16)"
-  printf '"comparison":{"c1":%s,"c16":%s}}\n' "$(comparison 1)" "$(comparison 16)"
+  printf '"comparison":{"c1":%s,"c16":%s},"open_streams":%s,"gateway_c1_with_open_streams":%s}\n' \
+    "$(comparison 1)" "$(comparison 16)" "$STREAMS" "$(raw gateway_c1_streams)"
 else
   printf '\ntools/call echo, %s calls per run after %s warm-up, loopback, %s cores shared by load generator, upstream and gateway\n\n' \
     "$CALLS" "$WARMUP" "$CORES"
@@ -247,6 +273,14 @@ else
       printf '%-14s %12s %12s %12s %9s\n' "$label" "$dv" "$gv" "$added" "$ratio"
     done
   done
+  if have gateway_c1_streams && have direct_c1; then
+    for metric in p50_us p99_us; do
+      printf '%-14s %12s %12s %12s %9s\n' "c=1 ${metric%_us} us +${STREAMS} streams" \
+        "$(calc '%.1f' "$(field direct_c1 $metric)")" "$(calc '%.1f' "$(field gateway_c1_streams $metric)")" \
+        "$(calc '%+.1f' "$(field gateway_c1_streams $metric) - $(field direct_c1 $metric)")" \
+        "$(calc '%.2fx' "$(field gateway_c1_streams $metric) / $(field direct_c1 $metric)")"
+    done
+  fi
   if [[ $GATEWAY_OK -eq 0 ]]; then printf '\ngateway not measured: %s\n' "$GATEWAY_WHY"; fi
   [[ $FAILED -eq 0 ]] || printf '\nsome runs FAILED (see messages above); figures of failed runs are not shown\n'
 fi
