@@ -56,7 +56,7 @@ struct State {
 
 void deliver(State& s, Json msg) {
   if (s.closed.load()) return;
-  s.sink(Incoming{std::move(msg), std::nullopt});
+  s.sink(Incoming{std::move(msg), std::nullopt, std::nullopt});
 }
 
 void fail_request(State& s, const Json& id, int code, const std::string& message) {

@@ -366,7 +366,7 @@ void StdioTransport::handle_stdout_line(Shared& s, std::string_view line) {
     s.sink(std::move(bad));
     return;
   }
-  s.sink(Incoming{std::move(parsed).value(), std::nullopt});
+  s.sink(Incoming{std::move(parsed).value(), std::nullopt, std::nullopt});
 }
 
 void StdioTransport::io_loop(std::shared_ptr<Shared> sp) {
@@ -646,7 +646,7 @@ void StdioTransport::send(const Json& message) {
   if (detail::kind_of(message) == detail::MsgKind::Request && s.sink) {
     s.sink(Incoming{rpc::make_error(message["id"], rpc::kUpstreamUnavailable,
                                     "upstream '" + s.cfg.name + "' is unavailable: " + err),
-                    std::nullopt});
+                    std::nullopt, std::nullopt});
   }
 }
 

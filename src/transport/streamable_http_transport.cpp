@@ -67,7 +67,7 @@ struct State {
 
 void deliver(State& s, Json msg, const std::optional<Json>& related) {
   if (s.closed.load()) return;
-  s.sink(Incoming{std::move(msg), related});
+  s.sink(Incoming{std::move(msg), related, std::nullopt});
 }
 
 void fail_request(State& s, const Json& id, int code, const std::string& message) {
