@@ -114,6 +114,9 @@ struct LinkCore : std::enable_shared_from_this<LinkCore> {
   void expire_pending(int64_t id);
   // Completes an asynchronous call. REQUIRES: mu not held.
   static void complete(const PendingPtr& p, Json response);
+  // Completes whichever call waits for `id`, sync or async. Returns false
+  // when none does. REQUIRES: mu not held.
+  bool resolve(int64_t id, Json response);
   Json timeout_error(int64_t id, const std::string& method, std::chrono::milliseconds timeout,
                      std::chrono::steady_clock::time_point since);
   void fail_all_locked(int code, const std::string& message);
@@ -151,6 +154,26 @@ void LinkCore::complete(const PendingPtr& p, Json response) {
   p->on_done = nullptr;
   p->transport.reset();
   if (done) done(std::move(response));
+}
+
+bool LinkCore::resolve(int64_t id, Json response) {
+  PendingPtr async;
+  {
+    std::lock_guard lock(mu);
+    auto it = pending.find(id);
+    if (it == pending.end()) return false;
+    PendingPtr p = std::move(it->second);
+    pending.erase(it);
+    if (!p->on_done) {
+      p->response = std::move(response);
+      p->done = true;
+      p->cv.notify_one();
+      return true;
+    }
+    async = std::move(p);
+  }
+  complete(async, std::move(response));
+  return true;
 }
 
 Json LinkCore::timeout_error(int64_t id, const std::string& method, std::chrono::milliseconds timeout,
@@ -386,30 +409,8 @@ void LinkCore::on_incoming(uint64_t g, transport::Incoming&& in) {
   std::string why;
   switch (rpc::classify(m, &why)) {
     case rpc::Kind::Response: {
-      const Json& idj = m["id"];
-      if (idj.is_number_integer()) {
-        const int64_t id = idj.get<int64_t>();
-        PendingPtr async;
-        {
-          std::lock_guard lock(mu);
-          auto it = pending.find(id);
-          if (it != pending.end()) {
-            PendingPtr p = it->second;
-            pending.erase(it);
-            if (!p->on_done) {
-              p->response = std::move(m);
-              p->done = true;
-              p->cv.notify_one();
-              return;
-            }
-            async = std::move(p);
-          }
-        }
-        if (async) {
-          complete(async, std::move(m));
-          return;
-        }
-      }
+      const Json idj = m["id"];
+      if (idj.is_number_integer() && resolve(idj.get<int64_t>(), std::move(m))) return;
       spdlog::debug("{}: dropping a response for unknown id {}", who, rpc::dump(idj));
       return;
     }
@@ -436,28 +437,10 @@ void LinkCore::on_incoming(uint64_t g, transport::Incoming&& in) {
       return;
     case rpc::Kind::Invalid: {
       auto id = m.is_object() ? m.find("id") : m.end();
-      if (m.is_object() && id != m.end() && id->is_number_integer()) {
-        Json err = rpc::make_error(*id, rpc::kUpstreamInvalid, who + " answered with invalid JSON-RPC: " + why);
-        PendingPtr async;
-        {
-          std::lock_guard lock(mu);
-          auto it = pending.find(id->get<int64_t>());
-          if (it != pending.end()) {
-            PendingPtr p = it->second;
-            pending.erase(it);
-            if (!p->on_done) {
-              p->response = std::move(err);
-              p->done = true;
-              p->cv.notify_one();
-              return;
-            }
-            async = std::move(p);
-          }
-        }
-        if (async) {
-          complete(async, std::move(err));
-          return;
-        }
+      if (m.is_object() && id != m.end() && id->is_number_integer() &&
+          resolve(id->get<int64_t>(),
+                  rpc::make_error(*id, rpc::kUpstreamInvalid, who + " answered with invalid JSON-RPC: " + why))) {
+        return;
       }
       spdlog::warn("{} sent an invalid JSON-RPC message ({}): {}", who, why,
                    rpc::dump(m).substr(0, 200));

@@ -63,6 +63,33 @@ bool accepts(const httplib::Request& req, const char* type) {
   return accept.empty() || accept.find(type) != std::string::npos || accept.find("*/*") != std::string::npos;
 }
 
+// Writes the next event of `stream` to an SSE response: a message, a
+// keep-alive comment after `keepalive` of quiet (which also reveals a client
+// that went away), or the end. Sets *final_written once the completing
+// response is out. Returns false when the client is gone.
+bool pump(MessageStream& stream, httplib::DataSink& sink, Clock::duration keepalive, bool* final_written) {
+  static const std::string kComment = ": keepalive\n\n";
+  std::string msg;
+  bool final = false;
+  switch (stream.pop(&msg, &final, Clock::now() + keepalive)) {
+    case MessageStream::Pop::Message: {
+      std::string ev = text::sse_event(msg, "message");
+      if (!sink.write(ev.data(), ev.size())) return false;
+      if (final) {
+        *final_written = true;
+        sink.done();
+      }
+      return true;
+    }
+    case MessageStream::Pop::Timeout:
+      return sink.write(kComment.data(), kComment.size());
+    case MessageStream::Pop::Closed:
+      sink.done();
+      return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool is_loopback_host(const std::string& host) {
@@ -256,29 +283,7 @@ void HttpFront::Impl::answer_request(const httplib::Request& req, httplib::Respo
           pending->clear();
           if (!sink.write(ev.data(), ev.size())) return false;
         }
-        std::string msg;
-        bool is_final = false;
-        switch (stream->pop(&msg, &is_final, Clock::now() + kKeepAlive)) {
-          case MessageStream::Pop::Message: {
-            std::string ev = text::sse_event(msg, "message");
-            if (!sink.write(ev.data(), ev.size())) return false;
-            if (is_final) {
-              *finished = true;
-              sink.done();
-            }
-            return true;
-          }
-          case MessageStream::Pop::Timeout: {
-            // Keeps proxies from timing out long calls, and reveals a client
-            // that went away.
-            static const std::string ka = ": keepalive\n\n";
-            return sink.write(ka.data(), ka.size());
-          }
-          case MessageStream::Pop::Closed:
-            sink.done();
-            return true;
-        }
-        return false;
+        return pump(*stream, sink, kKeepAlive, finished.get());
       },
       [stream, inflight, finished, session](bool) {
         stream->close();
@@ -302,22 +307,8 @@ void HttpFront::Impl::stream_outbox(httplib::Response& res, const std::shared_pt
           pending->clear();
           if (!ok) return false;
         }
-        std::string msg;
-        bool final = false;
-        switch (session->outbox.pop(&msg, &final, Clock::now() + kIdleStreamKeepAlive)) {
-          case MessageStream::Pop::Message: {
-            std::string ev = text::sse_event(msg, "message");
-            return sink.write(ev.data(), ev.size());
-          }
-          case MessageStream::Pop::Timeout: {
-            static const std::string ka = ": keepalive\n\n";
-            return sink.write(ka.data(), ka.size());
-          }
-          case MessageStream::Pop::Closed:
-            sink.done();
-            return true;
-        }
-        return false;
+        bool unused = false;  // the outbox carries no completing response
+        return pump(session->outbox, sink, kIdleStreamKeepAlive, &unused);
       },
       [on_end = std::move(on_end)](bool) { on_end(); });
 }
