@@ -49,7 +49,8 @@ std::string digest_of(const std::vector<Json>& items) {
 // Tools and prompts: named entries with routes.
 void build_named(const std::vector<config::SourceSelection>& sels, const UpstreamCatalogs& ups,
                  bool tools, std::vector<Json>& out, std::unordered_map<std::string, Route>& routes,
-                 const std::string& vs_name, std::vector<std::string>* problems) {
+                 const std::string& vs_name, std::vector<std::string>* problems,
+                 const PinChanges* blocking, std::unordered_map<std::string, std::string>* blocked) {
   size_t n = distinct_upstreams(sels);
   for (const auto& sel : sels) {
     auto it = ups.find(sel.upstream);
@@ -61,6 +62,14 @@ void build_named(const std::vector<config::SourceSelection>& sels, const Upstrea
       std::string original = item["name"].get<std::string>();
       if (!selected(sel, {original})) continue;
       std::string name = exposed_name(original, prefix, find_or_null(sel.rename, original));
+      if (blocking) {
+        if (auto b = blocking->find({sel.upstream, original}); b != blocking->end()) {
+          (*blocked)[name] = "tool '" + name + "' is blocked: its " + b->second +
+                             " since it was approved (upstream '" + sel.upstream + "', tool '" + original +
+                             "'); approve it with: portcullis pins approve " + sel.upstream + " " + original;
+          continue;
+        }
+      }
       if (routes.count(name)) {
         if (problems) {
           problems->push_back("virtual server '" + vs_name + "': " + (tools ? "tool" : "prompt") +
@@ -101,10 +110,12 @@ void build_named(const std::vector<config::SourceSelection>& sels, const Upstrea
 
 std::shared_ptr<const VirtualCatalog> VirtualCatalog::build(const config::VirtualServerConfig& vs,
                                                             const UpstreamCatalogs& ups,
-                                                            std::vector<std::string>* problems) {
+                                                            std::vector<std::string>* problems,
+                                                            const PinChanges* pin_changes) {
   auto cat = std::make_shared<VirtualCatalog>();
-  build_named(vs.tools, ups, true, cat->tools_, cat->tool_routes_, vs.name, problems);
-  build_named(vs.prompts, ups, false, cat->prompts_, cat->prompt_routes_, vs.name, problems);
+  const PinChanges* blocking = vs.pinning == config::PinningMode::Block ? pin_changes : nullptr;
+  build_named(vs.tools, ups, true, cat->tools_, cat->tool_routes_, vs.name, problems, blocking, &cat->blocked_);
+  build_named(vs.prompts, ups, false, cat->prompts_, cat->prompt_routes_, vs.name, problems, nullptr, nullptr);
 
   // Resources keep their URIs; their display names follow the naming rules.
   size_t n = distinct_upstreams(vs.resources);
@@ -176,6 +187,11 @@ const std::string& VirtualCatalog::digest(ListKind kind) const {
 const Route* VirtualCatalog::tool(const std::string& exposed) const {
   auto it = tool_routes_.find(exposed);
   return it == tool_routes_.end() ? nullptr : &it->second;
+}
+
+const std::string* VirtualCatalog::blocked(const std::string& exposed) const {
+  auto it = blocked_.find(exposed);
+  return it == blocked_.end() ? nullptr : &it->second;
 }
 
 const Route* VirtualCatalog::prompt(const std::string& exposed) const {

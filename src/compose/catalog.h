@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "compose/pinning.h"
 #include "config/config.h"
 #include "core/json.h"
 #include "core/result.h"
@@ -41,14 +42,19 @@ enum class ListKind { Tools, Resources, ResourceTemplates, Prompts };
 class VirtualCatalog {
  public:
   // Builds the catalogue. Name collisions that remain after renaming keep the
-  // first entry (config order) and add a message to `problems`.
+  // first entry (config order) and add a message to `problems`. With
+  // `pin_changes` and pinning `block`, a tool whose definition changed since
+  // its approval is left out and remembered as blocked.
   static std::shared_ptr<const VirtualCatalog> build(const config::VirtualServerConfig& vs,
                                                      const UpstreamCatalogs& upstreams,
-                                                     std::vector<std::string>* problems);
+                                                     std::vector<std::string>* problems,
+                                                     const PinChanges* pin_changes = nullptr);
 
   const std::vector<Json>& list(ListKind kind) const;
   const Route* tool(const std::string& exposed) const;
   const Route* prompt(const std::string& exposed) const;
+  // Why a tool is blocked by pinning (a user-facing sentence), or null.
+  const std::string* blocked(const std::string& exposed) const;
   // The upstream serving `uri`: an exact resource URI, else a matching
   // resource template, else the only upstream selected for resources.
   std::optional<std::string> resource_upstream(const std::string& uri) const;
@@ -60,6 +66,7 @@ class VirtualCatalog {
  private:
   std::vector<Json> tools_, resources_, templates_, prompts_;
   std::unordered_map<std::string, Route> tool_routes_, prompt_routes_;
+  std::unordered_map<std::string, std::string> blocked_;  // exposed tool name -> why
   std::unordered_map<std::string, std::string> resource_routes_;  // uri -> upstream
   std::vector<std::pair<std::string, std::string>> template_routes_;  // uriTemplate -> upstream
   std::vector<std::string> resource_upstreams_;

@@ -33,6 +33,15 @@ std::string Diagnostic::format() const {
   return out + message;
 }
 
+const char* to_string(PinningMode m) {
+  switch (m) {
+    case PinningMode::Off: return "off";
+    case PinningMode::Warn: return "warn";
+    case PinningMode::Block: return "block";
+  }
+  return "unknown";
+}
+
 const char* to_string(Transport t) {
   switch (t) {
     case Transport::Stdio: return "stdio";
@@ -200,6 +209,8 @@ class Loader {
       return std::move(res_);
     }
     load_settings();
+    // Approved tool definitions live beside the audit database.
+    cfg_.settings.pins_db = (fs::path(cfg_.settings.audit_db).parent_path() / "portcullis-pins.db").string();
     load_servers_d();
     check_references();
     resolve_working_dirs();
@@ -730,11 +741,19 @@ class Loader {
       error(key, "", where + " must be a map");
       return;
     }
-    Fields f = fields(val, {"instructions", "page_size", "tools", "resources", "prompts"}, where);
+    Fields f = fields(val, {"instructions", "page_size", "pinning", "tools", "resources", "prompts"}, where);
     if (auto* e = find(f, "instructions"))
       if (auto v = get_string(*e, where, false)) vs.instructions = std::move(*v);
     if (auto* e = find(f, "page_size"))
       if (auto v = get_count(*e, where)) vs.page_size = *v;
+    if (auto* e = find(f, "pinning")) {
+      if (auto s = get_string(*e, where, false)) {
+        if (*s == "off") vs.pinning = PinningMode::Off;
+        else if (*s == "warn") vs.pinning = PinningMode::Warn;
+        else if (*s == "block") vs.pinning = PinningMode::Block;
+        else error(e->value, where, "unknown pinning mode " + quote(*s) + suggestion(*s, {"off", "warn", "block"}));
+      }
+    }
     RenameTargets tool_targets, prompt_targets;
     if (auto* e = find(f, "tools")) vs.tools = parse_selections(*e, where, &tool_targets);
     if (auto* e = find(f, "resources")) vs.resources = parse_selections(*e, where, nullptr);

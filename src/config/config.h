@@ -73,6 +73,12 @@ struct SourceSelection {
   SourcePos pos;
 };
 
+// What a virtual server does when an upstream tool's approved definition
+// (description, schemas, annotations) changes: nothing, log and audit it, or
+// also hide the tool and refuse calls to it until it is approved again.
+enum class PinningMode { Off, Warn, Block };
+const char* to_string(PinningMode m);
+
 struct VirtualServerConfig {
   std::string name;  // [a-z0-9-]+, served at /mcp/<name> and /sse/<name>
   std::vector<SourceSelection> tools;
@@ -80,6 +86,7 @@ struct VirtualServerConfig {
   std::vector<SourceSelection> prompts;
   std::string instructions;  // optional, returned in initialize
   size_t page_size = 0;      // list pagination; 0 = gateway default
+  PinningMode pinning = PinningMode::Warn;
   SourcePos pos;
 
   // Number of distinct upstreams across tools, resources and prompts.
@@ -93,6 +100,7 @@ struct Settings {
   size_t page_size = 100;
   std::chrono::milliseconds session_idle_timeout{30 * 60 * 1000};
   std::vector<std::string> allowed_origins;  // besides loopback origins
+  std::string pins_db;  // approved tool definitions; default: portcullis-pins.db beside audit_db
   std::string audit_db = "portcullis-audit.db";  // load() resolves it against the config DIR
   bool auth_configured = false;                  // set by later issues (identity)
   SourcePos pos;

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "core/jsonrpc.h"
+#include "core/scheduler.h"
 
 namespace portcullis::pipeline {
 
@@ -30,6 +31,14 @@ Result<void> Gateway::start() {
   auto audit = record::AuditLog::open(cfg->settings.audit_db);
   if (!audit.ok()) return fail("cannot open the audit database " + cfg->settings.audit_db + ": " + audit.error());
   audit_ = std::move(audit.value());
+  bool pinning = false;
+  for (const auto& [name, vs] : cfg->virtual_servers) pinning |= vs.pinning != config::PinningMode::Off;
+  if (pinning) {
+    auto pins = compose::PinStore::open(cfg->settings.pins_db);
+    if (!pins.ok()) return fail("cannot open the tool pin store: " + pins.error());
+    pins_ = std::move(pins.value());
+    watch_pins();
+  }
   std::lock_guard lock(rebuild_mu_);
   auto rt = make_runtime(cfg, nullptr);
   std::lock_guard rlock(runtime_mu_);
@@ -66,14 +75,79 @@ std::shared_ptr<Runtime> Gateway::make_runtime(std::shared_ptr<const config::Gat
   std::vector<std::thread> starters;
   for (auto& up : fresh) starters.emplace_back([up] { up->start(); });
   for (auto& t : starters) t.join();
-
-  compose::UpstreamCatalogs catalogs;
-  for (const auto& [name, up] : rt->upstreams) catalogs[name] = up->catalog();
-  for (const auto& [name, vs] : cfg->virtual_servers) {
-    rt->catalogs[name] = compose::VirtualCatalog::build(vs, catalogs, &rt->problems);
-  }
+  build_catalogs(*rt);
   for (const auto& p : rt->problems) spdlog::error("{}", p);
   return rt;
+}
+
+compose::PinChanges Gateway::check_pins(const Runtime& rt) {
+  compose::PinChanges all;
+  if (!pins_) return all;
+  // Only upstreams that a pinning virtual server uses are checked.
+  std::map<std::string, std::vector<std::string>> pinned_by;  // upstream -> virtual servers
+  for (const auto& [name, vs] : rt.config->virtual_servers) {
+    if (vs.pinning == config::PinningMode::Off) continue;
+    for (const auto& sel : vs.tools) {
+      auto& v = pinned_by[sel.upstream];
+      if (v.empty() || v.back() != name) v.push_back(name);
+    }
+  }
+  for (const auto& [upstream, servers] : pinned_by) {
+    auto up = rt.upstreams.find(upstream);
+    if (up == rt.upstreams.end()) continue;
+    auto checked = pins_->check(upstream, up->second->catalog()->tools);
+    if (!checked.ok()) {
+      spdlog::error("tool pins of upstream '{}' could not be checked: {}", upstream, checked.error());
+      continue;
+    }
+    all.merge(checked.value().changes);
+    for (const auto& pin : checked.value().newly_changed) {
+      for (const auto& vs_name : servers) {
+        auto mode = rt.config->virtual_servers.at(vs_name).pinning;
+        spdlog::warn("virtual server '{}': tool '{}' of upstream '{}' no longer matches its approval: {} ({})",
+                     vs_name, pin.tool, upstream, pin.change,
+                     mode == config::PinningMode::Block ? "blocked until approved" : "warning only");
+        if (!audit_) continue;
+        record::AuditRecord r;
+        r.ts_ms = now_ms();
+        r.virtual_server = vs_name;
+        r.upstream = upstream;
+        r.tool = pin.tool;
+        r.original_tool = pin.tool;
+        r.method = "pinning";
+        r.outcome = mode == config::PinningMode::Block ? "pin_blocked" : "pin_changed";
+        r.error_message = pin.change + "; approved " + pin.hash.substr(0, 12) + ", now " + pin.pending_hash.substr(0, 12);
+        audit_->record(std::move(r));
+      }
+    }
+  }
+  return all;
+}
+
+void Gateway::build_catalogs(Runtime& rt) {
+  rt.catalogs.clear();
+  rt.problems.clear();
+  rt.pin_changes = check_pins(rt);
+  compose::UpstreamCatalogs catalogs;
+  for (const auto& [name, up] : rt.upstreams) catalogs[name] = up->catalog();
+  for (const auto& [name, vs] : rt.config->virtual_servers) {
+    rt.catalogs[name] = compose::VirtualCatalog::build(vs, catalogs, &rt.problems, &rt.pin_changes);
+  }
+}
+
+void Gateway::watch_pins() {
+  // `portcullis pins approve` runs in another process; notice its writes.
+  std::weak_ptr<void> alive = alive_;
+  Scheduler::shared().after(std::chrono::seconds(1), [this, alive] {
+    if (alive.expired() || stopped_) return;
+    if (pins_->changed_elsewhere()) {
+      spdlog::info("tool pins changed; rebuilding catalogues");
+      std::thread([this, alive] {
+        if (!alive.expired()) rebuild_catalogs();
+      }).detach();
+    }
+    watch_pins();
+  });
 }
 
 void Gateway::rebuild_catalogs() {
@@ -81,13 +155,7 @@ void Gateway::rebuild_catalogs() {
   std::lock_guard lock(rebuild_mu_);
   auto before = runtime();
   auto rt = std::make_shared<Runtime>(*before);
-  rt->catalogs.clear();
-  rt->problems.clear();
-  compose::UpstreamCatalogs catalogs;
-  for (const auto& [name, up] : rt->upstreams) catalogs[name] = up->catalog();
-  for (const auto& [name, vs] : rt->config->virtual_servers) {
-    rt->catalogs[name] = compose::VirtualCatalog::build(vs, catalogs, &rt->problems);
-  }
+  build_catalogs(*rt);
   if (rt->problems != before->problems) {
     for (const auto& p : rt->problems) spdlog::error("{}", p);
   }
@@ -134,6 +202,18 @@ std::vector<config::Diagnostic> Gateway::reload() {
   std::shared_ptr<Runtime> rt;
   {
     std::lock_guard lock(rebuild_mu_);
+    if (!pins_) {
+      bool pinning = false;
+      for (const auto& [name, vs] : loaded.config->virtual_servers) pinning |= vs.pinning != config::PinningMode::Off;
+      if (pinning) {
+        if (auto pins = compose::PinStore::open(loaded.config->settings.pins_db); pins.ok()) {
+          pins_ = std::move(pins.value());
+          watch_pins();
+        } else {
+          spdlog::error("cannot open the tool pin store: {}", pins.error());
+        }
+      }
+    }
     rt = make_runtime(loaded.config, before.get());
     std::lock_guard rlock(runtime_mu_);
     runtime_ = rt;

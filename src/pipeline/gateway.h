@@ -33,6 +33,7 @@ struct Runtime {
   std::map<std::string, std::shared_ptr<Upstream>> upstreams;
   std::map<std::string, std::shared_ptr<const compose::VirtualCatalog>> catalogs;
   std::vector<std::string> problems;  // composition problems (name collisions)
+  compose::PinChanges pin_changes;    // tools whose definition differs from its approval
 
   const compose::VirtualCatalog* catalog(const std::string& vs) const {
     auto it = catalogs.find(vs);
@@ -121,6 +122,11 @@ class Gateway {
   static std::string call_key(const void* link, const Json& id);
 
   void rebuild_catalogs();
+  // Builds every virtual catalogue of `rt` from its upstreams' catalogues,
+  // checking tool pins first. REQUIRES: rebuild_mu_ held.
+  void build_catalogs(Runtime& rt);
+  compose::PinChanges check_pins(const Runtime& rt);
+  void watch_pins();
   void notify_list_changes(const Runtime& before, const Runtime& after);
   std::shared_ptr<Runtime> make_runtime(std::shared_ptr<const config::GatewayConfig> cfg,
                                         const Runtime* previous);
@@ -128,6 +134,7 @@ class Gateway {
   ElasticPool pool_;
   SessionTable sessions_;
   std::unique_ptr<record::AuditLog> audit_;
+  std::unique_ptr<compose::PinStore> pins_;  // null when no virtual server pins
 
   mutable std::mutex runtime_mu_;
   std::shared_ptr<const Runtime> runtime_;  // (runtime_mu_)

@@ -162,6 +162,9 @@ void Gateway::call_tool(const std::shared_ptr<Session>& session, const std::shar
   auto rt = runtime();
   const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
   const compose::Route* route = cat ? cat->tool(name) : nullptr;
+  if (!route && cat && cat->blocked(name)) {
+    return reply_error(session, inflight, rpc::kInvalidParams, *cat->blocked(name));
+  }
   if (!route) {
     // A tool can be unknown because its upstream never came up to list it:
     // say so, or the client chases a typo that is not there.

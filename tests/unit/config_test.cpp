@@ -799,3 +799,29 @@ TEST_CASE("stdio upstreams run in the config DIR by default, and a relative cwd 
   CHECK(r.config->upstreams.at("c").cwd == "/abs");
   CHECK(r.config->upstreams.at("d").cwd.empty());
 }
+
+TEST_CASE("pinning defaults to warn, accepts off and block, and rejects other modes at their line") {
+  TempConfig t;
+  t.write("servers.d/s.yaml",
+          "upstreams:\n"
+          "  a: { transport: stdio, command: x }\n"
+          "virtual_servers:\n"
+          "  plain: { tools: [ { upstream: a } ] }\n"
+          "  strict: { pinning: block, tools: [ { upstream: a } ] }\n"
+          "  loose: { pinning: off, tools: [ { upstream: a } ] }\n");
+  auto r = t.load();
+  REQUIRE(r.errors.empty());
+  CHECK(r.config->virtual_servers.at("plain").pinning == config::PinningMode::Warn);
+  CHECK(r.config->virtual_servers.at("strict").pinning == config::PinningMode::Block);
+  CHECK(r.config->virtual_servers.at("loose").pinning == config::PinningMode::Off);
+  std::string dir = fs::path(t.dir()).lexically_normal().string();
+  CHECK(r.config->settings.pins_db == dir + "/portcullis-pins.db");
+
+  CHECK(errors_of("upstreams:\n"
+                  "  a: { transport: stdio, command: x }\n"
+                  "virtual_servers:\n"
+                  "  v:\n"
+                  "    pinning: blok\n"
+                  "    tools: [ { upstream: a } ]\n") ==
+        Lines{"servers.d/s.yaml:5: virtual server 'v': unknown pinning mode 'blok' (did you mean 'block'?)"});
+}
