@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "compose/catalog.h"
+#include "compose/pinning.h"
 #include "config/config.h"
 #include "config/watch.h"
+#include "bridge/stdio_bridge.h"
 #include "core/scheduler.h"
 #include "pipeline/gateway.h"
 #include "record/audit.h"
@@ -36,6 +38,16 @@ Usage:
   portcullis audit [--config DIR] [--db PATH] [--since 1h] [--tool T] [--server S]
                    [--session ID] [--outcome O] [--limit N] [--json]
       List recorded tool calls, newest first.
+  portcullis pins list [--config DIR] [--json]
+  portcullis pins approve [--config DIR] (UPSTREAM TOOL | UPSTREAM --all | --all)
+      Show the approved tool definitions and the changes noticed since, or
+      approve changes (a virtual server with pinning: block hides a changed
+      tool until then). A running gateway picks approvals up within a second.
+  portcullis connect <virtual-server> [--url URL] [--config DIR] [--log-level LEVEL]
+      Bridge MCP over stdin/stdout to a running gateway's virtual server, for
+      clients that only launch local processes (Claude Desktop). The default
+      URL is http://<listen of DIR/portcullis.yaml>/mcp/<virtual-server>;
+      --url replaces it. Logs go to stderr (level warn unless --log-level).
   portcullis --help | --version
 
 A config DIR holds servers.d/*.yaml, an optional portcullis.yaml and
@@ -48,6 +60,7 @@ struct Args {
   std::string listen;
   std::string log_level = "info";
   bool offline = false;
+  std::string connect_server, connect_url, connect_log_level;  // connect
   std::vector<std::string> rest;  // passed through (audit)
 };
 
@@ -228,6 +241,12 @@ int cmd_audit(const Args& a) {
   return record::run_audit_cli(a.rest, db);
 }
 
+int cmd_pins(const Args& a) {
+  auto loaded = load_or_report(a.config_dir);
+  if (!loaded.config) return 1;
+  return compose::run_pins_cli(a.rest, loaded.config->settings.pins_db);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -270,9 +289,15 @@ int main(int argc, char** argv) {
       auto v = value("--log-level");
       if (!v) return 2;
       a.log_level = *v;
+    } else if (a.command == "connect" && (s == "--url" || s == "--log-level")) {
+      auto v = value(s == "--url" ? "--url" : "--log-level");
+      if (!v) return 2;
+      (s == "--url" ? a.connect_url : a.connect_log_level) = *v;
+    } else if (a.command == "connect" && a.connect_server.empty() && !s.empty() && s[0] != '-') {
+      a.connect_server = s;
     } else if (s == "--offline" && a.command == "check") {
       a.offline = true;
-    } else if (a.command == "audit") {
+    } else if (a.command == "audit" || a.command == "pins") {
       a.rest.push_back(s);
     } else {
       return usage_error("unknown option '" + s + "' for '" + a.command + "'");
@@ -283,5 +308,7 @@ int main(int argc, char** argv) {
   if (a.command == "serve") return cmd_serve(a);
   if (a.command == "check") return cmd_check(a);
   if (a.command == "audit") return cmd_audit(a);
+  if (a.command == "connect") return bridge::run_connect(a.connect_server, a.connect_url, a.config_dir, a.connect_log_level);
+  if (a.command == "pins") return cmd_pins(a);
   return usage_error("unknown command '" + a.command + "'");
 }
