@@ -104,7 +104,9 @@ Json make_result(const Json& id, Json result) {
 Json make_error(const Json& id, int code, std::string_view message, Json data) {
   Json err = {{"code", code}, {"message", message}};
   if (!data.is_null()) err["data"] = std::move(data);
-  return {{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(err)}};
+  Json out = {{"jsonrpc", "2.0"}, {"error", std::move(err)}};
+  if (!id.is_null()) out["id"] = id;
+  return out;
 }
 
 std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }

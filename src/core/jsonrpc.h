@@ -42,6 +42,9 @@ Kind classify(const Json& msg, std::string* why = nullptr);
 Json make_request(const Json& id, std::string_view method, Json params);
 Json make_notification(std::string_view method, Json params);
 Json make_result(const Json& id, Json result);
+// An error response. MCP ids are strings or integers, never null: when the
+// request's id is unknown (unparseable body, transport-level refusal), pass
+// null and the response carries no "id" at all.
 Json make_error(const Json& id, int code, std::string_view message, Json data = nullptr);
 
 // True if `msg` is a response carrying "error".

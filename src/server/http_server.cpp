@@ -119,8 +119,9 @@ struct HttpFront::Impl {
   void routes();
   bool check_origin(const httplib::Request& req, httplib::Response& res);
   bool known_vs(const std::string& vs, httplib::Response& res);
+  // `id`: the request's id, echoed in an error (null when there is none).
   std::shared_ptr<Session> session_of(const httplib::Request& req, httplib::Response& res,
-                                      const std::string& vs);
+                                      const std::string& vs, const Json& id = nullptr);
   void post_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
   void get_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
   void delete_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
@@ -153,26 +154,27 @@ bool HttpFront::Impl::known_vs(const std::string& vs, httplib::Response& res) {
 }
 
 std::shared_ptr<Session> HttpFront::Impl::session_of(const httplib::Request& req, httplib::Response& res,
-                                                     const std::string& vs) {
+                                                     const std::string& vs, const Json& id) {
   if (!req.has_header("Mcp-Session-Id")) {
-    send_rpc_error(res, 400, rpc::kInvalidRequest, "Bad Request: Mcp-Session-Id header is required");
+    send_rpc_error(res, 400, rpc::kInvalidRequest, "Bad Request: Mcp-Session-Id header is required", id);
     return nullptr;
   }
   auto s = gw.sessions().find(req.get_header_value("Mcp-Session-Id"));
   if (!s || s->virtual_server != vs || s->legacy_sse) {
-    send_rpc_error(res, 404, -32001, "Session not found");
+    send_rpc_error(res, 404, -32001, "Session not found", id);
     return nullptr;
   }
   if (req.has_header("MCP-Protocol-Version")) {
     std::string v = req.get_header_value("MCP-Protocol-Version");
     if (!mcp::is_supported_revision(v)) {
-      send_rpc_error(res, 400, rpc::kInvalidRequest, "Bad Request: unsupported MCP-Protocol-Version: " + v);
+      send_rpc_error(res, 400, rpc::kInvalidRequest, "Bad Request: unsupported MCP-Protocol-Version: " + v, id);
       return nullptr;
     }
     if (v != s->protocol_version) {
       send_rpc_error(res, 400, rpc::kInvalidRequest,
                      "Bad Request: MCP-Protocol-Version " + v + " does not match the negotiated version " +
-                         s->protocol_version);
+                         s->protocol_version,
+                     id);
       return nullptr;
     }
   }
@@ -225,7 +227,7 @@ void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& r
     spdlog::info("session {} opened on /mcp/{} ({})", session->id, vs, session->protocol_version);
     return;
   }
-  auto session = session_of(req, res, vs);
+  auto session = session_of(req, res, vs, kind == rpc::Kind::Request ? (*msg)["id"] : Json(nullptr));
   if (!session) return;
   if (kind == rpc::Kind::Notification) {
     gw.handle_notification(session, *msg);

@@ -91,12 +91,12 @@ describe('faults', () => {
       assert.equal(res.status, 202);
     });
 
-    test('invalid JSON is HTTP 400 with JSON-RPC -32700 and id null', async () => {
+    test('invalid JSON is HTTP 400 with JSON-RPC -32700 and no id (MCP ids are never null)', async () => {
       const res = await s.post('{"jsonrpc": "2.0", "id": 1, "method": ');
       assert.equal(res.status, 400);
       const body = await h.readRpc(res);
       assert.equal(body.jsonrpc, '2.0');
-      assert.equal(body.id, null);
+      assert.equal('id' in body, false);
       assert.equal(body.error.code, -32700);
     });
 
@@ -132,11 +132,13 @@ describe('faults', () => {
       assert.match(body.error.message, /nest/i);
     });
 
-    test('a request without Mcp-Session-Id is HTTP 400', async () => {
+    test('a request without Mcp-Session-Id is HTTP 400, and the error echoes its id', async () => {
       const { 'mcp-session-id': _, ...noSession } = s.headers;
       const res = await h.rawPost(gw.mcpUrl('lite'), { jsonrpc: '2.0', id: 7, method: 'tools/list' }, noSession);
-      await res.arrayBuffer();
       assert.equal(res.status, 400);
+      const body = await h.readRpc(res);
+      assert.equal(body.id, 7);
+      assert.match(body.error.message, /Mcp-Session-Id header is required/);
     });
 
     test('a request with an unknown Mcp-Session-Id is HTTP 404', async () => {
@@ -144,8 +146,10 @@ describe('faults', () => {
         ...s.headers,
         'mcp-session-id': 'no-such-session-0123456789',
       });
-      await res.arrayBuffer();
       assert.equal(res.status, 404);
+      const body = await h.readRpc(res);
+      assert.equal(body.id, 8);
+      assert.equal(body.error.message, 'Session not found');
     });
 
     test('an unsupported MCP-Protocol-Version header is HTTP 400', async () => {

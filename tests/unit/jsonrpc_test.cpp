@@ -51,3 +51,10 @@ TEST_CASE("make_error builds a JSON-RPC error with optional data") {
   CHECK(e["error"]["data"]["k"] == 1);
   CHECK_FALSE(rpc::make_error(1, 1, "x").at("error").contains("data"));
 }
+
+TEST_CASE("an error for an unknown request id carries no id, since MCP ids are never null") {
+  Json e = rpc::make_error(nullptr, rpc::kParseError, "Parse error");
+  CHECK_FALSE(e.contains("id"));
+  CHECK(e["jsonrpc"] == "2.0");
+  CHECK(rpc::classify(rpc::make_error("a", 1, "x")) == rpc::Kind::Response);
+}
