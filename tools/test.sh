@@ -2,9 +2,11 @@
 # Installs everything (tools/setup.sh), then runs every test:
 #   1. unit tests (doctest runners registered with meson), and
 #   2. integration tests (tests/integration/*.test.mjs, Node's test runner,
-#      real MCP servers and the official SDK client against build/portcullis).
+#      real MCP servers and the official SDK client against build/portcullis),
+#   3. the official MCP conformance suite through the gateway
+#      (tools/conformance/run.sh; known failures are in its baseline.txt).
 # Exits non-zero if anything failed. The last line is "N passed, M failed",
-# counting unit test cases plus integration tests.
+# counting unit test cases, integration tests, and the conformance step as one.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -74,6 +76,24 @@ int_pass="${int_pass:-0}"
 int_fail=$(( ${int_fail:-0} + ${int_cancelled:-0} ))
 if [[ $int_rc -ne 0 && $int_fail -eq 0 ]]; then int_fail=1; fi
 
+# --- conformance -------------------------------------------------------------
+# The official MCP conformance suite through the gateway, per revision.
+# Scenarios that still fail are listed with their reason in
+# tools/conformance/baseline.txt; any other failure fails this step, which
+# counts as one failed test below.
+say "conformance: tools/conformance/run.sh"
+conf_log="$(mktemp)"
+bash tools/conformance/run.sh >"$conf_log" 2>&1
+conf_rc=$?
+grep -E '^(  (FAIL|PASS) |20[0-9-]+( \(mixed\))?: |=== |  (OK|NEW|now passing))' "$conf_log" | grep -v '^  PASS ' || true
+if [[ $conf_rc -ne 0 ]]; then
+  say "conformance FAILED (exit $conf_rc); last lines:"
+  tail -n 30 "$conf_log"
+fi
+rm -f "$conf_log"
+conf_pass=$(( conf_rc == 0 ? 1 : 0 ))
+conf_fail=$(( conf_rc == 0 ? 0 : 1 ))
+
 echo
-echo "$(( unit_pass + int_pass )) passed, $(( unit_fail + int_fail )) failed"
-[[ $unit_rc -eq 0 && $int_rc -eq 0 ]]
+echo "$(( unit_pass + int_pass + conf_pass )) passed, $(( unit_fail + int_fail + conf_fail )) failed"
+[[ $unit_rc -eq 0 && $int_rc -eq 0 && $conf_rc -eq 0 ]]
