@@ -248,7 +248,7 @@ describe('portcullis connect (stdio bridge)', () => {
       const b = rawBridge(['vs', '--url', gw.mcpUrl('vs')]);
       b.write('{"jsonrpc":"2.0","id":1,"method":\n');
       const err = await b.waitFor((m) => m.error, 'parse error');
-      assert.deepEqual(err, { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: invalid JSON' } });
+      assert.deepEqual(err, { jsonrpc: '2.0', error: { code: -32700, message: 'Parse error: invalid JSON' } });
       const init = await b.initialize();
       assert.equal(init.result.serverInfo.name, 'portcullis/vs');
       const list = await b.request('tools/list');
@@ -287,7 +287,6 @@ describe('portcullis connect (stdio bridge)', () => {
       const err = await b.waitFor((m) => m.error, 'size error', 20000);
       assert.deepEqual(err, {
         jsonrpc: '2.0',
-        id: null,
         error: { code: -32700, message: 'Parse error: message exceeds the limit of 16777216 bytes; it was discarded' },
       });
       b.nextId = 2;
