@@ -4,6 +4,7 @@
 // 1-based line of the offending YAML node; loading never stops at the first
 // error, so one run shows the user everything that is wrong.
 #include "config/config.h"
+#include "core/crypto.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -528,7 +529,7 @@ class Loader {
       error(*doc, "", "portcullis.yaml must be a map of settings");
       return;
     }
-    Fields f = fields(*doc, {"listen", "limits", "page_size", "session_idle_timeout", "allowed_origins", "audit", "auth",
+    Fields f = fields(*doc, {"listen", "limits", "page_size", "session_idle_timeout", "sessions", "allowed_origins", "audit", "auth",
                              "metadata"},
                       "");
     if (auto* e = find(f, "listen")) {
@@ -550,6 +551,22 @@ class Loader {
       if (auto v = get_count(*e, "")) s.page_size = *v;
     if (auto* e = find(f, "session_idle_timeout"))
       if (auto v = get_duration(*e, "")) s.session_idle_timeout = *v;
+    if (auto* e = find(f, "sessions"); e && expect_map(*e, "")) {
+      Fields ss = fields(e->value, {"key", "ttl"}, "sessions");
+      if (auto* k = find(ss, "key")) {
+        if (auto v = get_string(*k, "sessions", true)) {
+          auto raw = crypto::from_hex(*v);
+          if (!raw || raw->size() != 32) {
+            error(k->value, "sessions",
+                  "'key' must be 64 hexadecimal characters (32 bytes), e.g. from: openssl rand -hex 32");
+          } else {
+            s.session_key = std::move(*raw);
+          }
+        }
+      }
+      if (auto* t = find(ss, "ttl"))
+        if (auto v = get_duration(*t, "sessions")) s.session_ttl = *v;
+    }
     if (auto* e = find(f, "allowed_origins"))
       if (auto v = get_strings(*e, "", false)) s.allowed_origins = std::move(*v);
     if (auto* e = find(f, "audit"); e && expect_map(*e, "")) {

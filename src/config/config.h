@@ -99,6 +99,10 @@ struct Settings {
   size_t max_json_depth = 64;
   size_t page_size = 100;
   std::chrono::milliseconds session_idle_timeout{30 * 60 * 1000};
+  // Session ids are sealed (AES-256-GCM) under this 32-byte key, so any
+  // instance holding it serves any session. Empty: a random key per process.
+  std::string session_key;
+  std::chrono::milliseconds session_ttl{24 * 60 * 60 * 1000};  // a session id's lifetime
   std::vector<std::string> allowed_origins;  // besides loopback origins
   std::string pins_db;  // approved tool definitions; default: portcullis-pins.db beside audit_db
   std::string audit_db = "portcullis-audit.db";  // load() resolves it against the config DIR

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "core/crypto.h"
 #include "core/jsonrpc.h"
 #include "core/scheduler.h"
 
@@ -26,8 +27,16 @@ std::shared_ptr<const Runtime> Gateway::runtime() const {
   return runtime_;
 }
 
+void Gateway::configure_sessions(const config::Settings& settings) {
+  // Without a configured key, sessions are sealed under a key of this
+  // process alone: they end with it, and other instances cannot serve them.
+  if (settings.session_key.empty() && session_key_.empty()) session_key_ = crypto::random_bytes(32);
+  sessions_.configure(settings.session_key.empty() ? session_key_ : settings.session_key, settings.session_ttl);
+}
+
 Result<void> Gateway::start() {
   auto cfg = runtime()->config;
+  configure_sessions(cfg->settings);
   auto audit = record::AuditLog::open(cfg->settings.audit_db);
   if (!audit.ok()) return fail("cannot open the audit database " + cfg->settings.audit_db + ": " + audit.error());
   audit_ = std::move(audit.value());
@@ -196,6 +205,7 @@ std::vector<config::Diagnostic> Gateway::reload() {
     for (const auto& e : loaded.errors) spdlog::error("{}", e.format());
     return loaded.errors;
   }
+  configure_sessions(loaded.config->settings);
   if (loaded.config->settings.listen != before->config->settings.listen) {
     spdlog::warn("reload: 'listen' changed; it takes effect on restart");
   }

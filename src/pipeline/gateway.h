@@ -122,6 +122,7 @@ class Gateway {
   static std::string call_key(const void* link, const Json& id);
 
   void rebuild_catalogs();
+  void configure_sessions(const config::Settings& settings);
   // Builds every virtual catalogue of `rt` from its upstreams' catalogues,
   // checking tool pins first. REQUIRES: rebuild_mu_ held.
   void build_catalogs(Runtime& rt);
@@ -135,6 +136,7 @@ class Gateway {
   SessionTable sessions_;
   std::unique_ptr<record::AuditLog> audit_;
   std::unique_ptr<compose::PinStore> pins_;  // null when no virtual server pins
+  std::string session_key_;                  // this process's own key, when none is configured
 
   mutable std::mutex runtime_mu_;
   std::shared_ptr<const Runtime> runtime_;  // (runtime_mu_)

@@ -53,6 +53,80 @@ void Session::close() {
   outbox.close();
 }
 
+namespace {
+constexpr const char* kSealedPrefix = "v1.";
+constexpr const char* kSealAad = "portcullis-session-v1";
+}  // namespace
+
+void SessionTable::configure(std::string key, std::chrono::milliseconds ttl) {
+  std::lock_guard lock(mu_);
+  key_ = std::move(key);
+  ttl_ = ttl;
+}
+
+void SessionTable::publish(const std::shared_ptr<Session>& s) {
+  std::string key;
+  {
+    std::lock_guard lock(mu_);
+    key = key_;
+    s->expires_ms = now_ms() + ttl_.count();
+  }
+  Json info = Json::object();
+  for (const char* k : {"name", "version"}) {
+    if (s->client_info.is_object() && s->client_info.contains(k)) info[k] = s->client_info[k];
+  }
+  Json state = {{"vs", s->virtual_server},
+                {"pv", s->protocol_version},
+                {"caps", s->client_capabilities},
+                {"info", info},
+                {"exp", s->expires_ms},
+                {"n", crypto::random_hex(8)}};  // two sessions never share an id
+  s->id = kSealedPrefix + crypto::seal(key, state.dump(), kSealAad);
+  std::lock_guard lock(mu_);
+  sessions_[s->id] = s;
+}
+
+SessionTable::Found SessionTable::find_or_restore(const std::string& id) {
+  std::string key;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = sessions_.find(id); it != sessions_.end()) {
+      if (it->second->expires_ms && it->second->expires_ms < now_ms()) {
+        auto expired = std::move(it->second);
+        sessions_.erase(it);
+        ended_[id] = expired->expires_ms;
+        expired->close();
+        return {nullptr, "Session expired"};
+      }
+      return {it->second, ""};
+    }
+    if (ended_.count(id)) return {nullptr, "Session not found"};
+    key = key_;
+  }
+  if (id.rfind(kSealedPrefix, 0) != 0) return {nullptr, "Session not found"};
+  auto plain = crypto::open(key, std::string_view(id).substr(3), kSealAad);
+  if (!plain) {
+    return {nullptr, "Session not found: this session id was not issued under this gateway's session key "
+                     "(altered, or sealed under another key)"};
+  }
+  Json state = Json::parse(*plain, nullptr, false);
+  if (!state.is_object() || !state.contains("exp") || !state["exp"].is_number_integer() ||
+      !state.contains("vs") || !state["vs"].is_string()) {
+    return {nullptr, "Session not found: the session id holds no valid state"};
+  }
+  if (state["exp"].get<long long>() < now_ms()) return {nullptr, "Session expired"};
+  auto s = std::make_shared<Session>(id, state["vs"].get<std::string>(), /*legacy_sse=*/false);
+  s->protocol_version = state.value("pv", std::string());
+  s->client_capabilities = state.value("caps", Json::object());
+  s->client_info = state.value("info", Json::object());
+  s->expires_ms = state["exp"].get<long long>();
+  s->initialized = true;
+  std::lock_guard lock(mu_);
+  auto [it, inserted] = sessions_.emplace(id, s);  // another thread may have restored it first
+  if (inserted) spdlog::info("session {}... restored from its sealed id", id.substr(0, 16));
+  return {it->second, ""};
+}
+
 std::shared_ptr<Session> SessionTable::create(const std::string& vs, bool legacy) {
   // 128 random bits: unguessable, and visible ASCII as the spec requires.
   auto s = std::make_shared<Session>(crypto::random_hex(16), vs, legacy);
@@ -75,6 +149,8 @@ void SessionTable::erase(const std::string& id) {
     if (it == sessions_.end()) return;
     s = std::move(it->second);
     sessions_.erase(it);
+    // A sealed id stays valid elsewhere until it expires, but here it ended.
+    if (s->expires_ms) ended_[id] = s->expires_ms;
   }
   s->close();
 }
@@ -102,10 +178,14 @@ size_t SessionTable::size() const {
 }
 
 size_t SessionTable::reap(std::chrono::milliseconds idle) {
-  long long cutoff = now_ms() - idle.count();
+  long long now = now_ms();
+  long long cutoff = now - idle.count();
   std::vector<std::shared_ptr<Session>> victims;
   {
     std::lock_guard lock(mu_);
+    for (auto it = ended_.begin(); it != ended_.end();) {
+      it = it->second < now ? ended_.erase(it) : std::next(it);
+    }
     for (auto it = sessions_.begin(); it != sessions_.end();) {
       if (it->second->open_streams.load() == 0 && it->second->last_seen_ms.load() < cutoff) {
         victims.push_back(std::move(it->second));

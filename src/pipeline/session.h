@@ -41,7 +41,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(std::string id, std::string virtual_server, bool legacy_sse);
   ~Session();
 
-  const std::string id;
+  // Set once by SessionTable before the session is published.
+  std::string id;
   const std::string virtual_server;
   const bool legacy_sse;
 
@@ -52,6 +53,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<bool> initialized{false};
   std::atomic<long long> last_seen_ms{0};
   std::atomic<int> open_streams{0};
+  long long expires_ms = 0;  // when the sealed id stops being valid (0: never)
 
   // Unsolicited messages: the GET stream (Streamable HTTP) or the SSE stream.
   MessageStream outbox{1024};
@@ -92,11 +94,30 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 // All live sessions. Thread-safe.
+//
+// A Streamable HTTP session id is sealed: "v1." + AES-256-GCM(key, {virtual
+// server, protocol revision, client capabilities and info, expiry}). Any
+// instance holding the key can restore a session it never saw from its id
+// alone, so no shared store and no sticky routing are needed. Legacy SSE
+// sessions live and die with their stream and get plain random ids.
 class SessionTable {
  public:
+  // REQUIRES: key.size() == 32.
+  void configure(std::string key, std::chrono::milliseconds ttl);
+
   std::shared_ptr<Session> create(const std::string& virtual_server, bool legacy_sse);
+  // Seals an initialized, not yet published session's state into its id and
+  // publishes it.
+  void publish(const std::shared_ptr<Session>& session);
+
+  struct Found {
+    std::shared_ptr<Session> session;  // null when not found
+    std::string why;                   // for the client, when not found
+  };
+  // The live session with this id, or one restored from the sealed id.
+  Found find_or_restore(const std::string& id);
   std::shared_ptr<Session> find(const std::string& id) const;
-  void erase(const std::string& id);  // closes the session
+  void erase(const std::string& id);  // closes the session; its id stays dead here
   std::vector<std::shared_ptr<Session>> all() const;
   std::vector<std::shared_ptr<Session>> of(const std::string& virtual_server) const;
   size_t size() const;
@@ -106,6 +127,9 @@ class SessionTable {
  private:
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;
+  std::unordered_map<std::string, long long> ended_;  // (mu_) id -> expiry: ended here, never restored
+  std::string key_;                                   // (mu_)
+  std::chrono::milliseconds ttl_{24 * 60 * 60 * 1000};  // (mu_)
 };
 
 long long now_ms();

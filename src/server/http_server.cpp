@@ -159,9 +159,10 @@ std::shared_ptr<Session> HttpFront::Impl::session_of(const httplib::Request& req
     send_rpc_error(res, 400, rpc::kInvalidRequest, "Bad Request: Mcp-Session-Id header is required", id);
     return nullptr;
   }
-  auto s = gw.sessions().find(req.get_header_value("Mcp-Session-Id"));
+  auto found = gw.sessions().find_or_restore(req.get_header_value("Mcp-Session-Id"));
+  auto s = found.session;
   if (!s || s->virtual_server != vs || s->legacy_sse) {
-    send_rpc_error(res, 404, -32001, "Session not found", id);
+    send_rpc_error(res, 404, -32001, s ? "Session not found" : found.why, id);
     return nullptr;
   }
   if (req.has_header("MCP-Protocol-Version")) {
@@ -214,7 +215,8 @@ void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& r
   if (!msg) return;
   rpc::Kind kind = rpc::classify(*msg);
   if (kind == rpc::Kind::Request && (*msg)["method"] == "initialize") {
-    auto session = gw.sessions().create(vs, /*legacy_sse=*/false);
+    // The id is minted after initialize, because it seals what was negotiated.
+    auto session = std::make_shared<Session>(std::string(), vs, /*legacy_sse=*/false);
     auto inflight = std::make_shared<InFlight>();
     inflight->downstream_id = (*msg)["id"];
     inflight->stream = std::make_shared<MessageStream>();
@@ -222,9 +224,10 @@ void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& r
     std::string out;
     bool final = false;
     inflight->stream->pop(&out, &final, Clock::now() + std::chrono::seconds(5));
+    gw.sessions().publish(session);
     res.set_header("Mcp-Session-Id", session->id);
     res.set_content(out, "application/json");
-    spdlog::info("session {} opened on /mcp/{} ({})", session->id, vs, session->protocol_version);
+    spdlog::info("session {}... opened on /mcp/{} ({})", session->id.substr(0, 16), vs, session->protocol_version);
     return;
   }
   auto session = session_of(req, res, vs, kind == rpc::Kind::Request ? (*msg)["id"] : Json(nullptr));

@@ -256,7 +256,7 @@ tls: true
             "portcullis.yaml:9: 'auth' must be a map",
             "portcullis.yaml:10: 'metadata' must be a map",
             "portcullis.yaml:11: unknown key 'tls' (expected one of: listen, limits, page_size, session_idle_timeout, "
-            "allowed_origins, audit, auth, metadata)",
+            "sessions, allowed_origins, audit, auth, metadata)",
         });
   CHECK(r.config == nullptr);
 }
@@ -824,4 +824,27 @@ TEST_CASE("pinning defaults to warn, accepts off and block, and rejects other mo
                   "    pinning: blok\n"
                   "    tools: [ { upstream: a } ]\n") ==
         Lines{"servers.d/s.yaml:5: virtual server 'v': unknown pinning mode 'blok' (did you mean 'block'?)"});
+}
+
+TEST_CASE("sessions.key is 32 bytes of hex, may come from the environment, and ttl is a duration") {
+  {
+    TempConfig t;
+    setenv("PCT_SESSION_KEY", "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF", 1);
+    t.write("portcullis.yaml", "sessions:\n  key: ${PCT_SESSION_KEY}\n  ttl: 2h\n");
+    t.write("servers.d/s.yaml", "upstreams: {}\n");
+    auto r = t.load();
+    unsetenv("PCT_SESSION_KEY");
+    REQUIRE(r.errors.empty());
+    CHECK(r.config->settings.session_key.size() == 32);
+    CHECK(static_cast<unsigned char>(r.config->settings.session_key[1]) == 0x11);
+    CHECK(r.config->settings.session_ttl == std::chrono::hours(2));
+  }
+  {
+    TempConfig t;
+    t.write("portcullis.yaml", "sessions:\n  key: abc123\n");
+    t.write("servers.d/s.yaml", "upstreams: {}\n");
+    CHECK(formatted(t.load().errors) ==
+          Lines{"portcullis.yaml:2: sessions: 'key' must be 64 hexadecimal characters (32 bytes), e.g. from: "
+                "openssl rand -hex 32"});
+  }
 }

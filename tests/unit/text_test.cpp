@@ -54,3 +54,40 @@ TEST_CASE("SseParser assembles events across arbitrary chunk boundaries") {
 TEST_CASE("sse_event splits multi-line data into data fields") {
   CHECK(text::sse_event("a\nb", "message", "3") == "event: message\nid: 3\ndata: a\ndata: b\n\n");
 }
+
+#include "core/crypto.h"
+
+TEST_CASE("seal and open round-trip under the same key and associated data") {
+  std::string key = crypto::random_bytes(32);
+  for (std::string plain : {std::string(), std::string("a"), std::string("ab"), std::string(1000, 'x')}) {
+    std::string token = crypto::seal(key, plain, "ctx");
+    CHECK(token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+          std::string::npos);
+    auto opened = crypto::open(key, token, "ctx");
+    REQUIRE(opened.has_value());
+    CHECK(*opened == plain);
+  }
+  // A fresh nonce each time: the same plaintext never seals to the same token.
+  CHECK(crypto::seal(key, "same", "ctx") != crypto::seal(key, "same", "ctx"));
+}
+
+TEST_CASE("open refuses altered tokens, other keys, other associated data and junk") {
+  std::string key = crypto::random_bytes(32);
+  std::string token = crypto::seal(key, R"({"vs":"dev"})", "ctx");
+  for (size_t i = 0; i < token.size(); i += 7) {
+    std::string bad = token;
+    bad[i] = bad[i] == 'A' ? 'B' : 'A';
+    CHECK_FALSE(crypto::open(key, bad, "ctx").has_value());
+  }
+  CHECK_FALSE(crypto::open(crypto::random_bytes(32), token, "ctx").has_value());
+  CHECK_FALSE(crypto::open(key, token, "other").has_value());
+  CHECK_FALSE(crypto::open(key, token.substr(0, token.size() - 4), "ctx").has_value());
+  CHECK_FALSE(crypto::open(key, "not a token!", "ctx").has_value());
+  CHECK_FALSE(crypto::open(key, "", "ctx").has_value());
+}
+
+TEST_CASE("from_hex decodes hex and rejects anything else") {
+  CHECK(crypto::from_hex("00ff10").value() == std::string("\x00\xff\x10", 3));
+  CHECK_FALSE(crypto::from_hex("abc").has_value());
+  CHECK_FALSE(crypto::from_hex("zz").has_value());
+}

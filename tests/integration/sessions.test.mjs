@@ -1,0 +1,126 @@
+// Sealed sessions: the Mcp-Session-Id carries the session's own state,
+// sealed with AES-256-GCM under the configured key, so a second instance with
+// the same key serves the same session with no shared store and no sticky
+// routing. Altered ids, ids sealed under another key and expired ids are
+// refused with a clear 404.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+import * as h from './harness.mjs';
+
+const servers = {
+  main: {
+    upstreams: { ev: h.everythingStdio() },
+    virtual_servers: { sv: { tools: [{ upstream: 'ev', include: ['echo', 'get-sum', 'trigger-long-running-operation'] }] } },
+  },
+};
+const instance = (key, ttl = '1h') => h.makeConfigDir({ settings: { sessions: { key, ttl } }, servers });
+
+describe('sealed sessions', () => {
+  const key = crypto.randomBytes(32).toString('hex');
+  let a;
+  let b;
+  let other;
+
+  before(async () => {
+    [a, b, other] = await Promise.all([
+      h.startGateway(instance(key)),
+      h.startGateway(instance(key)),
+      h.startGateway(instance(crypto.randomBytes(32).toString('hex'))),
+    ]);
+  });
+
+  after(h.cleanup);
+
+  test('a client whose requests alternate between two instances keeps one session', async () => {
+    const urlA = new URL(a.mcpUrl('sv'));
+    const urlB = new URL(b.mcpUrl('sv'));
+    const served = { a: 0, b: 0 };
+    let turn = 0;
+    // Every request goes to the other instance than the one before.
+    const alternate = (input, init) => {
+      const toB = turn++ % 2 === 1;
+      served[toB ? 'b' : 'a']++;
+      const url = new URL(String(input instanceof Request ? input.url : input));
+      url.port = (toB ? urlB : urlA).port;
+      return fetch(url, init);
+    };
+    const client = new Client({ name: 'roaming', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(urlA, { fetch: alternate }));
+    try {
+      for (let i = 0; i < 4; i++) {
+        assert.equal(h.text(await client.callTool({ name: 'echo', arguments: { message: `hop ${i}` } })), `Echo: hop ${i}`);
+      }
+      assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), ['echo', 'get-sum', 'trigger-long-running-operation']);
+      let progress = 0;
+      const r = await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 2 } }, undefined, {
+        onprogress: () => progress++,
+      });
+      assert.match(h.text(r), /Long running operation completed/);
+      assert.equal(progress, 2);
+      assert.ok(served.a >= 3 && served.b >= 3, JSON.stringify(served));
+      const health = async (gw) => (await (await fetch(new URL('/healthz', gw.mcpUrl('sv')))).json()).sessions;
+      assert.equal(await health(a), 1);
+      assert.equal(await health(b), 1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('the session id is sealed: it shows none of the state it carries', async () => {
+    const s = await h.rawSession(a.mcpUrl('sv'));
+    assert.match(s.sessionId, /^v1\.[A-Za-z0-9_-]{40,}$/);
+    assert.doesNotMatch(s.sessionId, /raw-it-client|2025-11-25|sv/);
+    // Visible ASCII only, as the spec requires of session ids.
+    assert.match(s.sessionId, /^[\x21-\x7e]+$/);
+  });
+
+  test('an altered id is refused with 404 and a reason', async () => {
+    const s = await h.rawSession(a.mcpUrl('sv'));
+    const id = s.sessionId;
+    const flipped = id.slice(0, 20) + (id[20] === 'A' ? 'B' : 'A') + id.slice(21);
+    const r = await s.post({ jsonrpc: '2.0', id: 1, method: 'tools/list' }, { 'mcp-session-id': flipped });
+    assert.equal(r.status, 404);
+    const body = await h.readRpc(r);
+    assert.equal(body.id, 1);
+    assert.match(body.error.message, /not issued under this gateway's session key/);
+  });
+
+  test('an instance with another key refuses the id', async () => {
+    const s = await h.rawSession(a.mcpUrl('sv'));
+    const r = await h.rawPost(other.mcpUrl('sv'), { jsonrpc: '2.0', id: 2, method: 'tools/list' }, s.headers);
+    assert.equal(r.status, 404);
+    assert.match((await h.readRpc(r)).error.message, /not issued under this gateway's session key/);
+  });
+
+  test('a session ended with DELETE is gone on that instance', async () => {
+    const s = await h.rawSession(a.mcpUrl('sv'));
+    const onB = await h.rawPost(b.mcpUrl('sv'), { jsonrpc: '2.0', id: 3, method: 'tools/list' }, s.headers);
+    assert.equal(onB.status, 200);
+    await onB.arrayBuffer();
+    const del = await fetch(b.mcpUrl('sv'), { method: 'DELETE', headers: s.headers });
+    assert.equal(del.status, 200);
+    const again = await h.rawPost(b.mcpUrl('sv'), { jsonrpc: '2.0', id: 4, method: 'tools/list' }, s.headers);
+    assert.equal(again.status, 404);
+    assert.equal((await h.readRpc(again)).error.message, 'Session not found');
+  });
+
+  test('an expired id is refused with 404 "Session expired" by every instance', async () => {
+    const shortKey = crypto.randomBytes(32).toString('hex');
+    const [c, d] = await Promise.all([h.startGateway(instance(shortKey, '1s')), h.startGateway(instance(shortKey, '1s'))]);
+    const s = await h.rawSession(c.mcpUrl('sv'));
+    const fresh = await h.rawPost(d.mcpUrl('sv'), { jsonrpc: '2.0', id: 5, method: 'tools/list' }, s.headers);
+    assert.equal(fresh.status, 200);
+    await fresh.arrayBuffer();
+    await new Promise((r) => setTimeout(r, 1300));
+    for (const gw of [c, d]) {
+      const r = await h.rawPost(gw.mcpUrl('sv'), { jsonrpc: '2.0', id: 6, method: 'tools/list' }, s.headers);
+      assert.equal(r.status, 404);
+      assert.equal((await h.readRpc(r)).error.message, 'Session expired');
+    }
+  });
+});
