@@ -179,4 +179,12 @@ MsgKind kind_of(const Json& msg) {
   return MsgKind::Other;
 }
 
+Outgoing outgoing(const Json& message) {
+  Outgoing o;
+  o.kind = kind_of(message);
+  if (o.kind == MsgKind::Request) o.id = message["id"];
+  o.body = rpc::dump(message);
+  return o;
+}
+
 }  // namespace portcullis::transport::detail

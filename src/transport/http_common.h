@@ -76,6 +76,15 @@ std::string describe_error(httplib::Error e);
 
 enum class MsgKind { Request, Notification, Response, Other };
 MsgKind kind_of(const Json& msg);
+// A message queued for POSTing: serialized once, with what the transport
+// needs to answer for it if the POST fails.
+struct Outgoing {
+  std::string body;
+  MsgKind kind = MsgKind::Other;
+  Json id;  // requests only
+};
+Outgoing outgoing(const Json& message);
+
 // Stable map key for a JSON-RPC id.
 inline std::string id_key(const Json& id) { return rpc::dump(id); }
 

@@ -22,11 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 using detail::MsgKind;
 
-struct Outgoing {
-  std::string body;
-  MsgKind kind = MsgKind::Other;
-  Json id;
-};
+using detail::Outgoing;
 
 struct State {
   config::UpstreamConfig cfg;
@@ -288,10 +284,7 @@ class SseTransport final : public UpstreamTransport {
 
   void send(const Json& message) override {
     State& s = *st_;
-    Outgoing o;
-    o.kind = detail::kind_of(message);
-    if (o.kind == MsgKind::Request) o.id = message["id"];
-    o.body = rpc::dump(message);
+    Outgoing o = detail::outgoing(message);
     std::unique_lock lock(s.mu);
     if (!s.have_endpoint || s.closed || s.dead) {
       bool dead = s.dead;

@@ -29,11 +29,7 @@ namespace {
 using namespace std::chrono_literals;
 using detail::MsgKind;
 
-struct Outgoing {
-  std::string body;
-  MsgKind kind = MsgKind::Other;
-  Json id;  // requests only
-};
+using detail::Outgoing;
 
 struct InFlight {
   httplib::Client* cli = nullptr;
@@ -460,10 +456,7 @@ class StreamableHttpTransport final : public UpstreamTransport {
 
   void send(const Json& message) override {
     State& s = *st_;
-    Outgoing o;
-    o.kind = detail::kind_of(message);
-    if (o.kind == MsgKind::Request) o.id = message["id"];
-    o.body = rpc::dump(message);
+    Outgoing o = detail::outgoing(message);
     std::unique_lock lock(s.mu);
     if (!s.opened || s.closed || s.dead) {
       bool dead = s.dead;
