@@ -191,13 +191,6 @@ int cmd_serve(const Args& a) {
     spdlog::info("config change detected; reloading");
     gateway.reload();
   });
-  auto idle = cfg->settings.session_idle_timeout;
-  std::function<void()> reap;
-  reap = [&gateway, idle, &reap] {
-    gateway.sessions().reap(idle);
-    Scheduler::shared().after(std::chrono::seconds(30), reap);
-  };
-  Scheduler::shared().after(std::chrono::seconds(30), reap);
 
   std::atomic<bool> shutting_down{false};
   std::thread signals([&] {

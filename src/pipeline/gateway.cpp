@@ -17,10 +17,7 @@ Gateway::Gateway(std::shared_ptr<const config::GatewayConfig> config)
   runtime_ = rt;
 }
 
-Gateway::~Gateway() {
-  stop();
-  alive_.reset();
-}
+Gateway::~Gateway() { stop(); }
 
 std::shared_ptr<const Runtime> Gateway::runtime() const {
   std::lock_guard lock(runtime_mu_);
@@ -50,8 +47,11 @@ Result<void> Gateway::start() {
   }
   std::lock_guard lock(rebuild_mu_);
   auto rt = make_runtime(cfg, nullptr);
-  std::lock_guard rlock(runtime_mu_);
-  runtime_ = rt;
+  {
+    std::lock_guard rlock(runtime_mu_);
+    runtime_ = rt;
+  }
+  schedule_reap();
   return {};
 }
 
@@ -72,9 +72,9 @@ std::shared_ptr<Runtime> Gateway::make_runtime(std::shared_ptr<const config::Gat
       }
     }
     auto up = std::make_shared<Upstream>(
-        ucfg, [this](const std::string&) { rebuild_catalogs(); },
-        [this](const std::shared_ptr<Upstream>& u, const transport::Incoming& in, bool req) {
-          on_shared_traffic(u, in, req);
+        ucfg, [this, guard = guard_](const std::string&) { if_running(guard, [&] { rebuild_catalogs(); }); },
+        [this, guard = guard_](const std::shared_ptr<Upstream>& u, const transport::Incoming& in, bool req) {
+          if_running(guard, [&] { on_shared_traffic(u, in, req); });
         });
     rt->upstreams[name] = up;
     fresh.push_back(up);
@@ -146,16 +146,23 @@ void Gateway::build_catalogs(Runtime& rt) {
 
 void Gateway::watch_pins() {
   // `portcullis pins approve` runs in another process; notice its writes.
-  std::weak_ptr<void> alive = alive_;
-  Scheduler::shared().after(std::chrono::seconds(1), [this, alive] {
-    if (alive.expired() || stopped_) return;
-    if (pins_->changed_elsewhere()) {
-      spdlog::info("tool pins changed; rebuilding catalogues");
-      std::thread([this, alive] {
-        if (!alive.expired()) rebuild_catalogs();
-      }).detach();
-    }
-    watch_pins();
+  Scheduler::shared().after(std::chrono::seconds(1), [this, guard = guard_] {
+    if_running(guard, [&] {
+      if (pins_->changed_elsewhere()) {
+        spdlog::info("tool pins changed; rebuilding catalogues");
+        std::thread([this, guard] { if_running(guard, [&] { rebuild_catalogs(); }); }).detach();
+      }
+      watch_pins();
+    });
+  });
+}
+
+void Gateway::schedule_reap() {
+  Scheduler::shared().after(std::chrono::seconds(30), [this, guard = guard_] {
+    if_running(guard, [&] {
+      sessions_.reap(runtime()->config->settings.session_idle_timeout);
+      schedule_reap();
+    });
   });
 }
 
@@ -282,6 +289,11 @@ void Gateway::stop() {
     });
   }
   for (auto& w : workers) w.join();
+  {
+    // Waits for callbacks already running; later ones see `stopped`.
+    std::unique_lock lock(guard_->mu);
+    guard_->stopped = true;
+  }
   if (audit_) audit_->flush();
 }
 

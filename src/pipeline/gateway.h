@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -147,9 +148,23 @@ class Gateway {
   std::unordered_map<std::string, CallTarget> calls_;  // (calls_mu_)
   std::atomic<unsigned long long> next_token_{1};
   std::atomic<bool> stopped_{false};
-  // Upstream completions may outlive the gateway at shutdown; they hold a
-  // weak reference to this and do nothing once it is gone.
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  // Callbacks that run on other threads (upstream completions, catalogue
+  // refreshes, timers) may fire while or after the gateway stops. Each one
+  // holds the guard's lock shared while it uses the gateway and returns at
+  // once when `stopped` is set; stop() sets it under the exclusive lock, so
+  // once stop() returns no callback touches the gateway again.
+  struct LifeGuard {
+    std::shared_mutex mu;
+    bool stopped = false;  // (mu)
+  };
+  std::shared_ptr<LifeGuard> guard_ = std::make_shared<LifeGuard>();
+  // Runs `fn` unless the gateway has stopped; for callbacks on other threads.
+  template <typename Fn>
+  static void if_running(const std::shared_ptr<LifeGuard>& guard, Fn&& fn) {
+    std::shared_lock lock(guard->mu);
+    if (!guard->stopped) fn();
+  }
+  void schedule_reap();
 };
 
 }  // namespace portcullis::pipeline

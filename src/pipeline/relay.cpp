@@ -360,10 +360,10 @@ void Gateway::forward(const std::shared_ptr<Session>& session, const std::shared
     std::lock_guard lock(calls_mu_);
     calls_[state->call_key] = {session, inflight};
   };
-  std::weak_ptr<void> alive = alive_;
   link.value()->call_async(method, std::move(params), opts,
-                           [this, alive, session, inflight, up, method, audit, state](Json response) {
-    if (alive.expired()) return;  // the gateway is shutting down
+                           [this, guard = guard_, session, inflight, up, method, audit, state](Json response) {
+    std::shared_lock lock(guard->mu);
+    if (guard->stopped) return;
     double upstream_ms = ms_since(state->sent);
     {
       std::lock_guard lock(calls_mu_);
@@ -495,9 +495,10 @@ mcp::UpstreamLink::Handlers Gateway::client_link_handlers(const std::shared_ptr<
     return slot->link;
   };
   mcp::UpstreamLink::Handlers h;
-  h.on_notification = [this, ws, wu, name, find_link](const transport::Incoming& in) {
+  h.on_notification = [this, guard = guard_, ws, wu, name, find_link](const transport::Incoming& in) {
+    std::shared_lock lock(guard->mu);
     auto s = ws.lock();
-    if (!s) return;
+    if (guard->stopped || !s) return;
     const std::string method = in.message.value("method", "");
     if (method == "notifications/tools/list_changed" || method == "notifications/prompts/list_changed" ||
         method == "notifications/resources/list_changed") {
@@ -508,10 +509,11 @@ mcp::UpstreamLink::Handlers Gateway::client_link_handlers(const std::shared_ptr<
     auto link = find_link();
     route_notification(s, link.get(), name, in);
   };
-  h.on_request = [this, ws, name, find_link](const transport::Incoming& in) {
+  h.on_request = [this, guard = guard_, ws, name, find_link](const transport::Incoming& in) {
+    std::shared_lock lock(guard->mu);
     auto s = ws.lock();
     auto link = find_link();
-    if (!link) return;
+    if (guard->stopped || !link) return;
     route_server_request(s, link, name, in);
   };
   h.on_state = [ws, name](mcp::LinkState state, const std::string& reason) {
