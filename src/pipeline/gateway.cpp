@@ -37,15 +37,8 @@ Result<void> Gateway::start() {
   auto audit = record::AuditLog::open(cfg->settings.audit_db);
   if (!audit.ok()) return fail("cannot open the audit database " + cfg->settings.audit_db + ": " + audit.error());
   audit_ = std::move(audit.value());
-  bool pinning = false;
-  for (const auto& [name, vs] : cfg->virtual_servers) pinning |= vs.pinning != config::PinningMode::Off;
-  if (pinning) {
-    auto pins = compose::PinStore::open(cfg->settings.pins_db);
-    if (!pins.ok()) return fail("cannot open the tool pin store: " + pins.error());
-    pins_ = std::move(pins.value());
-    watch_pins();
-  }
   std::lock_guard lock(rebuild_mu_);
+  if (auto r = open_pins(*cfg); !r.ok()) return r;
   auto rt = make_runtime(cfg, nullptr);
   {
     std::lock_guard rlock(runtime_mu_);
@@ -144,6 +137,18 @@ void Gateway::build_catalogs(Runtime& rt) {
   }
 }
 
+Result<void> Gateway::open_pins(const config::GatewayConfig& cfg) {
+  if (pins_) return {};
+  bool pinning = false;
+  for (const auto& [name, vs] : cfg.virtual_servers) pinning |= vs.pinning != config::PinningMode::Off;
+  if (!pinning) return {};
+  auto pins = compose::PinStore::open(cfg.settings.pins_db);
+  if (!pins.ok()) return fail("cannot open the tool pin store: " + pins.error());
+  pins_ = std::move(pins.value());
+  watch_pins();
+  return {};
+}
+
 void Gateway::watch_pins() {
   // `portcullis pins approve` runs in another process; notice its writes.
   Scheduler::shared().after(std::chrono::seconds(1), [this, guard = guard_] {
@@ -219,18 +224,8 @@ std::vector<config::Diagnostic> Gateway::reload() {
   std::shared_ptr<Runtime> rt;
   {
     std::lock_guard lock(rebuild_mu_);
-    if (!pins_) {
-      bool pinning = false;
-      for (const auto& [name, vs] : loaded.config->virtual_servers) pinning |= vs.pinning != config::PinningMode::Off;
-      if (pinning) {
-        if (auto pins = compose::PinStore::open(loaded.config->settings.pins_db); pins.ok()) {
-          pins_ = std::move(pins.value());
-          watch_pins();
-        } else {
-          spdlog::error("cannot open the tool pin store: {}", pins.error());
-        }
-      }
-    }
+    // Without a pin store, pinning stays off; the reload still applies.
+    if (auto r = open_pins(*loaded.config); !r.ok()) spdlog::error("{}", r.error());
     rt = make_runtime(loaded.config, before.get());
     std::lock_guard rlock(runtime_mu_);
     runtime_ = rt;

@@ -128,6 +128,8 @@ class Gateway {
   // checking tool pins first. REQUIRES: rebuild_mu_ held.
   void build_catalogs(Runtime& rt);
   compose::PinChanges check_pins(const Runtime& rt);
+  // Opens the pin store once some virtual server pins. REQUIRES: rebuild_mu_ held.
+  Result<void> open_pins(const config::GatewayConfig& cfg);
   void watch_pins();
   void notify_list_changes(const Runtime& before, const Runtime& after);
   std::shared_ptr<Runtime> make_runtime(std::shared_ptr<const config::GatewayConfig> cfg,
