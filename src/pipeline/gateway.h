@@ -229,8 +229,10 @@ class Gateway {
                                                    const std::shared_ptr<Upstream>& upstream);
 
   // Upstream -> downstream routing.
+  // `hint`: the request it belongs to when the message itself does not say.
   void route_notification(const std::shared_ptr<Session>& session, mcp::UpstreamLink* link,
-                          const std::string& upstream, const transport::Incoming& in);
+                          const std::string& upstream, const transport::Incoming& in,
+                          std::shared_ptr<InFlight> hint = nullptr);
   void route_server_request(const std::shared_ptr<Session>& session,
                             const std::shared_ptr<mcp::UpstreamLink>& link,
                             const std::string& upstream, const transport::Incoming& in);

@@ -628,11 +628,12 @@ mcp::UpstreamLink::Handlers Gateway::client_link_handlers(const std::shared_ptr<
 }
 
 void Gateway::route_notification(const std::shared_ptr<Session>& first_session, mcp::UpstreamLink* link,
-                                 const std::string& upstream, const transport::Incoming& in) {
+                                 const std::string& upstream, const transport::Incoming& in,
+                                 std::shared_ptr<InFlight> hint) {
   Json msg = in.message;
   const std::string method = msg.value("method", "");
   auto target = target_of(link, in);
-  std::shared_ptr<InFlight> inflight = target ? target->inflight.lock() : nullptr;
+  std::shared_ptr<InFlight> inflight = target ? target->inflight.lock() : std::move(hint);
   std::shared_ptr<Session> session = first_session;
   if (inflight) std::tie(session, inflight) = current_of(session, inflight);
   if (!session) return;

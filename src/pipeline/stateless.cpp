@@ -258,8 +258,11 @@ mcp::UpstreamLink::Handlers Gateway::stateless_link_handlers(const std::shared_p
       auto link = find_link();
       if (!link) return;
       auto target = target_of(link.get(), in);
+      // Over stdio a log message names no request: it belongs to the newest
+      // call on the link, as a mid-call request does.
+      if (!target && method == "notifications/message") target = latest_call_on(link.get());
       if (!target) return;  // nobody to tell: the request it concerned is gone
-      if (auto s = target->session.lock()) route_notification(s, link.get(), name, in);
+      if (auto s = target->session.lock()) route_notification(s, link.get(), name, in, target->inflight.lock());
     });
   };
   h.on_request = [this, guard = guard_, name, find_link](const transport::Incoming& in) {
