@@ -101,9 +101,9 @@ void Gateway::handle_request(const std::shared_ptr<Session>& session, const Json
                          "Method not found: " + method + " is not part of protocol revision " +
                              session->protocol_version);
     }
-    if (method == "tools/call" || method == "prompts/get" || method == "resources/read") {
-      if (resume(session, inflight, method, params)) return;
-      inflight->request_digest = request_digest(method, params);
+    if ((method == "tools/call" || method == "prompts/get" || method == "resources/read") &&
+        resume(session, inflight, method, params)) {
+      return;
     }
   } else if (method == "server/discover" || method == "subscriptions/listen") {
     return reply_error(session, inflight, rpc::kMethodNotFound,

@@ -39,7 +39,9 @@ struct InFlight {
   // Set once a stateless request's upstream call asks for client input: from
   // then on its events go to whichever request continues the exchange.
   std::shared_ptr<Exchange> exchange;  // (Gateway::exchanges_mu_)
-  std::string request_digest;          // stateless tools/call, prompts/get, resources/read
+  // A stateless request as received, kept until an upstream asks for input
+  // (its digest binds the continuation to it) or the request ends.
+  std::shared_ptr<const Json> request;
   std::atomic<bool> finished{false};   // the final response was sent
 };
 

@@ -342,7 +342,9 @@ void Gateway::ask_input(const std::shared_ptr<Session>& session, const std::shar
     if (!ex) {
       ex = std::make_shared<Exchange>();
       ex->handle = crypto::random_hex(16);
-      ex->digest = inflight->request_digest;
+      static const Json kNoParams = Json::object();
+      const Json* req = inflight->request.get();
+      ex->digest = request_digest(inflight->method, req && req->contains("params") ? (*req)["params"] : kNoParams);
       ex->upstream_cancel = inflight->cancel;
       ex->session = session;
       ex->current = inflight;

@@ -164,7 +164,7 @@ struct HttpFront::Impl {
   std::shared_ptr<Session> session_of(const httplib::Request& req, httplib::Response& res,
                                       const std::string& vs, const Json& id = nullptr);
   void post_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
-  void post_stateless(const httplib::Request& req, httplib::Response& res, const std::string& vs, const Json& msg);
+  void post_stateless(const httplib::Request& req, httplib::Response& res, const std::string& vs, Json msg);
   void get_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
   void delete_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
   void get_sse(const httplib::Request& req, httplib::Response& res, const std::string& vs);
@@ -255,7 +255,9 @@ void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& r
   if (!known_vs(vs, res) || !check_origin(req, res)) return;
   auto msg = parse_body(req, res);
   if (!msg) return;
-  if (!req.has_header("Mcp-Session-Id") && is_stateless(req, *msg)) return post_stateless(req, res, vs, *msg);
+  if (!req.has_header("Mcp-Session-Id") && is_stateless(req, *msg)) {
+    return post_stateless(req, res, vs, std::move(*msg));
+  }
   rpc::Kind kind = rpc::classify(*msg);
   if (kind == rpc::Kind::Request && (*msg)["method"] == "initialize") {
     // The id is minted after initialize, because it seals what was negotiated.
@@ -294,7 +296,11 @@ void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& r
 }
 
 void HttpFront::Impl::post_stateless(const httplib::Request& req, httplib::Response& res, const std::string& vs,
-                                     const Json& msg) {
+                                     Json body) {
+  // Kept with the request, for a continuation's digest should an upstream
+  // ask for input.
+  auto request = std::make_shared<const Json>(std::move(body));
+  const Json& msg = *request;
   rpc::Kind kind = rpc::classify(msg);
   if (kind == rpc::Kind::Response) {
     send_rpc_error(res, 400, rpc::kInvalidRequest,
@@ -383,6 +389,7 @@ void HttpFront::Impl::post_stateless(const httplib::Request& req, httplib::Respo
   inflight->downstream_id = id;
   inflight->request_bytes = req.body.size();
   inflight->stream = std::make_shared<MessageStream>();
+  inflight->request = std::move(request);
   gw.handle_request(session, msg, inflight);
   answer_request(req, res, session, inflight);
 }
