@@ -687,7 +687,7 @@ TEST_CASE("is_supported_revision and CancelToken") {
 TEST_CASE("streamable-http: HTTP errors, garbage bodies, JSON responses and session expiry") {
   httplib::Server svr;
   std::mutex mu;
-  int initializes = 0, deletes = 0;
+  int initializes = 0, deletes = 0, probes = 0;
   std::vector<std::string> versions_seen, sessions_seen, accepts_seen;
   std::string session = "s1";
   svr.Post("/mcp", [&](const httplib::Request& req, httplib::Response& res) {
@@ -702,6 +702,13 @@ TEST_CASE("streamable-http: HTTP errors, garbage bodies, JSON responses and sess
                                                              {"capabilities", {{"tools", Json::object()}}},
                                                              {"serverInfo", {{"name", "odd"}, {"version", "1"}}}})),
                       "application/json");
+      return;
+    }
+    if (method == "server/discover") {
+      // A 2025-era server refusing the era probe the way the SDK's does.
+      ++probes;
+      res.status = 400;
+      res.set_content("Bad Request: Mcp-Session-Id header is required", "text/plain");
       return;
     }
     versions_seen.push_back(req.get_header_value("MCP-Protocol-Version"));
@@ -778,6 +785,7 @@ TEST_CASE("streamable-http: HTTP errors, garbage bodies, JSON responses and sess
 
   std::lock_guard lock(mu);
   CHECK(initializes == 2);
+  CHECK(probes == 2);  // each start detects the era again
   for (const auto& v : versions_seen) CHECK(v == "2025-06-18");
   for (const auto& s : sessions_seen) CHECK((s == "s1" || s == "s2"));
   for (const auto& a : accepts_seen) CHECK(a == "application/json, text/event-stream");
