@@ -94,7 +94,9 @@ bool port_accepts(int port) {
 // A child process in its own process group, killed (group-wide) on destruction.
 class ServerProcess {
  public:
-  ServerProcess(const std::string& mode, int port) : port_(port) {
+  ServerProcess(const std::string& mode, int port) : ServerProcess(std::vector<std::string>{kEverything, mode}, port) {}
+  // Runs argv[0] (a path) with the rest as arguments and PORT=port.
+  ServerProcess(std::vector<std::string> args, int port) : port_(port) {
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) {
       if (strncmp(*e, "PORT=", 5) != 0) env.emplace_back(*e);
@@ -103,8 +105,11 @@ class ServerProcess {
     std::vector<char*> envp;
     for (auto& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
-    std::string prog = kEverything;
-    std::vector<char*> argv{prog.data(), const_cast<char*>(mode.c_str()), nullptr};
+    std::string prog = args.front();
+    const std::string mode = args.size() > 1 ? args[1] : prog;
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     // fork + exec rather than posix_spawn, for PR_SET_PDEATHSIG: servers
     // must not outlive a test run that is killed (they are started from the
     // test's main thread, which lives as long as the run).
