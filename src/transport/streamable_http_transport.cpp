@@ -294,7 +294,7 @@ void post_message(const std::shared_ptr<State>& sp, const Outgoing& o) {
     status = r.status;
     reason = r.reason;
     ctype = text::to_lower(r.get_header_value("Content-Type"));
-    if (r.has_header("Mcp-Session-Id")) {
+    if (r.has_header("Mcp-Session-Id") && !o.modern()) {  // 2026-07-28 has no sessions
       std::lock_guard lock(s.mu);
       if (!s.closed) s.session_id = r.get_header_value("Mcp-Session-Id");
     }
