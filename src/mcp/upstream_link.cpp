@@ -382,8 +382,11 @@ Result<void> LinkCore::start() {
         spdlog::debug("{}: the server/discover probe ended the connection ({}); retrying with initialize", who, x.died);
         std::shared_ptr<transport::UpstreamTransport> old;
         {
-          std::lock_guard lock(mu);
-          if (closed || gen != g) return fail_start(g, "the link is closed");
+          std::unique_lock lock(mu);
+          if (closed || gen != g) {
+            lock.unlock();  // fail_start takes mu
+            return fail_start(g, "the link is closed");
+          }
           g = ++gen;
           death_reason.clear();
           old = std::move(transport);
@@ -476,9 +479,12 @@ Result<void> LinkCore::become_ready(uint64_t g, const std::shared_ptr<transport:
                                     const std::string& v, Json new_caps, Json new_info,
                                     std::string new_instructions) {
   {
-    std::lock_guard lock(mu);
-    if (closed || gen != g) return fail_start(g, "the link is closed");
-    if (!death_reason.empty()) return fail_start(g, death_reason);
+    std::unique_lock lock(mu);
+    if (closed || gen != g || !death_reason.empty()) {
+      std::string why = closed || gen != g ? std::string("the link is closed") : death_reason;
+      lock.unlock();  // fail_start takes mu
+      return fail_start(g, why);
+    }
     caps = std::move(new_caps);
     info = std::move(new_info);
     instructions = std::move(new_instructions);
