@@ -52,11 +52,21 @@ const char* to_string(Transport t) {
   return "unknown";
 }
 
+const char* to_string(Revision r) {
+  switch (r) {
+    case Revision::Auto: return "auto";
+    case Revision::Legacy: return "2025-11-25";
+    case Revision::Modern: return "2026-07-28";
+  }
+  return "unknown";
+}
+
 bool UpstreamConfig::same_connection(const UpstreamConfig& o) const {
   // name and pos are identity/bookkeeping, not behaviour.
   return transport == o.transport && command == o.command && args == o.args && env == o.env &&
          cwd == o.cwd && url == o.url && headers == o.headers && timeout == o.timeout &&
-         connect_timeout == o.connect_timeout && sessions == o.sessions && max_sessions == o.max_sessions;
+         connect_timeout == o.connect_timeout && sessions == o.sessions && max_sessions == o.max_sessions &&
+         revision == o.revision;
 }
 
 size_t VirtualServerConfig::upstream_count() const {
@@ -674,7 +684,7 @@ class Loader {
       return;
     }
     Fields f = fields(val, {"transport", "command", "args", "env", "cwd", "url", "headers", "timeout", "connect_timeout",
-                            "sessions", "max_sessions"},
+                            "sessions", "max_sessions", "revision"},
                       where);
 
     std::optional<Transport> transport;
@@ -722,6 +732,16 @@ class Loader {
     }
     if (auto* e = find(f, "max_sessions"))
       if (auto v = get_count(*e, where)) u.max_sessions = *v;
+    if (auto* e = find(f, "revision")) {
+      if (auto s = get_string(*e, where, false)) {
+        if (*s == "auto") u.revision = Revision::Auto;
+        else if (*s == "2025-11-25") u.revision = Revision::Legacy;
+        else if (*s == "2026-07-28") u.revision = Revision::Modern;
+        else error(e->value, where, "unknown revision " + quote(*s) + " (auto, 2025-11-25 or 2026-07-28)");
+        if (u.revision == Revision::Modern && transport == Transport::Sse)
+          error(e->value, where, "revision 2026-07-28 is not possible with transport sse (HTTP+SSE is a 2024-11-05 transport)");
+      }
+    }
 
     if (transport == Transport::Stdio) {
       if (!find(f, "command")) error(key, where, "transport stdio requires 'command'");

@@ -39,6 +39,16 @@ const char* to_string(Transport t);
 //              correlatable traffic (responses, progress) is relayed back.
 enum class SessionMode { PerClient, Shared };
 
+// Which MCP protocol era Portcullis speaks to an upstream.
+//  Auto:   probe with server/discover and use 2026-07-28 when the server
+//          offers it, else the initialize handshake (2024-11-05..2025-11-25).
+//  Legacy: always the initialize handshake ("2025-11-25" in YAML).
+//  Modern: always 2026-07-28 (stateless); a server that does not speak it
+//          fails to start with a clear error ("2026-07-28" in YAML).
+// Legacy HTTP+SSE upstreams are always Legacy.
+enum class Revision { Auto, Legacy, Modern };
+const char* to_string(Revision r);  // "auto", "2025-11-25", "2026-07-28"
+
 struct UpstreamConfig {
   std::string name;  // [a-z0-9-]+
   Transport transport = Transport::Stdio;
@@ -53,6 +63,7 @@ struct UpstreamConfig {
   std::chrono::milliseconds timeout{30000};           // per request
   std::chrono::milliseconds connect_timeout{30000};   // process start + initialize
   SessionMode sessions = SessionMode::PerClient;
+  Revision revision = Revision::Auto;
   size_t max_sessions = 256;  // per_client: upper bound on live upstream sessions
   SourcePos pos;
 

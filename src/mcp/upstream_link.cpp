@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
+#include <set>
 #include <unordered_map>
 
 #include "core/elastic_pool.h"
@@ -13,6 +15,8 @@ namespace portcullis::mcp {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+
+const char* to_string(Era e) { return e == Era::Modern ? "2026-07-28 (modern)" : "legacy"; }
 
 bool is_supported_revision(const std::string& v) {
   for (const char* r : kSupportedRevisions) {
@@ -67,6 +71,7 @@ struct Pending {
   Scheduler::TaskId timer = 0;
   std::shared_ptr<transport::UpstreamTransport> transport;
   std::chrono::steady_clock::time_point sent_at;
+  bool modern = false;  // sent in the modern era: cancel by aborting where possible
 };
 using PendingPtr = std::shared_ptr<Pending>;
 
@@ -101,6 +106,19 @@ struct LinkCore : std::enable_shared_from_this<LinkCore> {
   Json caps = Json::object(), info = Json::object();  // (mu)
   std::string instructions, version;                  // (mu)
   std::chrono::milliseconds backoff{1000};            // (mu)
+  Era era = Era::Legacy;                              // (mu)
+  Envelope envelope;                                  // (mu) modern: sent with every request
+  std::set<std::string> resource_uris;                // (mu) modern: resources/subscribe'd
+  // Modern: the one subscriptions/listen request kept open. `seq` retires
+  // an old listen when a new one replaces it; `cancel` is null when none is
+  // open (or one is waiting to be reopened).
+  struct Listen {
+    uint64_t seq = 0;
+    int64_t id = 0;
+    Json filter;
+    std::shared_ptr<CancelToken> cancel;
+    std::chrono::milliseconds backoff{1000};
+  } listen;  // (mu)
   // Scheduled restarts are invalidated by bumping this rather than by
   // Scheduler::cancel(), which is unsafe while the scheduler waits on the
   // task's deadline (it waits on a reference into the erased node).
@@ -108,6 +126,30 @@ struct LinkCore : std::enable_shared_from_this<LinkCore> {
 
   Result<void> start();
   Result<void> fail_start(uint64_t g, const std::string& why);
+  Result<std::shared_ptr<transport::UpstreamTransport>> open_transport(uint64_t g);
+  // One request during start(), waited for until `deadline`.
+  struct StartExchange {
+    Json response;         // set when answered
+    bool answered = false;
+    std::string died;      // the transport died (or the link closed) meanwhile
+  };
+  StartExchange exchange(uint64_t g, const std::shared_ptr<transport::UpstreamTransport>& t,
+                         const std::string& method, Json params, Clock::time_point deadline);
+  Result<void> initialize(uint64_t g, const std::shared_ptr<transport::UpstreamTransport>& t,
+                          Clock::time_point deadline, std::chrono::milliseconds connect_timeout);
+  Result<void> become_ready(uint64_t g, const std::shared_ptr<transport::UpstreamTransport>& t, Era e,
+                            const std::string& v, Json new_caps, Json new_info, std::string new_instructions);
+  void call_async(const std::string& method, Json params, const CallOptions& opts, std::function<void(Json)> done);
+  // Modern era: the answer to a method 2026-07-28 removed, or nullopt.
+  std::optional<Json> emulate_removed(const std::string& method, const Json& params);
+  void send_cancel(const std::shared_ptr<transport::UpstreamTransport>& t, bool modern, int64_t id,
+                   const std::string& reason);
+  // Modern era: opens, replaces or closes the subscriptions/listen request
+  // so that it matches the server's capabilities and resource_uris.
+  void refresh_listen();
+  void listen_ended(uint64_t seq, const Json& response);
+  // Modern era: handles a listen-stream notification; false when `in` is not one.
+  bool on_listen_notification(transport::Incoming& in);
   void on_incoming(uint64_t g, transport::Incoming&& in);
   void on_transport_closed(uint64_t g, const std::string& why);
   void cancel_pending(int64_t id);
@@ -201,10 +243,7 @@ void LinkCore::cancel_pending(int64_t id) {
     p = it->second;
     pending.erase(it);
   }
-  if (p->transport) {
-    p->transport->send(rpc::make_notification(
-        "notifications/cancelled", {{"requestId", id}, {"reason", "cancelled by the client"}}));
-  }
+  if (p->transport) send_cancel(p->transport, p->modern, id, "cancelled by the client");
   complete(p, rpc::make_error(id, rpc::kRequestCancelled, who + ": " + p->method + " was cancelled"));
 }
 
@@ -218,11 +257,7 @@ void LinkCore::expire_pending(int64_t id) {
     pending.erase(it);
   }
   p->timer = 0;  // it is firing
-  if (p->transport) {
-    p->transport->send(rpc::make_notification(
-        "notifications/cancelled",
-        {{"requestId", id}, {"reason", "timeout after " + text::format_duration(p->timeout)}}));
-  }
+  if (p->transport) send_cancel(p->transport, p->modern, id, "timeout after " + text::format_duration(p->timeout));
   complete(p, timeout_error(id, p->method, p->timeout, p->sent_at));
 }
 
@@ -246,6 +281,63 @@ void LinkCore::schedule_restart_locked() {
   });
 }
 
+void LinkCore::send_cancel(const std::shared_ptr<transport::UpstreamTransport>& t, bool modern, int64_t id,
+                           const std::string& reason) {
+  // 2026-07-28 over HTTP: closing the request's stream is the cancellation.
+  if (modern && t->abort_request(Json(id))) return;
+  t->send(rpc::make_notification("notifications/cancelled", {{"requestId", id}, {"reason", reason}}));
+}
+
+Result<std::shared_ptr<transport::UpstreamTransport>> LinkCore::open_transport(uint64_t g) {
+  std::shared_ptr<transport::UpstreamTransport> t = transport::make_transport(cfg);
+  {
+    std::lock_guard lock(mu);
+    if (closed || gen != g) return fail("the link is closed");
+    transport = t;  // so that close() can interrupt a blocking open()
+  }
+  std::weak_ptr<LinkCore> weak = weak_from_this();
+  auto opened = t->open(
+      [weak, g](transport::Incoming&& in) {
+        if (auto c = weak.lock()) c->on_incoming(g, std::move(in));
+      },
+      [weak, g](const std::string& why) {
+        if (auto c = weak.lock()) c->on_transport_closed(g, why);
+      });
+  if (!opened.ok()) return fail(opened.error());
+  return t;
+}
+
+LinkCore::StartExchange LinkCore::exchange(uint64_t g, const std::shared_ptr<transport::UpstreamTransport>& t,
+                                           const std::string& method, Json params, Clock::time_point deadline) {
+  StartExchange x;
+  auto pp = std::make_shared<Pending>();
+  Pending& p = *pp;
+  const int64_t id = next_id.fetch_add(1);
+  {
+    std::lock_guard lock(mu);
+    if (closed || gen != g) {
+      x.died = "the link is closed";
+      return x;
+    }
+    if (!death_reason.empty()) {
+      x.died = death_reason;
+      return x;
+    }
+    pending.emplace(id, pp);
+  }
+  t->send(rpc::make_request(id, method, std::move(params)));
+  std::unique_lock lock(mu);
+  p.cv.wait_until(lock, deadline, [&] { return p.done; });
+  if (!p.done) pending.erase(id);
+  x.died = death_reason;
+  if (closed || gen != g) x.died = "the link is closed";
+  if (p.done) {
+    x.answered = true;
+    x.response = std::move(p.response);
+  }
+  return x;
+}
+
 Result<void> LinkCore::start() {
   uint64_t g;
   {
@@ -261,50 +353,96 @@ Result<void> LinkCore::start() {
   }
   auto connect_timeout = cfg.connect_timeout.count() > 0 ? cfg.connect_timeout : 30000ms;
   const auto deadline = Clock::now() + connect_timeout;
-  std::shared_ptr<transport::UpstreamTransport> t = transport::make_transport(cfg);
-  {
-    std::lock_guard lock(mu);
-    if (closed || gen != g) {
-      starting = false;
-      return fail("the link is closed");
-    }
-    transport = t;  // so that close() can interrupt a blocking open()
-  }
-  std::weak_ptr<LinkCore> weak = weak_from_this();
-  auto opened = t->open(
-      [weak, g](transport::Incoming&& in) {
-        if (auto c = weak.lock()) c->on_incoming(g, std::move(in));
-      },
-      [weak, g](const std::string& why) {
-        if (auto c = weak.lock()) c->on_transport_closed(g, why);
-      });
+  auto opened = open_transport(g);
   if (!opened.ok()) return fail_start(g, opened.error());
+  std::shared_ptr<transport::UpstreamTransport> t = opened.value();
 
-  auto pp = std::make_shared<Pending>();
-  Pending& p = *pp;
-  const int64_t id = next_id.fetch_add(1);
-  {
-    std::lock_guard lock(mu);
-    if (closed || gen != g) return fail_start(g, "the link is closed");
-    if (!death_reason.empty()) return fail_start(g, death_reason);
-    pending.emplace(id, pp);
+  const bool sse = cfg.transport == config::Transport::Sse;
+  const config::Revision want = sse ? config::Revision::Legacy : cfg.revision;
+  if (want != config::Revision::Legacy) {
+    const bool pinned = want == config::Revision::Modern;
+    // A legacy server may ignore the probe entirely: do not let that cost
+    // the whole connect timeout.
+    const auto probe_timeout = pinned ? connect_timeout : std::min<std::chrono::milliseconds>(connect_timeout, 3000ms);
+    const auto probe_deadline = std::min(deadline, Clock::now() + probe_timeout);
+    Envelope env;
+    {
+      std::lock_guard lock(mu);
+      env = envelope;
+    }
+    env.protocol_version = kModernRevisions[0];
+    env.client_capabilities = client.capabilities;
+    env.client_info = client.client_info;
+    std::string legacy_why;
+    for (int round = 0; round < 3; ++round) {
+      auto x = exchange(g, t, "server/discover", with_envelope(Json::object(), env), probe_deadline);
+      if (!x.died.empty()) {
+        if (pinned || x.died == "the link is closed") return fail_start(g, x.died);
+        // stdio: the probe killed a legacy server; initialize a fresh one.
+        spdlog::debug("{}: the server/discover probe ended the connection ({}); retrying with initialize", who, x.died);
+        std::shared_ptr<transport::UpstreamTransport> old;
+        {
+          std::unique_lock lock(mu);
+          if (closed || gen != g) {
+            lock.unlock();  // fail_start takes mu
+            return fail_start(g, "the link is closed");
+          }
+          g = ++gen;
+          death_reason.clear();
+          old = std::move(transport);
+          transport.reset();
+        }
+        dispose(std::move(old));
+        auto reopened = open_transport(g);
+        if (!reopened.ok()) return fail_start(g, reopened.error());
+        t = reopened.value();
+        break;
+      }
+      if (!x.answered) {
+        legacy_why = "no answer to server/discover within " + text::format_duration(probe_timeout);
+        if (pinned) return fail_start(g, "revision 2026-07-28 is configured, but there was " + legacy_why);
+        break;
+      }
+      DiscoverVerdict v = judge_discover(x.response, env.protocol_version);
+      if (v.kind == DiscoverVerdict::Modern) {
+        const Json& r = v.result;
+        Json new_caps = r.contains("capabilities") && r["capabilities"].is_object() ? r["capabilities"] : Json::object();
+        std::string new_instructions =
+            r.contains("instructions") && r["instructions"].is_string() ? r["instructions"].get<std::string>() : "";
+        return become_ready(g, t, Era::Modern, v.version, std::move(new_caps), server_info_of(r),
+                            std::move(new_instructions));
+      }
+      if (v.kind == DiscoverVerdict::Retry) {
+        env.protocol_version = v.version;
+        continue;
+      }
+      if (v.kind == DiscoverVerdict::Refused) return fail_start(g, v.why);
+      // Errors synthesized by the transport already name the upstream.
+      legacy_why = v.why;
+      for (const std::string& pre : {who + " is unavailable: ", who + ": "}) {
+        auto at = legacy_why.find(pre);
+        if (at != std::string::npos) legacy_why.erase(at, pre.size());
+      }
+      if (pinned) return fail_start(g, "revision 2026-07-28 is configured, but the server does not speak it: " + legacy_why);
+      break;
+    }
+    if (!legacy_why.empty()) spdlog::debug("{}: not a 2026-07-28 server ({}); using initialize", who, legacy_why);
   }
-  t->send(rpc::make_request(id, "initialize",
-                            {{"protocolVersion", client.protocol_version},
-                             {"capabilities", client.capabilities},
-                             {"clientInfo", client.client_info}}));
-  std::string died;
-  {
-    std::unique_lock lock(mu);
-    p.cv.wait_until(lock, deadline, [&] { return p.done; });
-    if (!p.done) pending.erase(id);
-    died = death_reason;
-  }
-  if (!died.empty()) return fail_start(g, died);
-  if (!p.done) {
+  return initialize(g, t, deadline, connect_timeout);
+}
+
+Result<void> LinkCore::initialize(uint64_t g, const std::shared_ptr<transport::UpstreamTransport>& t,
+                                  Clock::time_point deadline, std::chrono::milliseconds connect_timeout) {
+  auto x = exchange(g, t, "initialize",
+                    {{"protocolVersion", client.protocol_version},
+                     {"capabilities", client.capabilities},
+                     {"clientInfo", client.client_info}},
+                    deadline);
+  if (!x.died.empty()) return fail_start(g, x.died);
+  if (!x.answered) {
     return fail_start(g, "no answer to initialize within " + text::format_duration(connect_timeout));
   }
-  const Json& resp = p.response;
+  const Json& resp = x.response;
   if (resp.contains("error")) {
     const Json& e = resp["error"];
     std::string msg = e.is_object() && e.contains("message") && e["message"].is_string()
@@ -334,14 +472,35 @@ Result<void> LinkCore::start() {
 
   t->on_initialized(v);
   t->send(rpc::make_notification("notifications/initialized", nullptr));
+  return become_ready(g, t, Era::Legacy, v, std::move(new_caps), std::move(new_info), std::move(new_instructions));
+}
+
+Result<void> LinkCore::become_ready(uint64_t g, const std::shared_ptr<transport::UpstreamTransport>& t, Era e,
+                                    const std::string& v, Json new_caps, Json new_info,
+                                    std::string new_instructions) {
   {
-    std::lock_guard lock(mu);
-    if (closed || gen != g) return fail_start(g, "the link is closed");
-    if (!death_reason.empty()) return fail_start(g, death_reason);
+    std::unique_lock lock(mu);
+    if (closed || gen != g || !death_reason.empty()) {
+      std::string why = closed || gen != g ? std::string("the link is closed") : death_reason;
+      lock.unlock();  // fail_start takes mu
+      return fail_start(g, why);
+    }
     caps = std::move(new_caps);
     info = std::move(new_info);
     instructions = std::move(new_instructions);
     version = v;
+    era = e;
+    if (e == Era::Modern) {
+      envelope.protocol_version = v;
+      envelope.client_capabilities = client.capabilities;
+      envelope.client_info = client.client_info;
+    }
+    // Whatever listen the previous connection had died with it.
+    ++listen.seq;
+    listen.cancel.reset();
+    listen.filter = Json();
+    listen.id = 0;
+    listen.backoff = 1000ms;
     state = LinkState::Ready;
     reason.clear();
     starting = false;
@@ -349,6 +508,7 @@ Result<void> LinkCore::start() {
   }
   spdlog::debug("{} ready ({}, protocol {})", who, t->describe(), v);
   emit(LinkState::Ready, "");
+  refresh_listen();
   return {};
 }
 
@@ -422,6 +582,17 @@ void LinkCore::on_incoming(uint64_t g, transport::Incoming&& in) {
         t = transport;
       }
       if (!t) return;
+      bool modern;
+      {
+        std::lock_guard lock(mu);
+        modern = era == Era::Modern;
+      }
+      if (modern) {
+        // 2026-07-28 has no server->client requests, and no way to answer one over HTTP.
+        spdlog::warn("{} sent a {} request, which 2026-07-28 does not allow; ignoring it", who,
+                     rpc::dump(m["method"]));
+        return;
+      }
       if (m["method"] == "ping") {
         t->send(rpc::make_result(m["id"], Json::object()));
       } else if (handlers.on_request) {
@@ -432,9 +603,16 @@ void LinkCore::on_incoming(uint64_t g, transport::Incoming&& in) {
       }
       return;
     }
-    case rpc::Kind::Notification:
+    case rpc::Kind::Notification: {
+      bool modern;
+      {
+        std::lock_guard lock(mu);
+        modern = era == Era::Modern;
+      }
+      if (modern && on_listen_notification(in)) return;
       if (handlers.on_notification) handlers.on_notification(in);
       return;
+    }
     case rpc::Kind::Invalid: {
       auto id = m.is_object() ? m.find("id") : m.end();
       if (m.is_object() && id != m.end() && id->is_number_integer() &&
@@ -476,82 +654,87 @@ UpstreamLink::~UpstreamLink() { close(); }
 Result<void> UpstreamLink::start() { return impl_->core->start(); }
 
 Json UpstreamLink::call(const std::string& method, Json params, const CallOptions& opts) {
-  LinkCore& c = *impl_->core;
-  auto pp = std::make_shared<Pending>();
-  Pending& p = *pp;
-  int64_t id;
-  std::shared_ptr<transport::UpstreamTransport> t;
-  {
-    std::lock_guard lock(c.mu);
-    if (c.state != LinkState::Ready || !c.transport) {
-      return rpc::make_error(nullptr, rpc::kUpstreamUnavailable,
-                             c.who + " is unavailable: " + (c.reason.empty() ? "not ready" : c.reason));
-    }
-    id = c.next_id.fetch_add(1, std::memory_order_relaxed);
-    c.pending.emplace(id, pp);
-    t = c.transport;
-  }
-  if (opts.cancel) {
-    opts.cancel->on_cancel([weak = std::weak_ptr<LinkCore>(impl_->core), id] {
-      if (auto core = weak.lock()) core->cancel_pending(id);
-    });
-  }
-  if (opts.on_sent) opts.on_sent(Json(id));
-  bool sent = false;
-  {
-    std::unique_lock lock(c.mu);
-    if (!p.cancelled && !p.done) {
-      lock.unlock();
-      t->send(rpc::make_request(id, method, std::move(params)));
-      sent = true;
-    }
-  }
-  const auto timeout = opts.timeout.value_or(c.cfg.timeout);
-  const auto sent_at = Clock::now();
-  std::unique_lock lock(c.mu);
-  p.cv.wait_until(lock, Clock::now() + timeout, [&] { return p.done || p.cancelled; });
-  if (p.done) return std::move(p.response);
-  c.pending.erase(id);
-  const bool cancelled = p.cancelled;
-  lock.unlock();
-  const std::string took = text::format_duration(timeout);
-  if (sent) {
-    t->send(rpc::make_notification(
-        "notifications/cancelled",
-        {{"requestId", id}, {"reason", cancelled ? std::string("cancelled by the client") : "timeout after " + took}}));
-  }
-  if (cancelled) {
-    return rpc::make_error(id, rpc::kRequestCancelled, c.who + ": " + method + " was cancelled");
-  }
-  return c.timeout_error(id, method, timeout, sent_at);
+  // One code path for both forms: the timeout timer, cancellation and the
+  // modern-era handling all live in call_async.
+  auto promise = std::make_shared<std::promise<Json>>();
+  auto answer = promise->get_future();
+  impl_->core->call_async(method, std::move(params), opts,
+                          [promise](Json response) { promise->set_value(std::move(response)); });
+  return answer.get();
 }
 
 void UpstreamLink::call_async(const std::string& method, Json params, const CallOptions& opts,
                               std::function<void(Json)> done) {
-  LinkCore& c = *impl_->core;
+  impl_->core->call_async(method, std::move(params), opts, std::move(done));
+}
+
+std::optional<Json> LinkCore::emulate_removed(const std::string& method, const Json& params) {
+  const bool subscribe = method == "resources/subscribe";
+  if (method == "ping") return rpc::make_result(nullptr, Json::object());
+  if (method == "logging/setLevel") {
+    if (!params.is_object() || !params.contains("level") || !params["level"].is_string()) {
+      return rpc::make_error(nullptr, rpc::kInvalidParams, "logging/setLevel needs a string \"level\"");
+    }
+    std::lock_guard lock(mu);
+    envelope.log_level = params["level"].get<std::string>();
+    return rpc::make_result(nullptr, Json::object());
+  }
+  if (subscribe || method == "resources/unsubscribe") {
+    if (!params.is_object() || !params.contains("uri") || !params["uri"].is_string()) {
+      return rpc::make_error(nullptr, rpc::kInvalidParams, method + " needs a string \"uri\"");
+    }
+    {
+      std::lock_guard lock(mu);
+      if (subscribe) resource_uris.insert(params["uri"].get<std::string>());
+      else resource_uris.erase(params["uri"].get<std::string>());
+    }
+    refresh_listen();
+    return rpc::make_result(nullptr, Json::object());
+  }
+  return std::nullopt;
+}
+
+void LinkCore::call_async(const std::string& method, Json params, const CallOptions& opts,
+                          std::function<void(Json)> done) {
   auto p = std::make_shared<Pending>();
   p->method = method;
-  p->timeout = opts.timeout.value_or(c.cfg.timeout);
+  p->timeout = opts.timeout.value_or(cfg.timeout);
   p->sent_at = Clock::now();
   p->on_done = std::move(done);
+  bool modern;
+  {
+    std::lock_guard lock(mu);
+    modern = state == LinkState::Ready && era == Era::Modern;
+  }
+  if (modern) {
+    if (auto local = emulate_removed(method, params)) {
+      complete(p, std::move(*local));
+      return;
+    }
+    std::lock_guard lock(mu);
+    params = with_envelope(std::move(params), envelope);
+  }
   // The timer exists before the call can complete, so complete() always
   // sees it; it only names the id, so a late firing is a no-op.
-  const int64_t id = c.next_id.fetch_add(1, std::memory_order_relaxed);
-  std::weak_ptr<LinkCore> weak = impl_->core;
+  const int64_t id = next_id.fetch_add(1, std::memory_order_relaxed);
+  std::weak_ptr<LinkCore> weak = weak_from_this();
   p->timer = Scheduler::shared().after(p->timeout, [weak, id] {
     if (auto core = weak.lock()) core->expire_pending(id);
   });
   {
-    std::lock_guard lock(c.mu);
-    if (c.state == LinkState::Ready && c.transport) {
-      p->transport = c.transport;
-      c.pending.emplace(id, p);
+    std::lock_guard lock(mu);
+    // A restart into the other era between the two locks: the envelope
+    // would be wrong (or missing), so treat the link as not ready.
+    if (state == LinkState::Ready && transport && (era == Era::Modern) == modern) {
+      p->transport = transport;
+      p->modern = modern;
+      pending.emplace(id, p);
     }
   }
   if (!p->transport) {
-    LinkCore::complete(p, rpc::make_error(nullptr, rpc::kUpstreamUnavailable, c.who + " is unavailable: " + [&] {
-      std::lock_guard lock(c.mu);
-      return c.reason.empty() ? std::string("not ready") : c.reason;
+    complete(p, rpc::make_error(nullptr, rpc::kUpstreamUnavailable, who + " is unavailable: " + [&] {
+      std::lock_guard lock(mu);
+      return reason.empty() ? std::string("not ready") : reason;
     }()));
     return;
   }
@@ -565,12 +748,96 @@ void UpstreamLink::call_async(const std::string& method, Json params, const Call
   }
 }
 
+void LinkCore::refresh_listen() {
+  Json filter;
+  uint64_t seq = 0;
+  std::shared_ptr<CancelToken> old, token;
+  {
+    std::lock_guard lock(mu);
+    if (closed || state != LinkState::Ready || era != Era::Modern) return;
+    filter = listen_filter(caps, resource_uris);
+    if (listen.cancel && filter == listen.filter) return;  // open, and asking for the right things
+    old = std::move(listen.cancel);
+    listen.filter = filter;
+    listen.id = 0;
+    seq = ++listen.seq;
+    if (!filter.is_null()) token = listen.cancel = std::make_shared<CancelToken>();
+  }
+  if (old) old->cancel();  // its completion sees a newer seq and does nothing
+  if (!token) return;
+  std::weak_ptr<LinkCore> weak = weak_from_this();
+  CallOptions opts;
+  opts.cancel = token;
+  opts.timeout = std::chrono::hours(24);  // it is meant to stay open; a day is a sanity bound
+  opts.on_sent = [weak, seq](const Json& id) {
+    auto c = weak.lock();
+    if (!c) return;
+    std::lock_guard lock(c->mu);
+    if (c->listen.seq == seq) c->listen.id = id.get<int64_t>();
+  };
+  spdlog::debug("{}: subscriptions/listen {}", who, rpc::dump(filter));
+  call_async("subscriptions/listen", {{"notifications", filter}}, opts, [weak, seq](Json response) {
+    if (auto c = weak.lock()) c->listen_ended(seq, response);
+  });
+}
+
+void LinkCore::listen_ended(uint64_t seq, const Json& response) {
+  std::chrono::milliseconds delay;
+  {
+    std::lock_guard lock(mu);
+    if (closed || listen.seq != seq || state != LinkState::Ready || era != Era::Modern) return;
+    listen.cancel.reset();  // so that the next refresh_listen opens one
+    listen.filter = Json();
+    listen.id = 0;
+    delay = listen.backoff;
+    listen.backoff = std::min<std::chrono::milliseconds>(listen.backoff * 2, 30s);
+  }
+  std::string what = response.contains("error")
+                         ? "failed: " + response["error"].value("message", rpc::dump(response["error"]))
+                         : std::string("was ended by the server");
+  spdlog::debug("{}: subscriptions/listen {}; reopening in {}", who, what, text::format_duration(delay));
+  std::weak_ptr<LinkCore> weak = weak_from_this();
+  Scheduler::shared().after(delay, [weak] {
+    background_pool().enqueue([weak] {
+      if (auto c = weak.lock()) c->refresh_listen();
+    });
+  });
+}
+
+bool LinkCore::on_listen_notification(transport::Incoming& in) {
+  Json& m = in.message;
+  if (!m.contains("params") || !m["params"].is_object()) return false;
+  Json& params = m["params"];
+  if (!params.contains("_meta") || !params["_meta"].is_object() ||
+      !params["_meta"].contains(meta_key::kSubscriptionId)) {
+    return false;
+  }
+  const Json sub = params["_meta"][meta_key::kSubscriptionId];
+  if (m["method"] == "notifications/subscriptions/acknowledged") {
+    std::lock_guard lock(mu);
+    if (sub.is_number_integer() && sub.get<int64_t>() == listen.id) listen.backoff = 1000ms;
+    spdlog::debug("{}: subscriptions/listen acknowledged: {}", who, rpc::dump(params.value("notifications", Json())));
+    return true;
+  }
+  // The subscription id names our request on this hop only; to the rest
+  // of the gateway this is an ordinary, unrelated change notification.
+  params["_meta"].erase(meta_key::kSubscriptionId);
+  if (params["_meta"].empty()) params.erase("_meta");
+  in.related_request_id.reset();
+  if (handlers.on_notification) handlers.on_notification(in);
+  return true;
+}
+
 void UpstreamLink::notify(const std::string& method, Json params) {
   LinkCore& c = *impl_->core;
   std::shared_ptr<transport::UpstreamTransport> t;
   {
     std::lock_guard lock(c.mu);
     if (c.state != LinkState::Ready) return;
+    if (c.era == Era::Modern) {
+      spdlog::debug("{}: not sending {}: 2026-07-28 has no such client notification", c.who, method);
+      return;
+    }
     t = c.transport;
   }
   if (t) t->send(rpc::make_notification(method, std::move(params)));
@@ -601,7 +868,7 @@ void UpstreamLink::respond(const Json& upstream_request_id, Json result_or_error
   std::shared_ptr<transport::UpstreamTransport> t;
   {
     std::lock_guard lock(c.mu);
-    t = c.transport;
+    if (c.era != Era::Modern) t = c.transport;
   }
   if (t) t->send(msg);
   else spdlog::debug("{}: dropping a response to {}: no connection", c.who, rpc::dump(upstream_request_id));
@@ -648,6 +915,11 @@ std::string UpstreamLink::instructions() const {
 std::string UpstreamLink::protocol_version() const {
   std::lock_guard lock(impl_->core->mu);
   return impl_->core->version;
+}
+
+Era UpstreamLink::era() const {
+  std::lock_guard lock(impl_->core->mu);
+  return impl_->core->era;
 }
 
 std::string UpstreamLink::describe() const {

@@ -1,7 +1,20 @@
 // UpstreamLink: one MCP client session with one upstream server, over an
-// UpstreamTransport. Owns the initialize handshake and version negotiation,
-// request/response correlation, per-request timeouts with cancellation sent
+// UpstreamTransport. Owns era detection and version negotiation, request/
+// response correlation, per-request timeouts with cancellation sent
 // upstream, and restart with exponential backoff when the transport dies.
+//
+// Two eras. Legacy (2024-11-05..2025-11-25): the initialize handshake and a
+// session. Modern (2026-07-28): stateless; server/discover replaces
+// initialize and every request carries the envelope in params._meta. With
+// `revision: auto` each start (and restart) probes with server/discover
+// (see start()). In the modern era the link hides what 2026-07-28 removed,
+// so callers use one API for both: ping, logging/setLevel and
+// resources/(un)subscribe are answered locally (the level travels in later
+// requests' _meta, the URIs in the link's subscriptions/listen request), and
+// list_changed / resources/updated notifications arrive through
+// on_notification as before, from one long-lived subscriptions/listen
+// request the link keeps open. Results are passed on untouched, including
+// resultType "input_required": the link does not drive MRTR rounds.
 //
 // Threading: every public method is thread-safe. call() blocks the calling
 // thread until the response, the timeout, or cancellation. Handlers are
@@ -19,6 +32,7 @@
 
 #include "config/config.h"
 #include "core/json.h"
+#include "mcp/modern_protocol.h"
 #include "transport/upstream_transport.h"
 
 namespace portcullis::mcp {
@@ -52,6 +66,10 @@ struct CallOptions {
 
 enum class LinkState { Connecting, Ready, Down, Closed };
 
+// The protocol era of a link's current connection (see the file comment).
+enum class Era { Legacy, Modern };
+const char* to_string(Era e);
+
 class UpstreamLink : public std::enable_shared_from_this<UpstreamLink> {
  public:
   struct Handlers {
@@ -59,7 +77,8 @@ class UpstreamLink : public std::enable_shared_from_this<UpstreamLink> {
     std::function<void(const transport::Incoming&)> on_notification;
     // Upstream request to the client (sampling/createMessage, elicitation/create,
     // roots/list, ping is answered by the link itself). The handler must
-    // eventually call link.respond(id, response) exactly once.
+    // eventually call link.respond(id, response) exactly once. Never called
+    // in the modern era (2026-07-28 servers ask through input_required results).
     std::function<void(const transport::Incoming&)> on_request;
     // State changes (Ready after (re)initialize, Down with reason).
     std::function<void(LinkState, const std::string& reason)> on_state;
@@ -68,16 +87,26 @@ class UpstreamLink : public std::enable_shared_from_this<UpstreamLink> {
   struct ClientInfo {
     Json capabilities = Json::object();  // what we declare upstream
     Json client_info = {{"name", "portcullis"}, {"version", "0.1.0"}};
-    std::string protocol_version = "2025-11-25";  // what we ask for
+    std::string protocol_version = "2025-11-25";  // what initialize asks for
   };
 
   static std::shared_ptr<UpstreamLink> create(config::UpstreamConfig cfg, ClientInfo client,
                                               Handlers handlers);
   ~UpstreamLink();
 
-  // Opens the transport and runs initialize / notifications/initialized.
+  // Opens the transport and finds the server's era (cfg.revision):
+  //  - auto, stdio: server/discover with the envelope; a DiscoverResult
+  //    offering 2026-07-28 (or a 2026-only error) means modern; any other
+  //    answer, or none within min(connect_timeout, 3s), means initialize
+  //    (on a fresh process if the probe killed it).
+  //  - auto, streamable-http: the same probe as a 2026-07-28 POST; a 400
+  //    carrying -32022 naming a version we speak is retried with it.
+  //  - sse, or revision 2025-11-25: initialize / notifications/initialized.
+  //  - revision 2026-07-28: server/discover only; a server that does not
+  //    speak 2026-07-28 fails the start with an error saying so.
   // Blocks up to cfg.connect_timeout. On failure, the link schedules restarts
-  // with backoff (1s doubling to 30s) unless close() was called.
+  // with backoff (1s doubling to 30s) unless close() was called. Each
+  // restart detects the era again.
   Result<void> start();
 
   // Sends a request and waits for its response message (the whole JSON-RPC
@@ -97,6 +126,8 @@ class UpstreamLink : public std::enable_shared_from_this<UpstreamLink> {
   void call_async(const std::string& method, Json params, const CallOptions& opts,
                   std::function<void(Json response)> done);
 
+  // Sends a notification. Modern era: dropped (2026-07-28 defines no
+  // client notifications besides cancellation, which the link sends itself).
   void notify(const std::string& method, Json params);
   // Answers an upstream->client request previously given to on_request.
   void respond(const Json& upstream_request_id, Json result_or_error_response);
@@ -110,6 +141,8 @@ class UpstreamLink : public std::enable_shared_from_this<UpstreamLink> {
   Json server_info() const;
   std::string instructions() const;
   std::string protocol_version() const;
+  // Legacy until a start found a 2026-07-28 server.
+  Era era() const;
   // For logs and diagnostics: "upstream 'x' (stdio pid 1234 (cmd))".
   std::string describe() const;
 

@@ -179,10 +179,77 @@ MsgKind kind_of(const Json& msg) {
   return MsgKind::Other;
 }
 
+namespace {
+
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> shift) & 63];
+  }
+  if (i + 1 == in.size()) {
+    uint32_t n = uint8_t(in[i]) << 16;
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    for (int shift : {18, 12, 6}) out += kAlphabet[(n >> shift) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+constexpr std::string_view kSentinelPrefix = "=?base64?";
+constexpr std::string_view kSentinelSuffix = "?=";
+
+}  // namespace
+
+std::string encode_header_value(std::string_view v) {
+  auto is_ws = [](char c) { return c == ' ' || c == '\t'; };
+  bool plain = !v.empty() && !is_ws(v.front()) && !is_ws(v.back()) &&
+               !(text::starts_with(v, kSentinelPrefix) && v.size() >= kSentinelPrefix.size() + kSentinelSuffix.size() &&
+                 v.substr(v.size() - kSentinelSuffix.size()) == kSentinelSuffix);
+  for (char c : v) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!(u == '\t' || (u >= 0x20 && u <= 0x7e))) plain = false;
+  }
+  if (plain) return std::string(v);
+  return std::string(kSentinelPrefix) + base64(v) + std::string(kSentinelSuffix);
+}
+
+std::vector<std::pair<std::string, std::string>> modern_request_headers(const Json& m) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (kind_of(m) != MsgKind::Request || !m["method"].is_string()) return out;
+  const Json* params = m.contains("params") && m["params"].is_object() ? &m["params"] : nullptr;
+  if (!params || !params->contains("_meta") || !(*params)["_meta"].is_object()) return out;
+  const Json& meta = (*params)["_meta"];
+  auto v = meta.find("io.modelcontextprotocol/protocolVersion");
+  if (v == meta.end() || !v->is_string()) return out;
+  const std::string method = m["method"].get<std::string>();
+  out.emplace_back("MCP-Protocol-Version", v->get<std::string>());
+  out.emplace_back("Mcp-Method", method);
+  const char* field = method == "tools/call" || method == "prompts/get" ? "name"
+                      : method == "resources/read"                        ? "uri"
+                      : method == "tasks/get" || method == "tasks/update" || method == "tasks/cancel" ? "taskId"
+                                                                          : nullptr;
+  if (field && params->contains(field) && (*params)[field].is_string()) {
+    out.emplace_back("Mcp-Name", encode_header_value((*params)[field].get<std::string>()));
+  }
+  return out;
+}
+
 Outgoing outgoing(const Json& message) {
   Outgoing o;
   o.kind = kind_of(message);
   if (o.kind == MsgKind::Request) o.id = message["id"];
+  if (o.kind == MsgKind::Request || o.kind == MsgKind::Notification) {
+    if (message["method"].is_string()) o.method = message["method"].get<std::string>();
+  }
+  o.modern_headers = modern_request_headers(message);
   o.body = rpc::dump(message);
   return o;
 }

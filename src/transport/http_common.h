@@ -76,12 +76,29 @@ std::string describe_error(httplib::Error e);
 
 enum class MsgKind { Request, Notification, Response, Other };
 MsgKind kind_of(const Json& msg);
+
+// SEP-2243 (2026-07-28) header value encoding: a value that is empty, not
+// printable ASCII (tab allowed inside), has leading/trailing whitespace or
+// already looks like the sentinel is sent as "=?base64?<base64(UTF-8)>?=".
+std::string encode_header_value(std::string_view value);
+
+// The standard headers of a 2026-07-28 request: MCP-Protocol-Version (from
+// params._meta), Mcp-Method, and Mcp-Name (params.name for tools/call and
+// prompts/get, params.uri for resources/read, params.taskId for tasks/*).
+// Empty for anything that is not a request carrying the modern envelope, so
+// legacy exchanges never get them.
+std::vector<std::pair<std::string, std::string>> modern_request_headers(const Json& message);
+
 // A message queued for POSTing: serialized once, with what the transport
 // needs to answer for it if the POST fails.
 struct Outgoing {
   std::string body;
   MsgKind kind = MsgKind::Other;
-  Json id;  // requests only
+  Json id;             // requests only
+  std::string method;  // requests and notifications
+  // Non-empty for 2026-07-28 requests (see modern_request_headers).
+  std::vector<std::pair<std::string, std::string>> modern_headers;
+  bool modern() const { return !modern_headers.empty(); }
 };
 Outgoing outgoing(const Json& message);
 

@@ -1,4 +1,10 @@
-// Streamable HTTP upstream transport (MCP 2025-03-26 .. 2025-11-25), client side.
+// Streamable HTTP upstream transport (MCP 2025-03-26 .. 2026-07-28), client side.
+//
+// A request carrying the 2026-07-28 envelope in params._meta is a stateless
+// exchange: it gets the SEP-2243 headers instead of the session headers, its
+// HTTP error bodies are JSON-RPC errors worth passing on (-32022 etc.), and
+// closing its connection is how it is cancelled. The link never calls
+// on_initialized() for a 2026-07-28 server, so no GET stream is opened.
 //
 // Every outgoing message is one POST. Requests are answered either with a
 // JSON body or with an SSE stream carrying the response plus related
@@ -199,6 +205,24 @@ bool resume_request_stream(const std::shared_ptr<State>& sp, const Json& id, con
   return false;
 }
 
+// The JSON-RPC error response in an HTTP error body, re-addressed to `id`
+// (servers often answer null when they refused the request before reading
+// its id); nullopt when the body is not one.
+std::optional<Json> modern_error_body(const std::string& body, const Json& id) {
+  if (body.empty()) return std::nullopt;
+  auto parsed = rpc::parse(body, detail::kUpstreamLimits);
+  if (!parsed.ok()) return std::nullopt;
+  Json j = std::move(parsed).value();
+  if (!j.is_object() || !j.contains("error") || !j["error"].is_object() || !j["error"].contains("code") ||
+      !j["error"]["code"].is_number_integer()) {
+    return std::nullopt;
+  }
+  if (!j["error"].contains("message") || !j["error"]["message"].is_string()) j["error"]["message"] = "(no message)";
+  j["jsonrpc"] = "2.0";
+  j["id"] = id;
+  return j;
+}
+
 void post_message(const std::shared_ptr<State>& sp, const Outgoing& o) {
   State& s = *sp;
   const bool is_req = o.kind == MsgKind::Request;
@@ -212,7 +236,12 @@ void post_message(const std::shared_ptr<State>& sp, const Outgoing& o) {
     else spdlog::warn("{} answered with invalid JSON-RPC: {}", s.prefix(), why);
   };
 
-  auto cli = s.pool->checkout(s.timeouts);
+  // subscriptions/listen stays open for as long as the server has nothing
+  // to say (it sends keep-alive comments): its own client, a long read timeout.
+  const bool long_lived = o.method == "subscriptions/listen";
+  auto timeouts = s.timeouts;
+  if (long_lived) timeouts.read = std::max<std::chrono::milliseconds>(timeouts.read, 5min);
+  auto cli = long_lived ? s.pool->make(timeouts) : s.pool->checkout(timeouts);
   InFlight fl;
   fl.cli = cli.get();
   std::string sid, ver;
@@ -236,7 +265,11 @@ void post_message(const std::shared_ptr<State>& sp, const Outgoing& o) {
   req.headers = detail::base_headers(s.cfg);
   req.headers.emplace("Content-Type", "application/json");
   req.headers.emplace("Accept", "application/json, text/event-stream");
-  add_session_headers(req, sid, ver);
+  if (o.modern()) {
+    for (const auto& [k, v] : o.modern_headers) req.headers.emplace(k, v);
+  } else {
+    add_session_headers(req, sid, ver);
+  }
   req.body = o.body;
 
   int status = -1;
@@ -261,7 +294,7 @@ void post_message(const std::shared_ptr<State>& sp, const Outgoing& o) {
     status = r.status;
     reason = r.reason;
     ctype = text::to_lower(r.get_header_value("Content-Type"));
-    if (r.has_header("Mcp-Session-Id")) {
+    if (r.has_header("Mcp-Session-Id") && !o.modern()) {  // 2026-07-28 has no sessions
       std::lock_guard lock(s.mu);
       if (!s.closed) s.session_id = r.get_header_value("Mcp-Session-Id");
     }
@@ -293,7 +326,7 @@ void post_message(const std::shared_ptr<State>& sp, const Outgoing& o) {
     }
     cancelled = fl.cancelled.load();
   }
-  s.pool->checkin(std::move(cli), ok && !cancelled);
+  s.pool->checkin(std::move(cli), ok && !cancelled && !long_lived);
   if (cancelled || s.closed.load()) return;
 
   const std::string where = "POST " + s.url.str();
@@ -345,6 +378,15 @@ void post_message(const std::shared_ptr<State>& sp, const Outgoing& o) {
     if (is_req) fail_request(s, o.id, rpc::kUpstreamUnavailable, s.prefix() + ": session expired (HTTP " + std::to_string(status) + ")");
     session_gone(s, "session expired (HTTP " + std::to_string(status) + ")");
     return;
+  }
+  if (is_req && o.modern() && !too_big) {
+    // A 2026-07-28 server answers protocol errors (unsupported version,
+    // missing capability, header mismatch, unknown method) with an HTTP
+    // error status and a JSON-RPC error body: pass that error on as is.
+    if (auto err = modern_error_body(body, o.id)) {
+      deliver(s, std::move(*err), related);
+      return;
+    }
   }
   std::string why = "HTTP " + std::to_string(status) + (reason.empty() ? "" : " " + reason);
   if (!body.empty()) why += ": " + detail::excerpt(body);
@@ -490,6 +532,18 @@ class StreamableHttpTransport final : public UpstreamTransport {
       s.draining = true;
       detail::http_pool().enqueue([sp = st_] { drain(sp); });
     }
+  }
+
+  bool abort_request(const Json& id) override {
+    State& s = *st_;
+    std::lock_guard lock(s.mu);
+    auto it = s.inflight.find(detail::id_key(id));
+    if (it != s.inflight.end()) {
+      it->second->cancelled = true;
+      it->second->cli->stop();
+      s.inflight.erase(it);
+    }
+    return true;
   }
 
   void on_initialized(const std::string& protocol_version) override {

@@ -50,6 +50,13 @@ class UpstreamTransport {
   // later request, and Streamable HTTP opens its GET stream.
   virtual void on_initialized(const std::string& protocol_version) { (void)protocol_version; }
 
+  // Abandons the exchange that carries request `id`, telling the server
+  // nothing more. Streamable HTTP closes that POST's connection, which is
+  // the cancellation signal of 2026-07-28, and returns true. Transports with
+  // no per-request channel (stdio, HTTP+SSE) return false: the caller must
+  // send notifications/cancelled instead.
+  virtual bool abort_request(const Json& id) { (void)id; return false; }
+
   // Ends the session (Streamable HTTP: DELETE; stdio: close stdin, then
   // SIGTERM, then SIGKILL). Idempotent.
   virtual void close() = 0;

@@ -848,3 +848,49 @@ TEST_CASE("sessions.key is 32 bytes of hex, may come from the environment, and t
                 "openssl rand -hex 32"});
   }
 }
+
+TEST_CASE("revision defaults to auto, accepts 2025-11-25 and 2026-07-28, and rejects others at their line") {
+  TempConfig t;
+  t.write("servers.d/s.yaml", R"(upstreams:
+  a:
+    transport: stdio
+    command: node
+  b:
+    transport: stdio
+    command: node
+    revision: 2025-11-25
+  c:
+    transport: streamable-http
+    url: http://127.0.0.1:1/mcp
+    revision: "2026-07-28"
+  d:
+    transport: sse
+    url: http://127.0.0.1:1/sse
+    revision: auto
+)");
+  auto r = t.load();
+  REQUIRE(r.config);
+  CHECK(r.config->upstreams.at("a").revision == Revision::Auto);
+  CHECK(r.config->upstreams.at("b").revision == Revision::Legacy);
+  CHECK(r.config->upstreams.at("c").revision == Revision::Modern);
+  CHECK(r.config->upstreams.at("d").revision == Revision::Auto);
+  CHECK(std::string(to_string(Revision::Modern)) == "2026-07-28");
+  UpstreamConfig other = r.config->upstreams.at("a");
+  other.revision = Revision::Modern;
+  CHECK_FALSE(r.config->upstreams.at("a").same_connection(other));
+
+  CHECK(errors_of(R"(upstreams:
+  a:
+    transport: stdio
+    command: node
+    revision: 2026
+  b:
+    transport: sse
+    url: http://127.0.0.1:1/sse
+    revision: 2026-07-28
+)") == Lines{
+            "servers.d/s.yaml:5: upstream 'a': unknown revision '2026' (auto, 2025-11-25 or 2026-07-28)",
+            "servers.d/s.yaml:9: upstream 'b': revision 2026-07-28 is not possible with transport sse (HTTP+SSE is "
+            "a 2024-11-05 transport)",
+        });
+}

@@ -94,7 +94,9 @@ bool port_accepts(int port) {
 // A child process in its own process group, killed (group-wide) on destruction.
 class ServerProcess {
  public:
-  ServerProcess(const std::string& mode, int port) : port_(port) {
+  ServerProcess(const std::string& mode, int port) : ServerProcess(std::vector<std::string>{kEverything, mode}, port) {}
+  // Runs argv[0] (a path) with the rest as arguments and PORT=port.
+  ServerProcess(std::vector<std::string> args, int port) : port_(port) {
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) {
       if (strncmp(*e, "PORT=", 5) != 0) env.emplace_back(*e);
@@ -103,8 +105,11 @@ class ServerProcess {
     std::vector<char*> envp;
     for (auto& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
-    std::string prog = kEverything;
-    std::vector<char*> argv{prog.data(), const_cast<char*>(mode.c_str()), nullptr};
+    std::string prog = args.front();
+    const std::string mode = args.size() > 1 ? args[1] : prog;
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     // fork + exec rather than posix_spawn, for PR_SET_PDEATHSIG: servers
     // must not outlive a test run that is killed (they are started from the
     // test's main thread, which lives as long as the run).
@@ -687,7 +692,7 @@ TEST_CASE("is_supported_revision and CancelToken") {
 TEST_CASE("streamable-http: HTTP errors, garbage bodies, JSON responses and session expiry") {
   httplib::Server svr;
   std::mutex mu;
-  int initializes = 0, deletes = 0;
+  int initializes = 0, deletes = 0, probes = 0;
   std::vector<std::string> versions_seen, sessions_seen, accepts_seen;
   std::string session = "s1";
   svr.Post("/mcp", [&](const httplib::Request& req, httplib::Response& res) {
@@ -702,6 +707,13 @@ TEST_CASE("streamable-http: HTTP errors, garbage bodies, JSON responses and sess
                                                              {"capabilities", {{"tools", Json::object()}}},
                                                              {"serverInfo", {{"name", "odd"}, {"version", "1"}}}})),
                       "application/json");
+      return;
+    }
+    if (method == "server/discover") {
+      // A 2025-era server refusing the era probe the way the SDK's does.
+      ++probes;
+      res.status = 400;
+      res.set_content("Bad Request: Mcp-Session-Id header is required", "text/plain");
       return;
     }
     versions_seen.push_back(req.get_header_value("MCP-Protocol-Version"));
@@ -778,9 +790,179 @@ TEST_CASE("streamable-http: HTTP errors, garbage bodies, JSON responses and sess
 
   std::lock_guard lock(mu);
   CHECK(initializes == 2);
+  CHECK(probes == 2);  // each start detects the era again
   for (const auto& v : versions_seen) CHECK(v == "2025-06-18");
   for (const auto& s : sessions_seen) CHECK((s == "s1" || s == "s2"));
   for (const auto& a : accepts_seen) CHECK(a == "application/json, text/event-stream");
   svr.stop();
   server.join();
+}
+
+// ---------------------------------------------------------------- 2026-07-28
+
+namespace {
+
+const char* kModernFixture = "tests/fixtures/modern-server.mjs";
+
+config::UpstreamConfig modern_stdio_cfg() {
+  auto c = base_cfg("modern-stdio");
+  c.transport = config::Transport::Stdio;
+  c.command = "node";
+  c.args = {kModernFixture};
+  return c;
+}
+
+ServerProcess& modern_http_server() {
+  static int port = free_port();
+  static ServerProcess server({"/usr/bin/env", "node", kModernFixture, "--http", std::to_string(port)}, port);
+  return server;
+}
+
+std::vector<config::UpstreamConfig> modern_configs() {
+  auto http = base_cfg("modern-http");
+  http.transport = config::Transport::StreamableHttp;
+  http.url = "http://127.0.0.1:" + std::to_string(modern_http_server().port()) + "/mcp";
+  return {modern_stdio_cfg(), http};
+}
+
+Json call_tool(UpstreamLink& link, const std::string& name, Json args = Json::object(), const mcp::CallOptions& o = {}) {
+  return link.call("tools/call", {{"name", name}, {"arguments", std::move(args)}}, o);
+}
+
+}  // namespace
+
+TEST_CASE("auto detects a 2026-07-28 server over stdio and Streamable HTTP and takes discover's answers") {
+  for (auto cfg : modern_configs()) {
+    CAPTURE(cfg.name);
+    Recorder rec;
+    auto link = UpstreamLink::create(cfg, {}, rec.handlers());
+    REQUIRE(link->start().ok());
+    CHECK(link->era() == mcp::Era::Modern);
+    CHECK(link->protocol_version() == "2026-07-28");
+    CHECK(link->server_info()["name"] == "modern-server");
+    CHECK(link->instructions() == "A 2026-07-28 test fixture.");
+    CHECK(link->server_capabilities()["tools"]["listChanged"] == true);
+    // Removed methods are answered by the link itself.
+    CHECK(link->call("ping", Json::object())["result"] == Json::object());
+    CHECK(link->call("logging/setLevel", {{"level", "info"}})["result"] == Json::object());
+    Json who = Json::parse(text_of(call_tool(*link, "whoami")));
+    CHECK(who["protocolVersion"] == "2026-07-28");
+    CHECK(who["clientInfo"]["name"] == "portcullis");
+    CHECK(who["logLevel"] == "info");
+    CHECK(text_of(call_tool(*link, "echo", {{"message", "über"}})) == "Echo: über");
+    link->close();
+  }
+}
+
+TEST_CASE("an input_required result comes back from call_async intact, resultType and all") {
+  for (auto cfg : modern_configs()) {
+    CAPTURE(cfg.name);
+    UpstreamLink::ClientInfo client;
+    client.capabilities = {{"elicitation", Json::object()}, {"sampling", Json::object()}};
+    auto link = UpstreamLink::create(cfg, client, {});
+    REQUIRE(link->start().ok());
+    std::promise<Json> got;
+    link->call_async("tools/call", {{"name", "ask"}, {"arguments", Json::object()}}, {},
+                     [&](Json r) { got.set_value(std::move(r)); });
+    Json r = got.get_future().get();
+    REQUIRE_MESSAGE(r.contains("result"), rpc::dump(r));
+    CHECK(r["result"]["resultType"] == "input_required");
+    CHECK(r["result"]["requestState"] == "ask-round-1");
+    CHECK(r["result"]["inputRequests"]["name"]["method"] == "elicitation/create");
+    CHECK(r["result"]["inputRequests"]["poem"]["method"] == "sampling/createMessage");
+    link->close();
+  }
+}
+
+TEST_CASE("a modern link relays progress and log messages of a call, and list_changed from its listen request") {
+  for (auto cfg : modern_configs()) {
+    CAPTURE(cfg.name);
+    Recorder rec;
+    auto link = UpstreamLink::create(cfg, {}, rec.handlers());
+    REQUIRE(link->start().ok());
+    mcp::CallOptions o;
+    Json sent_id;
+    o.on_sent = [&](const Json& id) { sent_id = id; };
+    Json r = link->call("tools/call", {{"name", "progress"}, {"arguments", {{"steps", 2}}}, {"_meta", {{"progressToken", "t1"}}}}, o);
+    CHECK(text_of(r) == "did 2 steps");
+    auto progress = rec.notifications_named("notifications/progress");
+    REQUIRE(progress.size() == 2);
+    CHECK(progress[0].message["params"]["progressToken"] == "t1");
+    if (cfg.transport == config::Transport::StreamableHttp) CHECK(progress[0].related_request_id == sent_id);
+
+    link->call("logging/setLevel", {{"level", "debug"}});
+    CHECK(text_of(call_tool(*link, "log", {{"message", "hi"}})) == "logged hi");
+    REQUIRE(rec.wait([&] {
+      for (auto& n : rec.notifications) if (n.message.value("method", "") == "notifications/message") return true;
+      return false;
+    }));
+
+    const std::string name = "dyn-" + cfg.name;
+    CHECK(text_of(call_tool(*link, "add_tool", {{"name", name}})) == "added " + name);
+    REQUIRE(rec.wait([&] {
+      for (auto& n : rec.notifications) if (n.message.value("method", "") == "notifications/tools/list_changed") return true;
+      return false;
+    }));
+    auto changed = rec.notifications_named("notifications/tools/list_changed");
+    CHECK_FALSE(changed[0].related_request_id.has_value());
+    CHECK_FALSE(changed[0].message.value("params", Json::object()).contains("_meta"));
+    CHECK(rec.notifications_named("notifications/subscriptions/acknowledged").empty());
+    link->close();
+  }
+}
+
+TEST_CASE("resources/subscribe on a modern link reopens its listen request with the URI") {
+  auto link = UpstreamLink::create(modern_stdio_cfg(), {}, {});
+  REQUIRE(link->start().ok());
+  CHECK(link->call("resources/subscribe", {{"uri", "demo://greeting"}})["result"] == Json::object());
+  CHECK(wait_until([] { return logged("\"resourceSubscriptions\":[\"demo://greeting\"]"); }, 5s));
+  CHECK(error_code(link->call("resources/subscribe", Json::object())) == rpc::kInvalidParams);
+  link->close();
+}
+
+TEST_CASE("cancelling a call to a modern upstream stops it (stdio: notifications/cancelled, HTTP: closing the POST)") {
+  for (auto cfg : modern_configs()) {
+    CAPTURE(cfg.name);
+    auto link = UpstreamLink::create(cfg, {}, {});
+    REQUIRE(link->start().ok());
+    auto token = std::make_shared<mcp::CancelToken>();
+    mcp::CallOptions o;
+    o.cancel = token;
+    auto t0 = Clock::now();
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(200ms);
+      token->cancel();
+    });
+    Json r = call_tool(*link, "slow", {{"ms", 5000}}, o);
+    canceller.join();
+    CHECK(error_code(r) == rpc::kRequestCancelled);
+    CHECK(Clock::now() - t0 < 3s);
+    if (cfg.transport == config::Transport::Stdio) {
+      CHECK(wait_until([] { return logged("slow was cancelled"); }, 3s));
+    }
+    CHECK(text_of(call_tool(*link, "echo", {{"message", "after"}})) == "Echo: after");
+    link->close();
+  }
+}
+
+TEST_CASE("revision 2026-07-28 against a 2025-only server fails the start, saying why") {
+  auto cfg = stdio_cfg();
+  cfg.revision = config::Revision::Modern;
+  cfg.connect_timeout = 5s;
+  auto link = UpstreamLink::create(cfg, {}, {});
+  auto r = link->start();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().find("revision 2026-07-28 is configured, but the server does not speak it") != std::string::npos);
+  link->close();
+}
+
+TEST_CASE("revision 2025-11-25 uses initialize even with a server that speaks 2026-07-28") {
+  auto cfg = modern_stdio_cfg();
+  cfg.revision = config::Revision::Legacy;
+  auto link = UpstreamLink::create(cfg, {}, {});
+  REQUIRE(link->start().ok());
+  CHECK(link->era() == mcp::Era::Legacy);
+  CHECK(link->protocol_version() == "2025-11-25");
+  CHECK(text_of(call_tool(*link, "whoami")) == "null");
+  link->close();
 }
