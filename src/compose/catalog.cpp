@@ -47,6 +47,26 @@ std::string digest_of(const std::vector<Json>& items) {
 }
 
 // Tools and prompts: named entries with routes.
+// The properties an input schema marks with `x-mcp-header`, reachable
+// through nested "properties" only (SEP-2243).
+void collect_header_params(const Json& schema, std::vector<std::string> path,
+                           std::vector<std::pair<std::vector<std::string>, std::string>>& out) {
+  if (!schema.is_object()) return;
+  auto props = schema.find("properties");
+  if (props == schema.end() || !props->is_object()) return;
+  for (auto it = props->begin(); it != props->end(); ++it) {
+    path.push_back(it.key());
+    if (it->is_object()) {
+      auto h = it->find("x-mcp-header");
+      if (h != it->end() && h->is_string() && !h->get_ref<const std::string&>().empty()) {
+        out.emplace_back(path, h->get<std::string>());
+      }
+      collect_header_params(*it, path, out);
+    }
+    path.pop_back();
+  }
+}
+
 void build_named(const std::vector<config::SourceSelection>& sels, const UpstreamCatalogs& ups,
                  bool tools, std::vector<Json>& out, std::unordered_map<std::string, Route>& routes,
                  const std::string& vs_name, std::vector<std::string>* problems,
@@ -80,7 +100,7 @@ void build_named(const std::vector<config::SourceSelection>& sels, const Upstrea
         }
         continue;
       }
-      Route route{sel.upstream, original, Json::object()};
+      Route route{sel.upstream, original, Json::object(), {}};
       if (auto f = sel.fixed.find(original); f != sel.fixed.end() && f->second.is_object()) {
         route.fixed = f->second;
       }
@@ -100,6 +120,7 @@ void build_named(const std::vector<config::SourceSelection>& sels, const Upstrea
           exposed["arguments"] = std::move(kept);
         }
       }
+      if (tools) collect_header_params(exposed.value("inputSchema", Json()), {}, route.header_params);
       routes.emplace(name, std::move(route));
       out.push_back(std::move(exposed));
     }

@@ -35,6 +35,9 @@ struct Route {
   std::string upstream;
   std::string original;
   Json fixed = Json::object();  // arguments injected on every call; they win over the caller's
+  // Arguments mirrored in HTTP headers (2026-07-28, `x-mcp-header` in the
+  // exposed input schema): property path -> header name after "Mcp-Param-".
+  std::vector<std::pair<std::vector<std::string>, std::string>> header_params;
 };
 
 enum class ListKind { Tools, Resources, ResourceTemplates, Prompts };

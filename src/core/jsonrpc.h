@@ -21,7 +21,11 @@ inline constexpr int kUpstreamUnavailable = -32001;  // upstream dead or not con
 inline constexpr int kUpstreamTimeout = -32002;      // upstream did not answer in time
 inline constexpr int kUpstreamInvalid = -32003;      // upstream answered garbage
 inline constexpr int kRequestCancelled = -32800;     // request cancelled (LSP convention)
-inline constexpr int kResourceNotFound = -32002;     // MCP resources/read not found
+inline constexpr int kResourceNotFound = -32002;     // MCP resources/read not found (until 2025-11-25)
+// Reserved by MCP 2026-07-28.
+inline constexpr int kHeaderMismatch = -32020;              // HTTP headers disagree with the body
+inline constexpr int kMissingClientCapability = -32021;     // the request needs an undeclared capability
+inline constexpr int kUnsupportedProtocolVersion = -32022;  // data: {supported, requested}
 
 struct Limits {
   size_t max_bytes = 4 * 1024 * 1024;

@@ -25,7 +25,7 @@ bool glob_match(std::string_view p, std::string_view s) {
   return pi == p.size();
 }
 
-static std::string_view trim(std::string_view s) {
+std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;

@@ -52,6 +52,8 @@ class SseParser {
 // Formats one SSE event carrying `data` (may contain newlines).
 std::string sse_event(std::string_view data, std::string_view event = {}, std::string_view id = {});
 
+// `s` without leading and trailing ASCII whitespace.
+std::string_view trim(std::string_view s);
 std::string to_lower(std::string_view s);
 bool starts_with(std::string_view s, std::string_view prefix);
 

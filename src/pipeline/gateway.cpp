@@ -166,6 +166,7 @@ void Gateway::schedule_reap() {
   Scheduler::shared().after(std::chrono::seconds(30), [this, guard = guard_] {
     if_running(guard, [&] {
       sessions_.reap(runtime()->config->settings.session_idle_timeout);
+      reap_exchanges();
       schedule_reap();
     });
   });
@@ -203,6 +204,7 @@ void Gateway::notify_list_changes(const Runtime& before, const Runtime& after) {
       if (!s->initialized) continue;
       for (const char* method : notes) s->outbox.push(rpc::dump(rpc::make_notification(method, nullptr)));
     }
+    for (const char* method : notes) notify_listeners(name, method);
     spdlog::info("virtual server '{}': lists changed, {} session(s) notified", name, sessions_.of(name).size());
   }
 }
@@ -273,6 +275,21 @@ void Gateway::stop() {
   std::vector<std::function<void()>> closers;
   for (const auto& s : sessions_.all()) {
     closers.push_back([this, id = s->id] { sessions_.erase(id); });
+  }
+  std::vector<std::shared_ptr<Listener>> listeners;
+  {
+    std::lock_guard lock(listeners_mu_);
+    listeners = listeners_;
+  }
+  for (const auto& l : listeners) end_listener(l, /*tell_client=*/true);
+  {
+    std::lock_guard lock(stateless_mu_);
+    for (const auto& [name, slot] : stateless_links_) {
+      closers.push_back([slot] {
+        std::lock_guard lock(slot->mu);
+        if (slot->link) slot->link->close();
+      });
+    }
   }
   auto rt = runtime();
   for (const auto& [name, up] : rt->upstreams) closers.push_back([up] { up->stop(); });

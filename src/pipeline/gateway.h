@@ -15,6 +15,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -40,6 +42,64 @@ struct Runtime {
     auto it = catalogs.find(vs);
     return it == catalogs.end() ? nullptr : it->second.get();
   }
+};
+
+// The stateless protocol revision (no handshake, per-request _meta).
+inline constexpr const char* kStatelessRevision = "2026-07-28";
+
+// The client capability an upstream's request to the client needs
+// ("sampling", "elicitation", "roots"), or null for other methods.
+const char* client_capability_for(const std::string& method);
+// serverInfo of a virtual server, as in initialize results and _meta.
+Json virtual_server_info(const std::string& virtual_server);
+// Identifies a request for MRTR continuations: method and params without
+// _meta, inputResponses and requestState.
+std::string request_digest(const std::string& method, const Json& params);
+
+// A stateless (2026-07-28) request whose upstream, speaking 2025-11-25 or
+// older, asked the client for input in the middle of the call (sampling,
+// elicitation, roots). The upstream call stays open; the client gets an
+// input_required result and continues with a new request carrying its answers
+// and our sealed requestState. Lives in Gateway::exchanges_ until the call
+// ends or the client stops answering.
+struct Exchange {
+  std::mutex mu;
+  std::string handle;  // key in exchanges_, sealed into requestState
+  std::string digest;  // of the first request: every continuation must repeat it
+  std::shared_ptr<mcp::CancelToken> upstream_cancel;  // cancels the held call
+  // The downstream request now waiting for the call; null while the client
+  // is answering.
+  std::shared_ptr<Session> session;   // (mu)
+  std::shared_ptr<InFlight> current;  // (mu)
+  struct Ask {
+    std::weak_ptr<mcp::UpstreamLink> link;
+    Json upstream_id;
+    Json request;  // {"method", "params"} as it goes into inputRequests
+  };
+  std::map<std::string, Ask> asks;       // (mu) unanswered input requests by key
+  std::map<std::string, int> counters;   // (mu) per capability, for keys
+  int round = 0;                         // (mu) counts input_required results sent
+  bool flush_scheduled = false;          // (mu)
+  std::optional<Json> final_response;    // (mu) the call ended while nobody waited
+  long long expires_ms = 0;              // (mu) while nobody waits
+};
+
+// A 2026-07-28 subscriptions/listen stream: list changes and resource
+// updates of one virtual server, filtered and tagged for one client.
+struct Listener {
+  std::string virtual_server;
+  Json id;                      // the listen request's id: its subscriptionId
+  bool tools = false, prompts = false, resources = false;
+  std::set<std::string> uris;   // resource subscriptions
+  std::shared_ptr<Session> session;
+  std::shared_ptr<InFlight> inflight;
+};
+
+// The link that stateless requests share for one per-client upstream.
+struct StatelessSlot {
+  std::mutex mu;  // serializes creation
+  std::weak_ptr<Upstream> owner;
+  std::shared_ptr<mcp::UpstreamLink> link;
 };
 
 class Gateway {
@@ -101,19 +161,78 @@ class Gateway {
   struct AuditInfo {
     std::string tool, original;
   };
+  // One forwarded call, across its upstream rounds.
+  struct CallState {
+    long long ts = 0;
+    std::chrono::steady_clock::time_point sent = std::chrono::steady_clock::now();
+    std::string progress_key, call_key;  // (calls_mu_)
+    std::optional<AuditInfo> audit;
+    int rounds = 0;  // input_required rounds fulfilled for a 2025-11-25 client
+  };
   // Forwards `method` to `upstream` for this session and finishes the request
   // with the upstream's answer.
   void forward(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
                const std::string& upstream, const std::string& method, Json params,
                std::optional<AuditInfo> audit);
+  // One upstream round of a forwarded call; a 2026-07-28 upstream's
+  // input_required result for a 2025-11-25 client starts another.
+  void send(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+            const std::shared_ptr<Upstream>& up, const std::shared_ptr<mcp::UpstreamLink>& link,
+            const std::string& method, Json params, const std::shared_ptr<CallState>& state);
+  // The call's final answer: to the request waiting for it, which for a held
+  // exchange may be a later one than `inflight`. Returns the bytes sent.
+  size_t deliver_final(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                       Json response);
+  // Capabilities and instructions of a virtual server, as announced by
+  // initialize and server/discover.
+  Json virtual_capabilities(const std::string& vs, std::string* instructions);
+
+  // --- 2026-07-28: stateless requests (stateless.cpp) ---
+  void discover(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight);
+  void listen(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+              const Json& params);
+  void end_listener(const std::shared_ptr<Listener>& l, bool tell_client);
+  void notify_listeners(const std::string& vs, const char* method);
+  void fan_out_resource_update(const Json& message);
+  // resultType, serverInfo and caching hints on a stateless request's result.
+  void decorate(const Session& session, const InFlight& inflight, Json& response);
+  // `open`: start the link when there is none yet.
+  Result<std::shared_ptr<mcp::UpstreamLink>> stateless_link(const std::shared_ptr<Upstream>& up, bool open = true);
+  mcp::UpstreamLink::Handlers stateless_link_handlers(const std::shared_ptr<Upstream>& up);
+  // The newest call in flight on `link` (stdio upstreams relate nothing).
+  std::optional<CallTarget> latest_call_on(const mcp::UpstreamLink* link);
+  // 2026-07-28 client, older upstream: the upstream's request becomes an
+  // input request of the held call's exchange.
+  void ask_input(const std::shared_ptr<Session>& session, const std::shared_ptr<mcp::UpstreamLink>& link,
+                 const transport::Incoming& in, const std::shared_ptr<InFlight>& inflight);
+  void schedule_flush(const std::shared_ptr<Exchange>& ex);
+  void flush_input(const std::shared_ptr<Exchange>& ex);
+  // A request carrying our requestState continues its exchange. Returns
+  // false when the request is not a continuation of ours.
+  bool resume(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+              const std::string& method, const Json& params);
+  std::shared_ptr<Exchange> exchange_of(const std::shared_ptr<InFlight>& inflight);
+  // Where events of `inflight`'s upstream call go now.
+  std::pair<std::shared_ptr<Session>, std::shared_ptr<InFlight>> current_of(
+      const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight);
+  void reap_exchanges();
+  // 2025-11-25 client, 2026-07-28 upstream: the upstream's input_required
+  // result becomes requests to the client; their answers go back upstream in
+  // a new round.
+  void fulfil_input(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                    const std::shared_ptr<Upstream>& up, const std::shared_ptr<mcp::UpstreamLink>& link,
+                    const std::string& method, Json params, const Json& result,
+                    const std::shared_ptr<CallState>& state);
   Result<std::shared_ptr<mcp::UpstreamLink>> link_for(const std::shared_ptr<Session>& session,
                                                       const std::shared_ptr<Upstream>& upstream);
   mcp::UpstreamLink::Handlers client_link_handlers(const std::shared_ptr<Session>& session,
                                                    const std::shared_ptr<Upstream>& upstream);
 
   // Upstream -> downstream routing.
+  // `hint`: the request it belongs to when the message itself does not say.
   void route_notification(const std::shared_ptr<Session>& session, mcp::UpstreamLink* link,
-                          const std::string& upstream, const transport::Incoming& in);
+                          const std::string& upstream, const transport::Incoming& in,
+                          std::shared_ptr<InFlight> hint = nullptr);
   void route_server_request(const std::shared_ptr<Session>& session,
                             const std::shared_ptr<mcp::UpstreamLink>& link,
                             const std::string& upstream, const transport::Incoming& in);
@@ -160,6 +279,16 @@ class Gateway {
     bool stopped = false;  // (mu)
   };
   std::shared_ptr<LifeGuard> guard_ = std::make_shared<LifeGuard>();
+
+  // Stateless requests share one link per upstream (per principal, once
+  // identity exists), opened with every capability the gateway can relay.
+  std::mutex stateless_mu_;
+  std::map<std::string, std::shared_ptr<StatelessSlot>> stateless_links_;  // (stateless_mu_)
+  std::mutex exchanges_mu_;
+  std::unordered_map<std::string, std::shared_ptr<Exchange>> exchanges_;  // (exchanges_mu_)
+  std::mutex listeners_mu_;
+  std::vector<std::shared_ptr<Listener>> listeners_;  // (listeners_mu_)
+  std::string seal_key() const;
   // Runs `fn` unless the gateway has stopped; for callbacks on other threads.
   template <typename Fn>
   static void if_running(const std::shared_ptr<LifeGuard>& guard, Fn&& fn) {

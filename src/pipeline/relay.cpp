@@ -6,6 +6,7 @@
 
 #include "core/crypto.h"
 #include "core/jsonrpc.h"
+#include "core/text.h"
 #include "pipeline/gateway.h"
 
 namespace portcullis::pipeline {
@@ -20,14 +21,33 @@ double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
-const char* capability_for(const std::string& method) {
+// Whether a log message at `level` reaches a client that asked for
+// `threshold` and above (nothing when it asked for nothing).
+bool log_level_passes(const std::string& level, const std::string& threshold) {
+  static const char* order[] = {"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"};
+  auto rank = [](const std::string& l) {
+    for (int i = 0; i < 8; ++i) {
+      if (l == order[i]) return i;
+    }
+    return -1;
+  };
+  return !threshold.empty() && rank(level) >= rank(threshold);
+}
+
+}  // namespace
+
+const char* client_capability_for(const std::string& method) {
   if (method == "sampling/createMessage") return "sampling";
   if (method == "elicitation/create") return "elicitation";
   if (method == "roots/list") return "roots";
   return nullptr;
 }
 
-}  // namespace
+Json virtual_server_info(const std::string& virtual_server) {
+  return {{"name", "portcullis/" + virtual_server},
+          {"title", "Portcullis: " + virtual_server},
+          {"version", kGatewayVersion}};
+}
 
 std::string Gateway::call_key(const void* link, const Json& id) {
   char buf[32];
@@ -39,7 +59,9 @@ std::string Gateway::call_key(const void* link, const Json& id) {
 
 size_t Gateway::finish(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
                        Json response) {
+  if (inflight->finished.exchange(true)) return 0;
   response["id"] = inflight->downstream_id;
+  if (session->stateless) decorate(*session, *inflight, response);
   {
     std::lock_guard lock(session->mu);
     session->inflight.erase(id_key(inflight->downstream_id));
@@ -67,6 +89,26 @@ void Gateway::handle_request(const std::shared_ptr<Session>& session, const Json
   {
     std::lock_guard lock(session->mu);
     session->inflight[id_key(inflight->downstream_id)] = inflight;
+  }
+  if (session->stateless) {
+    // 2026-07-28 has no handshake, no ping, no session-wide log level and no
+    // per-resource subscribe; it adds discovery and listen streams.
+    if (method == "server/discover") return discover(session, inflight);
+    if (method == "subscriptions/listen") return listen(session, inflight, params);
+    if (method == "initialize" || method == "ping" || method == "logging/setLevel" ||
+        method == "resources/subscribe" || method == "resources/unsubscribe") {
+      return reply_error(session, inflight, rpc::kMethodNotFound,
+                         "Method not found: " + method + " is not part of protocol revision " +
+                             session->protocol_version);
+    }
+    if ((method == "tools/call" || method == "prompts/get" || method == "resources/read") &&
+        resume(session, inflight, method, params)) {
+      return;
+    }
+  } else if (method == "server/discover" || method == "subscriptions/listen") {
+    return reply_error(session, inflight, rpc::kMethodNotFound,
+                       "Method not found: " + method + " belongs to protocol revision 2026-07-28; this session "
+                       "negotiated " + session->protocol_version);
   }
   if (method == "initialize") {
     finish(session, inflight, rpc::make_result(inflight->downstream_id, initialize(*session, params)));
@@ -101,34 +143,36 @@ Json Gateway::initialize(Session& session, const Json& params) {
   session.protocol_version = mcp::is_supported_revision(requested) ? requested : mcp::kSupportedRevisions[0];
   session.client_capabilities = params.value("capabilities", Json::object());
   session.client_info = params.value("clientInfo", Json::object());
-  auto rt = runtime();
-  Json caps = {{"logging", Json::object()}, {"completions", Json::object()}};
   std::string instructions;
-  if (auto it = rt->config->virtual_servers.find(session.virtual_server);
-      it != rt->config->virtual_servers.end()) {
-    const auto& vs = it->second;
-    if (!vs.tools.empty()) caps["tools"] = {{"listChanged", true}};
-    if (!vs.resources.empty()) caps["resources"] = {{"subscribe", true}, {"listChanged", true}};
-    if (!vs.prompts.empty()) caps["prompts"] = {{"listChanged", true}};
-    instructions = vs.instructions;
-    if (instructions.empty()) {
-      // Compose the upstreams' own instructions, each under its name.
-      const compose::VirtualCatalog* cat = rt->catalog(vs.name);
-      for (const auto& up : cat ? cat->upstreams() : std::vector<std::string>{}) {
-        auto u = rt->upstreams.find(up);
-        if (u == rt->upstreams.end() || !u->second->shared_link()) continue;
-        std::string text = u->second->shared_link()->instructions();
-        if (!text.empty()) instructions += "## " + up + "\n" + text + "\n\n";
-      }
-    }
-  }
+  Json caps = virtual_capabilities(session.virtual_server, &instructions);
   Json result = {{"protocolVersion", session.protocol_version},
                  {"capabilities", caps},
-                 {"serverInfo", {{"name", "portcullis/" + session.virtual_server},
-                                 {"title", "Portcullis: " + session.virtual_server},
-                                 {"version", kGatewayVersion}}}};
+                 {"serverInfo", virtual_server_info(session.virtual_server)}};
   if (!instructions.empty()) result["instructions"] = instructions;
   return result;
+}
+
+Json Gateway::virtual_capabilities(const std::string& name, std::string* instructions) {
+  auto rt = runtime();
+  Json caps = {{"logging", Json::object()}, {"completions", Json::object()}};
+  auto it = rt->config->virtual_servers.find(name);
+  if (it == rt->config->virtual_servers.end()) return caps;
+  const auto& vs = it->second;
+  if (!vs.tools.empty()) caps["tools"] = {{"listChanged", true}};
+  if (!vs.resources.empty()) caps["resources"] = {{"subscribe", true}, {"listChanged", true}};
+  if (!vs.prompts.empty()) caps["prompts"] = {{"listChanged", true}};
+  *instructions = vs.instructions;
+  if (instructions->empty()) {
+    // Compose the upstreams' own instructions, each under its name.
+    const compose::VirtualCatalog* cat = rt->catalog(vs.name);
+    for (const auto& up : cat ? cat->upstreams() : std::vector<std::string>{}) {
+      auto u = rt->upstreams.find(up);
+      if (u == rt->upstreams.end() || !u->second->shared_link()) continue;
+      std::string text = u->second->shared_link()->instructions();
+      if (!text.empty()) *instructions += "## " + up + "\n" + text + "\n\n";
+    }
+  }
+  return caps;
 }
 
 void Gateway::list(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
@@ -226,7 +270,9 @@ void Gateway::by_resource(const std::shared_ptr<Session>& session, const std::sh
   const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
   auto upstream = cat ? cat->resource_upstream(uri) : std::nullopt;
   if (!upstream) {
-    return reply_error(session, inflight, rpc::kResourceNotFound, "Resource not found: " + uri, {{"uri", uri}});
+    // 2026-07-28 moved "resource not found" to -32602.
+    return reply_error(session, inflight, session->stateless ? rpc::kInvalidParams : rpc::kResourceNotFound,
+                       "Resource not found: " + uri, {{"uri", uri}});
   }
   if (method == "resources/subscribe" || method == "resources/unsubscribe") {
     std::lock_guard lock(session->mu);
@@ -286,6 +332,7 @@ void Gateway::set_log_level(const std::shared_ptr<Session>& session, const std::
 
 Result<std::shared_ptr<mcp::UpstreamLink>> Gateway::link_for(const std::shared_ptr<Session>& session,
                                                              const std::shared_ptr<Upstream>& up) {
+  if (session->stateless) return stateless_link(up);
   if (up->config().sessions == config::SessionMode::Shared) {
     auto link = up->shared_link();
     if (!link) return fail("upstream '" + up->name() + "' is not started");
@@ -322,6 +369,21 @@ Result<std::shared_ptr<mcp::UpstreamLink>> Gateway::link_for(const std::shared_p
   return slot->link;
 }
 
+namespace {
+
+bool is_modern(const mcp::UpstreamLink& link) { return link.protocol_version() >= "2026-07-28"; }
+
+bool may_ask_input(const std::string& method) {
+  return method == "tools/call" || method == "prompts/get" || method == "resources/read";
+}
+
+bool is_input_required(const Json& response) {
+  auto r = response.find("result");
+  return r != response.end() && r->is_object() && r->value("resultType", "") == "input_required";
+}
+
+}  // namespace
+
 void Gateway::forward(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
                       const std::string& upstream, const std::string& method, Json params,
                       std::optional<AuditInfo> audit) {
@@ -337,70 +399,110 @@ void Gateway::forward(const std::shared_ptr<Session>& session, const std::shared
   auto link = link_for(session, up);
   if (!link.ok()) return reply_error(session, inflight, rpc::kUpstreamUnavailable, link.error());
 
-  struct CallState {
-    long long ts = now_ms();
-    std::chrono::steady_clock::time_point sent = std::chrono::steady_clock::now();
-    std::string progress_key, call_key;
-  };
-  auto state = std::make_shared<CallState>();
-  // The progress token is ours upstream, so two clients' tokens never meet.
-  if (params.contains("_meta") && params["_meta"].is_object() && params["_meta"].contains("progressToken")) {
-    inflight->downstream_progress_token = params["_meta"]["progressToken"];
-    std::string token = "pc-" + std::to_string(next_token_++);
-    params["_meta"]["progressToken"] = token;
-    state->progress_key = "p" + Json(token).dump();
-    std::lock_guard lock(calls_mu_);
-    calls_[state->progress_key] = {session, inflight};
+  if (session->stateless && !is_modern(*link.value())) {
+    // An older upstream knows nothing of MRTR: only the gateway's own
+    // requestState (handled before routing) could continue a call here.
+    if (params.contains("requestState")) {
+      return reply_error(session, inflight, rpc::kInvalidParams,
+                         "Invalid requestState: this gateway did not issue it, and upstream '" + upstream +
+                             "' speaks " + link.value()->protocol_version() + ", which has no requestState");
+    }
+    params.erase("inputResponses");  // answers to questions nobody asked: ignored
   }
+  auto state = std::make_shared<CallState>();
+  state->ts = now_ms();
+  state->audit = std::move(audit);
+  auto meta = params.find("_meta");
+  if (meta != params.end() && meta->is_object()) {
+    if (session->stateless) {
+      // The request's own envelope describes the client to us. A 2026-07-28
+      // upstream gets the client's capabilities (it must not ask for more);
+      // the link adds its revision and identity. Older upstreams get none of it.
+      bool modern = is_modern(*link.value());
+      for (auto k = meta->begin(); k != meta->end();) {
+        bool envelope = text::starts_with(k.key(), "io.modelcontextprotocol/");
+        bool keep = modern && k.key() == "io.modelcontextprotocol/clientCapabilities";
+        k = envelope && !keep ? meta->erase(k) : std::next(k);
+      }
+    }
+    // The progress token is ours upstream, so two clients' tokens never meet.
+    if (meta->contains("progressToken")) {
+      inflight->downstream_progress_token = (*meta)["progressToken"];
+      std::string token = "pc-" + std::to_string(next_token_++);
+      (*meta)["progressToken"] = token;
+      state->progress_key = "p" + Json(token).dump();
+      std::lock_guard lock(calls_mu_);
+      calls_[state->progress_key] = {session, inflight};
+    }
+  }
+  send(session, inflight, up, link.value(), method, std::move(params), state);
+}
+
+void Gateway::send(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                   const std::shared_ptr<Upstream>& up, const std::shared_ptr<mcp::UpstreamLink>& link,
+                   const std::string& method, Json params, const std::shared_ptr<CallState>& state) {
   mcp::CallOptions opts;
   opts.cancel = inflight->cancel;
-  mcp::UpstreamLink* raw = link.value().get();
+  mcp::UpstreamLink* raw = link.get();
   opts.on_sent = [this, raw, state, session, inflight](const Json& id) {
-    state->call_key = call_key(raw, id);
     std::lock_guard lock(calls_mu_);
+    state->call_key = call_key(raw, id);
     calls_[state->call_key] = {session, inflight};
   };
-  link.value()->call_async(method, std::move(params), opts,
-                           [this, guard = guard_, session, inflight, up, method, audit, state](Json response) {
+  // A 2026-07-28 upstream may answer a 2025-11-25 client's call with
+  // input_required; the next round repeats the request, so keep it.
+  std::shared_ptr<Json> kept;
+  if (!session->stateless && may_ask_input(method) && is_modern(*link)) kept = std::make_shared<Json>(params);
+  link->call_async(method, std::move(params), opts,
+                   [this, guard = guard_, session, inflight, up, link, method, state, kept](Json response) {
     std::shared_lock lock(guard->mu);
     if (guard->stopped) return;
     double upstream_ms = ms_since(state->sent);
     {
       std::lock_guard lock(calls_mu_);
       if (!state->call_key.empty()) calls_.erase(state->call_key);
+      state->call_key.clear();
+    }
+    if (kept && is_input_required(response)) {
+      return fulfil_input(session, inflight, up, link, method, std::move(*kept), response["result"], state);
+    }
+    {
+      std::lock_guard lock(calls_mu_);
       if (!state->progress_key.empty()) calls_.erase(state->progress_key);
     }
     if (!response.contains("result") && !response.contains("error")) {
       response = rpc::make_error(nullptr, rpc::kUpstreamInvalid,
                                  "upstream '" + up->name() + "' answered without a result or an error");
     }
-    if (audit && audit_) {
-      record::AuditRecord r;
-      r.ts_ms = state->ts;
-      r.request_id = inflight->downstream_id.dump();
-      r.session_id = session->id;
-      r.virtual_server = session->virtual_server;
-      r.upstream = up->name();
-      r.tool = audit->tool;
-      r.original_tool = audit->original;
-      r.method = method;
-      if (response.contains("error")) {
-        int code = response["error"].value("code", 0);
-        r.outcome = code == rpc::kUpstreamTimeout ? "timeout" : code == rpc::kRequestCancelled ? "cancelled" : "error";
-        r.error_code = code;
-        r.error_message = response["error"].value("message", std::string());
-      } else {
-        const Json& res = response["result"];
-        r.outcome = res.is_object() && res.value("isError", false) ? "tool_error" : "ok";
-      }
-      r.latency_ms = ms_since(inflight->started);
-      r.upstream_ms = upstream_ms;
-      r.request_bytes = inflight->request_bytes;
-      r.response_bytes = finish(session, inflight, std::move(response));
-      audit_->record(std::move(r));
+    if (!state->audit || !audit_) {
+      deliver_final(session, inflight, std::move(response));
       return;
     }
-    finish(session, inflight, std::move(response));
+    record::AuditRecord r;
+    r.ts_ms = state->ts;
+    r.request_id = inflight->downstream_id.dump();
+    r.session_id = session->id;
+    r.virtual_server = session->virtual_server;
+    r.upstream = up->name();
+    r.tool = state->audit->tool;
+    r.original_tool = state->audit->original;
+    r.method = method;
+    if (response.contains("error")) {
+      int code = response["error"].value("code", 0);
+      r.outcome = code == rpc::kUpstreamTimeout ? "timeout" : code == rpc::kRequestCancelled ? "cancelled" : "error";
+      r.error_code = code;
+      r.error_message = response["error"].value("message", std::string());
+    } else {
+      const Json& res = response["result"];
+      r.outcome = res.is_object() && res.value("resultType", "") == "input_required" ? "input_required"
+                  : res.is_object() && res.value("isError", false)                 ? "tool_error"
+                                                                                    : "ok";
+    }
+    r.latency_ms = ms_since(inflight->started);
+    r.upstream_ms = upstream_ms;
+    r.request_bytes = inflight->request_bytes;
+    r.response_bytes = deliver_final(session, inflight, std::move(response));
+    audit_->record(std::move(r));
   });
 }
 
@@ -451,6 +553,7 @@ void Gateway::handle_response(const std::shared_ptr<Session>& session, const Jso
     pending = std::move(it->second);
     session->server_requests.erase(it);
   }
+  if (pending.answer) return pending.answer(msg);
   if (auto link = pending.link.lock()) {
     Json answer = msg;
     answer["id"] = pending.upstream_id;
@@ -524,12 +627,25 @@ mcp::UpstreamLink::Handlers Gateway::client_link_handlers(const std::shared_ptr<
   return h;
 }
 
-void Gateway::route_notification(const std::shared_ptr<Session>& session, mcp::UpstreamLink* link,
-                                 const std::string& upstream, const transport::Incoming& in) {
+void Gateway::route_notification(const std::shared_ptr<Session>& first_session, mcp::UpstreamLink* link,
+                                 const std::string& upstream, const transport::Incoming& in,
+                                 std::shared_ptr<InFlight> hint) {
   Json msg = in.message;
   const std::string method = msg.value("method", "");
   auto target = target_of(link, in);
-  std::shared_ptr<InFlight> inflight = target ? target->inflight.lock() : nullptr;
+  std::shared_ptr<InFlight> inflight = target ? target->inflight.lock() : std::move(hint);
+  std::shared_ptr<Session> session = first_session;
+  if (inflight) std::tie(session, inflight) = current_of(session, inflight);
+  if (!session) return;
+  if (session->stateless) {
+    // A stateless request hears only about itself, and log messages only
+    // when it asked for them with _meta logLevel.
+    if (!inflight) return;
+    if (method == "notifications/message") {
+      std::lock_guard lock(session->mu);
+      if (!log_level_passes(msg.value("params", Json::object()).value("level", ""), session->log_level)) return;
+    }
+  }
   if (method == "notifications/progress") {
     // Progress without a live request has nowhere to go.
     if (!inflight || inflight->downstream_progress_token.is_null()) return;
@@ -568,7 +684,14 @@ void Gateway::route_server_request(const std::shared_ptr<Session>& session,
     link->respond(id, rpc::make_error(id, rpc::kMethodNotFound, why));
   };
   if (!session || session->closed()) return refuse("the client session behind Portcullis has ended");
-  const char* cap = capability_for(method);
+  if (session->stateless) {
+    auto target = target_of(link.get(), in);
+    if (!target) target = latest_call_on(link.get());
+    auto inflight = target ? target->inflight.lock() : nullptr;
+    if (!inflight) return refuse("no request of the client is in flight to ask it in");
+    return ask_input(session, link, in, inflight);
+  }
+  const char* cap = client_capability_for(method);
   if (cap && !session->client_supports(cap)) {
     return refuse(std::string("the client does not support ") + cap);
   }
@@ -587,7 +710,7 @@ void Gateway::route_server_request(const std::shared_ptr<Session>& session,
   {
     std::lock_guard lock(session->mu);
     gateway_id = Json("pc-" + std::to_string(session->next_server_request++)).dump();
-    session->server_requests[gateway_id] = {link, upstream, id};
+    session->server_requests[gateway_id] = {link, upstream, id, nullptr};
   }
   msg["id"] = Json::parse(gateway_id);
   session->deliver(msg, inflight);
@@ -618,6 +741,7 @@ void Gateway::on_shared_traffic(const std::shared_ptr<Upstream>& up, const trans
   }
   if (session) return route_notification(session, link.get(), up->name(), in);
   const std::string method = in.message.value("method", "");
+  if (method == "notifications/resources/updated") fan_out_resource_update(in.message);
   if (method == "notifications/message") {
     spdlog::info("[upstream {}] {}", up->name(), in.message.value("params", Json::object()).dump());
   }

@@ -26,7 +26,7 @@ void Session::deliver(const Json& message, const std::shared_ptr<InFlight>& infl
 
 void Session::deliver(const std::string& serialized, const std::shared_ptr<InFlight>& inflight) {
   if (inflight && inflight->stream && inflight->stream->push(serialized)) return;
-  outbox.push(serialized);
+  if (!stateless) outbox.push(serialized);  // nobody reads a stateless request's outbox
 }
 
 void Session::close() {

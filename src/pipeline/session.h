@@ -22,6 +22,8 @@
 
 namespace portcullis::pipeline {
 
+struct Exchange;
+
 // One downstream request being served.
 struct InFlight {
   Json downstream_id;
@@ -34,6 +36,13 @@ struct InFlight {
   std::string upstream;            // set once routed
   size_t request_bytes = 0;        // size of the downstream request as received
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  // Set once a stateless request's upstream call asks for client input: from
+  // then on its events go to whichever request continues the exchange.
+  std::shared_ptr<Exchange> exchange;  // (Gateway::exchanges_mu_)
+  // A stateless request as received, kept until an upstream asks for input
+  // (its digest binds the continuation to it) or the request ends.
+  std::shared_ptr<const Json> request;
+  std::atomic<bool> finished{false};   // the final response was sent
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -45,6 +54,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string id;
   const std::string virtual_server;
   const bool legacy_sse;
+  // A 2026-07-28 request served without a session: this object lives for one
+  // request and carries its _meta (revision, capabilities, log level). It is
+  // never published, owns no upstream links and has no outbox reader.
+  bool stateless = false;
 
   // Set by initialize (before any other request is accepted).
   std::string protocol_version;
@@ -83,6 +96,9 @@ class Session : public std::enable_shared_from_this<Session> {
     std::weak_ptr<mcp::UpstreamLink> link;
     std::string upstream;
     Json upstream_id;
+    // Set instead of `link` when the gateway itself asked (a 2026-07-28
+    // upstream's input request): receives the client's response message.
+    std::function<void(const Json&)> answer;
   };
   std::map<std::string, PendingServerRequest> server_requests;  // (mu) key: gateway id
   long long next_server_request = 1;                            // (mu)

@@ -8,6 +8,7 @@
 #include "core/elastic_pool.h"
 #include "core/jsonrpc.h"
 #include "core/text.h"
+#include "server/standard_headers.h"
 
 namespace portcullis::server {
 
@@ -44,8 +45,48 @@ void send_json(httplib::Response& res, int status, const Json& body) {
 }
 
 void send_rpc_error(httplib::Response& res, int status, int code, const std::string& message,
-                    const Json& id = nullptr) {
-  send_json(res, status, rpc::make_error(id, code, message));
+                    const Json& id = nullptr, Json data = nullptr) {
+  send_json(res, status, rpc::make_error(id, code, message, std::move(data)));
+}
+
+constexpr const char* kMetaVersion = "io.modelcontextprotocol/protocolVersion";
+constexpr const char* kMetaCapabilities = "io.modelcontextprotocol/clientCapabilities";
+constexpr const char* kMetaClientInfo = "io.modelcontextprotocol/clientInfo";
+constexpr const char* kMetaLogLevel = "io.modelcontextprotocol/logLevel";
+
+const Json* request_meta(const Json& msg) {
+  auto p = msg.find("params");
+  if (p == msg.end() || !p->is_object()) return nullptr;
+  auto m = p->find("_meta");
+  return m != p->end() && m->is_object() ? &*m : nullptr;
+}
+
+// Whether a message without a session is served statelessly (2026-07-28).
+// Like the reference dual-era servers: it is legacy only when it opens a
+// session (initialize) or names a legacy revision in its header and carries
+// no 2026-07-28 envelope. Anything else gets the stateless validation, whose
+// errors say what is missing.
+bool is_stateless(const httplib::Request& req, const Json& msg) {
+  const Json* meta = request_meta(msg);
+  if (meta && (meta->contains(kMetaVersion) || meta->contains(kMetaCapabilities))) return true;
+  if (msg.value("method", "") == "initialize") return false;
+  std::string v = req.get_header_value("MCP-Protocol-Version");
+  return !mcp::is_supported_revision(std::string(text::trim(v)));
+}
+
+// HTTP status of a stateless request's error, per 2026-07-28.
+int status_for_error(int code) {
+  switch (code) {
+    case rpc::kHeaderMismatch:
+    case rpc::kMissingClientCapability:
+    case rpc::kUnsupportedProtocolVersion:
+    case rpc::kInvalidRequest:
+      return 400;
+    case rpc::kMethodNotFound:
+      return 404;
+    default:
+      return 200;
+  }
 }
 
 std::string origin_host(const std::string& origin) {
@@ -123,6 +164,7 @@ struct HttpFront::Impl {
   std::shared_ptr<Session> session_of(const httplib::Request& req, httplib::Response& res,
                                       const std::string& vs, const Json& id = nullptr);
   void post_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
+  void post_stateless(const httplib::Request& req, httplib::Response& res, const std::string& vs, Json msg);
   void get_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
   void delete_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
   void get_sse(const httplib::Request& req, httplib::Response& res, const std::string& vs);
@@ -213,6 +255,9 @@ void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& r
   if (!known_vs(vs, res) || !check_origin(req, res)) return;
   auto msg = parse_body(req, res);
   if (!msg) return;
+  if (!req.has_header("Mcp-Session-Id") && is_stateless(req, *msg)) {
+    return post_stateless(req, res, vs, std::move(*msg));
+  }
   rpc::Kind kind = rpc::classify(*msg);
   if (kind == rpc::Kind::Request && (*msg)["method"] == "initialize") {
     // The id is minted after initialize, because it seals what was negotiated.
@@ -250,6 +295,105 @@ void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& r
   answer_request(req, res, session, inflight);
 }
 
+void HttpFront::Impl::post_stateless(const httplib::Request& req, httplib::Response& res, const std::string& vs,
+                                     Json body) {
+  // Kept with the request, for a continuation's digest should an upstream
+  // ask for input.
+  auto request = std::make_shared<const Json>(std::move(body));
+  const Json& msg = *request;
+  rpc::Kind kind = rpc::classify(msg);
+  if (kind == rpc::Kind::Response) {
+    send_rpc_error(res, 400, rpc::kInvalidRequest,
+                   "Invalid Request: protocol 2026-07-28 has no server-to-client requests, so there is nothing to "
+                   "respond to");
+    return;
+  }
+  if (kind == rpc::Kind::Notification) {
+    // 2026-07-28 defines no client notifications over HTTP (a closed stream
+    // is the cancellation): accept and ignore.
+    res.status = 202;
+    return;
+  }
+  const Json& id = msg["id"];
+  const std::string& method = msg["method"].get_ref<const std::string&>();
+  const Json* meta = request_meta(msg);
+  auto invalid = [&](const std::string& what) {
+    send_rpc_error(res, 400, rpc::kInvalidParams,
+                   "Invalid params: " + what +
+                       " (a request without Mcp-Session-Id is served statelessly, protocol 2026-07-28; 2025-11-25 "
+                       "clients start with initialize)",
+                   id);
+  };
+  if (!meta) return invalid("params._meta is missing");
+  auto version = meta->find(kMetaVersion);
+  if (version == meta->end() || !version->is_string() || version->get_ref<const std::string&>().empty()) {
+    return invalid(std::string("params._meta[\"") + kMetaVersion + "\"] is missing");
+  }
+  auto caps = meta->find(kMetaCapabilities);
+  if (caps == meta->end() || !caps->is_object()) {
+    return invalid(std::string("params._meta[\"") + kMetaCapabilities + "\"] is missing or not an object");
+  }
+  const std::string& requested = version->get_ref<const std::string&>();
+  if (!req.has_header("MCP-Protocol-Version")) {
+    send_rpc_error(res, 400, rpc::kHeaderMismatch, "Header mismatch: the MCP-Protocol-Version header is missing", id);
+    return;
+  }
+  std::string header_version(text::trim(req.get_header_value("MCP-Protocol-Version")));
+  if (header_version != requested) {
+    send_rpc_error(res, 400, rpc::kHeaderMismatch,
+                   "Header mismatch: MCP-Protocol-Version " + header_version + " differs from _meta protocolVersion " +
+                       requested,
+                   id);
+    return;
+  }
+  if (requested != pipeline::kStatelessRevision) {
+    send_rpc_error(res, 400, rpc::kUnsupportedProtocolVersion,
+                   "Unsupported protocol version: " + requested + " (without a session this endpoint speaks " +
+                       pipeline::kStatelessRevision + "; older revisions start with initialize)",
+                   id, {{"supported", Json::array({pipeline::kStatelessRevision})}, {"requested", requested}});
+    return;
+  }
+  const compose::Route* route = nullptr;
+  auto rt = gw.runtime();
+  if (method == "tools/call") {
+    const compose::VirtualCatalog* cat = rt->catalog(vs);
+    const Json& params = msg["params"];
+    if (cat && params.contains("name") && params["name"].is_string()) route = cat->tool(params["name"].get<std::string>());
+  }
+  auto mismatch = check_standard_headers(msg, route, [&req](const std::string& name) -> std::optional<std::string> {
+    if (!req.has_header(name)) return std::nullopt;
+    return req.get_header_value(name);
+  });
+  if (mismatch) {
+    send_rpc_error(res, 400, rpc::kHeaderMismatch, "Header mismatch: " + *mismatch, id);
+    return;
+  }
+  std::string log_level;
+  if (auto l = meta->find(kMetaLogLevel); l != meta->end()) {
+    if (!l->is_string()) return invalid(std::string("params._meta[\"") + kMetaLogLevel + "\"] must be a string");
+    log_level = l->get<std::string>();
+  }
+  if (method == "subscriptions/listen" && !accepts(req, "text/event-stream")) {
+    send_rpc_error(res, 406, rpc::kInvalidRequest, "Not Acceptable: subscriptions/listen answers with an SSE stream",
+                   id);
+    return;
+  }
+  auto session = std::make_shared<Session>(std::string(), vs, /*legacy_sse=*/false);
+  session->stateless = true;
+  session->protocol_version = requested;
+  session->client_capabilities = *caps;
+  if (auto ci = meta->find(kMetaClientInfo); ci != meta->end() && ci->is_object()) session->client_info = *ci;
+  session->log_level = log_level;
+  session->initialized = true;
+  auto inflight = std::make_shared<InFlight>();
+  inflight->downstream_id = id;
+  inflight->request_bytes = req.body.size();
+  inflight->stream = std::make_shared<MessageStream>();
+  inflight->request = std::move(request);
+  gw.handle_request(session, msg, inflight);
+  answer_request(req, res, session, inflight);
+}
+
 void HttpFront::Impl::answer_request(const httplib::Request& req, httplib::Response& res,
                                      const std::shared_ptr<Session>& session,
                                      const std::shared_ptr<InFlight>& inflight) {
@@ -258,23 +402,29 @@ void HttpFront::Impl::answer_request(const httplib::Request& req, httplib::Respo
   std::string first;
   bool final = false;
   auto r = stream->pop(&first, &final, Clock::now() + (sse ? kStreamAfter : std::chrono::hours(24)));
-  if (r == MessageStream::Pop::Message && final) {
+  // A stateless request's protocol errors carry their HTTP status too.
+  auto json_answer = [&](const std::string& body) {
     stream->close();
-    res.set_content(first, "application/json");
-    return;
-  }
+    if (session->stateless && body.find("\"error\"") != std::string::npos) {
+      Json parsed = Json::parse(body, nullptr, false);
+      if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
+        res.status = status_for_error(parsed["error"].value("code", 0));
+      }
+    }
+    res.set_content(body, "application/json");
+  };
+  if (r == MessageStream::Pop::Message && final) return json_answer(first);
   if (!sse) {
-    // A JSON-only client: related messages go to its GET stream instead.
+    // A JSON-only client: related messages go to its GET stream instead
+    // (a stateless client has none: they are dropped).
     while (r != MessageStream::Pop::Closed) {
       if (r == MessageStream::Pop::Message) {
         if (final) break;
-        session->outbox.push(first);
+        if (!session->stateless) session->outbox.push(first);
       }
       r = stream->pop(&first, &final, Clock::now() + std::chrono::hours(24));
     }
-    stream->close();
-    res.set_content(first, "application/json");
-    return;
+    return json_answer(first);
   }
   // Stream the rest: related notifications and requests, then the response.
   auto pending = std::make_shared<std::string>(r == MessageStream::Pop::Message ? first : std::string());

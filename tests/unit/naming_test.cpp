@@ -174,3 +174,23 @@ TEST_CASE("fixed prompt arguments are hidden from the prompt's argument list") {
   CHECK(cat->list(ListKind::Prompts)[0]["arguments"] == Json::array({{{"name", "city"}}}));
   CHECK(cat->prompt("args-prompt")->fixed == Json({{"state", "CA"}}));
 }
+
+TEST_CASE("a tool's x-mcp-header arguments are found through nested properties only") {
+  auto up = std::make_shared<UpstreamCatalog>();
+  up->tools = {tool("deploy",
+                    {{"region", {{"type", "string"}, {"x-mcp-header", "Region"}}},
+                     {"opts", {{"type", "object"},
+                               {"properties", {{"dry", {{"type", "boolean"}, {"x-mcp-header", "Dry"}}}}}}},
+                     {"list", {{"type", "array"}, {"items", {{"type", "string"}, {"x-mcp-header", "Item"}}}}},
+                     {"plain", {{"type", "string"}}}})};
+  config::VirtualServerConfig vs;
+  vs.name = "ops";
+  auto s = sel("ci");
+  s.prefix = "ci";
+  vs.tools = {s};
+  auto cat = VirtualCatalog::build(vs, {{"ci", up}}, nullptr);
+  const Route* r = cat->tool("ci_deploy");
+  REQUIRE(r);
+  using Params = std::vector<std::pair<std::vector<std::string>, std::string>>;
+  CHECK(r->header_params == Params{{{"opts", "dry"}, "Dry"}, {{"region"}, "Region"}});
+}

@@ -1,10 +1,11 @@
 // bench-loadgen: closed-loop load generator for MCP `tools/call`.
 //
 //   bench-loadgen --url http://HOST:PORT/PATH --calls N --concurrency C
-//                 [--warmup W] [--tool echo] [--json]
+//                 [--warmup W] [--tool echo] [--stateless] [--json]
 //
 // Each of C workers opens its own MCP session (initialize, then
-// notifications/initialized) on its own keep-alive connection with
+// notifications/initialized; with --stateless none: every request carries the
+// protocol 2026-07-28 _meta envelope and headers) on its own keep-alive connection with
 // TCP_NODELAY, and then issues `tools/call echo {message}` back to back. W
 // warm-up calls (shared across workers) run first and are not measured; then
 // all workers start the measured phase together and N calls are shared among
@@ -48,6 +49,7 @@ struct Options {
   long warmup = 0;
   std::string tool = "echo";
   bool json = false;
+  bool stateless = false;  // protocol 2026-07-28: no session
 };
 
 struct Url {
@@ -94,7 +96,8 @@ std::optional<Json> find_response(const httplib::Response& res, const Json& id, 
 
 class Worker {
  public:
-  Worker(const Url& url, int index) : url_(url), index_(index), cli_(url.origin) {
+  Worker(const Url& url, int index, bool stateless)
+      : url_(url), index_(index), stateless_(stateless), cli_(url.origin) {
     cli_.set_keep_alive(true);
     cli_.set_tcp_nodelay(true);
     cli_.set_connection_timeout(10, 0);
@@ -104,6 +107,7 @@ class Worker {
 
   // initialize + notifications/initialized. Returns an error message or "".
   std::string open_session() {
+    if (stateless_) return {};  // 2026-07-28: every request stands alone
     Json req = rpc::make_request(next_id_++, "initialize",
                                  {{"protocolVersion", "2025-11-25"},
                                   {"capabilities", Json::object()},
@@ -129,8 +133,16 @@ class Worker {
   bool call(const std::string& tool, std::string* why) {
     const long id = next_id_++;
     std::string message = "w" + std::to_string(index_) + "-" + std::to_string(id);
-    Json req = rpc::make_request(id, "tools/call", {{"name", tool}, {"arguments", {{"message", message}}}});
-    auto res = post(req);
+    Json params = {{"name", tool}, {"arguments", {{"message", message}}}};
+    httplib::Headers extra;
+    if (stateless_) {
+      params["_meta"] = {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                         {"io.modelcontextprotocol/clientCapabilities", Json::object()},
+                         {"io.modelcontextprotocol/clientInfo", {{"name", "bench-loadgen"}, {"version", "0.1.0"}}}};
+      extra = {{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/call"}, {"Mcp-Name", tool}};
+    }
+    Json req = rpc::make_request(id, "tools/call", std::move(params));
+    auto res = post(req, std::move(extra));
     if (!res) {
       *why = "transport: " + httplib::to_string(res.error());
       return false;
@@ -167,8 +179,8 @@ class Worker {
   }
 
  private:
-  httplib::Result post(const Json& body) {
-    httplib::Headers h = {{"Accept", "application/json, text/event-stream"}};
+  httplib::Result post(const Json& body, httplib::Headers h = {}) {
+    h.emplace("Accept", "application/json, text/event-stream");
     if (!session_id_.empty()) h.emplace("Mcp-Session-Id", session_id_);
     if (!protocol_version_.empty()) h.emplace("MCP-Protocol-Version", protocol_version_);
     return cli_.Post(url_.path, h, rpc::dump(body), "application/json");
@@ -176,6 +188,7 @@ class Worker {
 
   Url url_;
   int index_;
+  bool stateless_;
   httplib::Client cli_;
   long next_id_ = 1;
   std::string session_id_;
@@ -203,7 +216,7 @@ bool parse_long(const char* s, long* out) {
 
 int usage() {
   std::cerr << "usage: bench-loadgen --url http://HOST:PORT/PATH --calls N --concurrency C [--warmup W] "
-               "[--tool NAME] [--json]\n";
+               "[--tool NAME] [--stateless] [--json]\n";
   return 2;
 }
 
@@ -216,6 +229,7 @@ int main(int argc, char** argv) {
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     const char* v = nullptr;
     if (a == "--json") opt.json = true;
+    else if (a == "--stateless") opt.stateless = true;
     else if (a == "--url" && (v = value())) opt.url = v;
     else if (a == "--tool" && (v = value())) opt.tool = v;
     else if (a == "--calls" && (v = value())) { if (!parse_long(v, &opt.calls)) return usage(); }
@@ -251,7 +265,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (int w = 0; w < workers_n; ++w) {
     threads.emplace_back([&, w] {
-      Worker worker(*url, w);
+      Worker worker(*url, w, opt.stateless);
       std::string err;
       {
         std::lock_guard lk(setup_mu);

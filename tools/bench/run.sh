@@ -9,7 +9,8 @@
 # 3. runs bench-loadgen directly against it at concurrency 1 and 16,
 # 4. starts `portcullis serve` with a generated config that exposes the
 #    upstream as virtual server `bench`, waits for /healthz, and runs the same
-#    loads against http://127.0.0.1:PORT/mcp/bench,
+#    loads against http://127.0.0.1:PORT/mcp/bench, then again as a stateless
+#    2026-07-28 client (rows marked 2026; the upstream is the same),
 # 5. prints one table: p50/p99 (microseconds) and calls/s, direct vs gateway, the added
 #    latency (gateway − direct) and the ratio (gateway / direct).
 #
@@ -128,11 +129,13 @@ if [[ -z "$UP_PORT" ]]; then
 fi
 log "bench-upstream on 127.0.0.1:$UP_PORT (pid $UP_PID)"
 
-# run_load NAME URL CONCURRENCY: writes $TMP/NAME.json; returns loadgen's status.
+# run_load NAME URL CONCURRENCY [LOADGEN FLAGS...]: writes $TMP/NAME.json;
+# returns loadgen's status.
 run_load() {
   local name=$1 url=$2 c=$3 rc=0
-  log "$name: $CALLS calls, concurrency $c, warm-up $WARMUP -> $url"
-  "$LOADGEN_BIN" --url "$url" --calls "$CALLS" --concurrency "$c" --warmup "$WARMUP" --json \
+  shift 3
+  log "$name: $CALLS calls, concurrency $c, warm-up $WARMUP -> $url $*"
+  "$LOADGEN_BIN" --url "$url" --calls "$CALLS" --concurrency "$c" --warmup "$WARMUP" --json "$@" \
     >"$TMP/$name.json" 2>"$TMP/$name.err" || rc=$?
   if [[ $rc -ne 0 ]]; then
     log "$name FAILED (exit $rc): $(cat "$TMP/$name.err") $(cat "$TMP/$name.json")"
@@ -189,6 +192,10 @@ fi
 if [[ $GATEWAY_OK -eq 1 ]]; then
   run_load gateway_c1 "http://127.0.0.1:$GW_PORT/mcp/bench" 1 || FAILED=1
   run_load gateway_c16 "http://127.0.0.1:$GW_PORT/mcp/bench" 16 || FAILED=1
+  # The same calls from a 2026-07-28 client: no session, _meta on every
+  # request, headers checked against the body; the upstream stays 2025-11-25.
+  run_load gateway_c1_stateless "http://127.0.0.1:$GW_PORT/mcp/bench" 1 --stateless || FAILED=1
+  run_load gateway_c16_stateless "http://127.0.0.1:$GW_PORT/mcp/bench" 16 --stateless || FAILED=1
   if [[ $STREAMS -gt 0 ]]; then
     # The same c=1 load while STREAMS other sessions hold GET streams open:
     # open streams must not starve anyone.
@@ -241,8 +248,9 @@ if [[ $JSON -eq 1 ]]; then
     "$([[ -n "$why" ]] && echo "\"$why\"" || echo null)"
   printf '"direct":{"c1":%s,"c16":%s},"gateway":{"c1":%s,"c16":%s},' \
     "$(raw direct_c1)" "$(raw direct_c16)" "$(raw gateway_c1)" "$(raw gateway_c16)"
-  printf '"comparison":{"c1":%s,"c16":%s},"open_streams":%s,"gateway_c1_with_open_streams":%s}\n' \
+  printf '"comparison":{"c1":%s,"c16":%s},"open_streams":%s,"gateway_c1_with_open_streams":%s,' \
     "$(comparison 1)" "$(comparison 16)" "$STREAMS" "$(raw gateway_c1_streams)"
+  printf '"gateway_stateless":{"c1":%s,"c16":%s}}\n' "$(raw gateway_c1_stateless)" "$(raw gateway_c16_stateless)"
 else
   printf '\ntools/call echo, %s calls per run after %s warm-up, loopback, %s cores shared by load generator, upstream and gateway\n\n' \
     "$CALLS" "$WARMUP" "$CORES"
@@ -271,6 +279,20 @@ else
         dv=$(calc '%.0f' "$(field $d $metric)")
       fi
       printf '%-14s %12s %12s %12s %9s\n' "$label" "$dv" "$gv" "$added" "$ratio"
+    done
+  done
+  for c in 1 16; do
+    d="direct_c$c" g="gateway_c${c}_stateless"
+    have "$d" && have "$g" || continue
+    for metric in p50_us p99_us throughput_cps; do
+      if [[ $metric == throughput_cps ]]; then
+        printf '%-14s %12s %12s %12s %9s\n' "c=$c calls/s 2026" "$(calc '%.0f' "$(field $d $metric)")" \
+          "$(calc '%.0f' "$(field $g $metric)")" "-" "$(calc '%.2fx' "$(field $g $metric) / $(field $d $metric)")"
+      else
+        printf '%-14s %12s %12s %12s %9s\n' "c=$c ${metric%_us} us 2026" "$(calc '%.1f' "$(field $d $metric)")" \
+          "$(calc '%.1f' "$(field $g $metric)")" "$(calc '%+.1f' "$(field $g $metric) - $(field $d $metric)")" \
+          "$(calc '%.2fx' "$(field $g $metric) / $(field $d $metric)")"
+      fi
     done
   done
   if have gateway_c1_streams && have direct_c1; then
