@@ -333,8 +333,15 @@ describe('protocol revisions across the gateway', () => {
   });
 
   describe('list changes on subscriptions/listen', () => {
-    for (const [vs, era] of [['legacy-shared', '2025-11-25'], ['modern-shared', '2026-07-28']]) {
-      test(`a ${era} upstream's tool change reaches an open listen stream, tagged`, async () => {
+    for (const [vs, era, sessions] of [
+      ['legacy-shared', '2025-11-25', 'shared'],
+      ['modern-shared', '2026-07-28', 'shared'],
+      // Stateless requests to per_client upstreams share one upstream link,
+      // so the change made by one sessionless call is the listen stream's too.
+      ['legacy', '2025-11-25', 'per_client'],
+      ['modern', '2026-07-28', 'per_client'],
+    ]) {
+      test(`a ${era} upstream's (sessions: ${sessions}) tool change reaches an open listen stream, tagged`, async () => {
         const ac = new AbortController();
         const { body, headers } = h.modernRequest('subscriptions/listen', { notifications: { toolsListChanged: true } }, { id: `listen-${vs}` });
         const res = await h.rawPost(gw.mcpUrl(vs), body, headers, { signal: ac.signal });
