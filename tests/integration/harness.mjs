@@ -532,6 +532,101 @@ export async function rawSession(url, { protocolVersion = '2025-11-25', headers:
 }
 
 // ---------------------------------------------------------------------------
+// Protocol revision 2026-07-28 (sessionless) helpers
+// ---------------------------------------------------------------------------
+
+export const MODERN_REVISION = '2026-07-28';
+
+// A 2026-07-28 request: the body (params._meta carries the envelope) and the
+// standard headers (MCP-Protocol-Version, Mcp-Method, Mcp-Name). `caps` are
+// the client capabilities, `meta` extra/overriding _meta keys, `headers`
+// extra/overriding headers.
+export function modernRequest(method, params = {}, { id = 1, caps = {}, meta = {}, headers = {} } = {}) {
+  const body = {
+    jsonrpc: '2.0',
+    id,
+    method,
+    params: {
+      ...params,
+      _meta: {
+        'io.modelcontextprotocol/protocolVersion': MODERN_REVISION,
+        'io.modelcontextprotocol/clientCapabilities': caps,
+        'io.modelcontextprotocol/clientInfo': { name: 'it-raw-2026', version: '1.0.0' },
+        ...meta,
+      },
+    },
+  };
+  const name = params.name ?? params.uri;
+  return {
+    body,
+    headers: {
+      'mcp-protocol-version': MODERN_REVISION,
+      'mcp-method': method,
+      ...(typeof name === 'string' ? { 'mcp-name': name } : {}),
+      ...headers,
+    },
+  };
+}
+
+// Sends one 2026-07-28 request to `url`; returns { status, msg, res }.
+export async function modernPost(url, method, params, opts = {}) {
+  const { body, headers } = modernRequest(method, params, opts);
+  const res = await rawPost(url, body, headers, { signal: opts.signal });
+  return { status: res.status, msg: await readRpc(res, body.id), res };
+}
+
+// Reads the JSON-RPC messages of an SSE response one at a time:
+// next(timeoutMs) resolves with the next message, or null when the stream
+// ended or nothing came within timeoutMs. close() cancels the stream.
+export function sseMessages(res) {
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  let pending = null;
+  const readOne = async () => {
+    for (;;) {
+      buf = buf.replace(/\r\n/g, '\n');
+      const i = buf.indexOf('\n\n');
+      if (i >= 0) {
+        const ev = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = ev.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+        if (data) return JSON.parse(data);
+        continue;
+      }
+      const { value, done } = await reader.read();
+      if (done) return null;
+      buf += decoder.decode(value, { stream: true });
+    }
+  };
+  return {
+    async next(timeoutMs = 5000) {
+      pending ??= readOne();
+      const timer = new Promise((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref());
+      const got = await Promise.race([pending, timer]);
+      if (got === undefined) return null; // the read stays pending for the next call
+      pending = null;
+      return got;
+    },
+    close: () => reader.cancel().catch(() => {}),
+  };
+}
+
+// Connects a 2.x SDK client (@modelcontextprotocol/client, which negotiates
+// 2026-07-28 when the server offers it) to `url`. `handlers` maps request
+// methods (sampling/createMessage, elicitation/create, roots/list) to
+// handlers; with the 2026-07-28 revision the client runs them to fulfil
+// input_required results. Closed by cleanup().
+export async function connectModern(url, { name = 'it-client-2026', capabilities = {}, handlers = {}, negotiation = 'auto' } = {}) {
+  const { Client: ModernClient, StreamableHTTPClientTransport: ModernTransport } = await import('@modelcontextprotocol/client');
+  const client = new ModernClient({ name, version: '1.0.0' }, { capabilities, versionNegotiation: { mode: negotiation } });
+  for (const [method, fn] of Object.entries(handlers)) client.setRequestHandler(method, fn);
+  await client.connect(new ModernTransport(new URL(url)));
+  clients.add(client);
+  return client;
+}
+
+// ---------------------------------------------------------------------------
 // Cleanup
 // ---------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 //
 //   node report.mjs BASELINE RUN=OUTDIR [RUN=OUTDIR ...]
 //
-// RUN is "2025-11-25", "2026-07-28" or "2025-11-25/mixed"; OUTDIR holds the
+// RUN is REVISION[/VS] ("2025-11-25", "2026-07-28", "2025-11-25/mixed", ...); OUTDIR holds the
 // suite's stdout (suite.log) and its -o output (server-<scenario>-<time>/
 // checks.json). Scenario results come from the suite's own "=== SUMMARY ==="
 // lines (a scenario fails when any of its checks is a FAILURE; warnings do not
