@@ -16,10 +16,14 @@ Json with_envelope(Json params, const Envelope& e) {
   Json& meta = params["_meta"];
   if (!meta.is_object()) meta = Json::object();
   meta[meta_key::kProtocolVersion] = e.protocol_version;
-  meta[meta_key::kClientCapabilities] = e.client_capabilities.is_object() ? e.client_capabilities : Json::object();
+  // A request made for one 2026-07-28 client already names that client's
+  // capabilities and log level: the upstream must see those, not the link's.
+  auto caps = meta.find(meta_key::kClientCapabilities);
+  if (caps == meta.end() || !caps->is_object()) {
+    meta[meta_key::kClientCapabilities] = e.client_capabilities.is_object() ? e.client_capabilities : Json::object();
+  }
   meta[meta_key::kClientInfo] = e.client_info;
-  if (e.log_level.empty()) meta.erase(meta_key::kLogLevel);
-  else meta[meta_key::kLogLevel] = e.log_level;
+  if (!meta.contains(meta_key::kLogLevel) && !e.log_level.empty()) meta[meta_key::kLogLevel] = e.log_level;
   return params;
 }
 

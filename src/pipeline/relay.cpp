@@ -421,7 +421,8 @@ void Gateway::forward(const std::shared_ptr<Session>& session, const std::shared
       bool modern = is_modern(*link.value());
       for (auto k = meta->begin(); k != meta->end();) {
         bool envelope = text::starts_with(k.key(), "io.modelcontextprotocol/");
-        bool keep = modern && k.key() == "io.modelcontextprotocol/clientCapabilities";
+        bool keep = modern && (k.key() == "io.modelcontextprotocol/clientCapabilities" ||
+                               k.key() == "io.modelcontextprotocol/logLevel");
         k = envelope && !keep ? meta->erase(k) : std::next(k);
       }
     }
@@ -469,6 +470,14 @@ void Gateway::send(const std::shared_ptr<Session>& session, const std::shared_pt
     {
       std::lock_guard lock(calls_mu_);
       if (!state->progress_key.empty()) calls_.erase(state->progress_key);
+    }
+    if (!session->stateless && is_modern(*link)) {
+      // A 2025-11-25 client's schema has no 2026-07-28 result fields.
+      if (auto r = response.find("result"); r != response.end() && r->is_object()) {
+        r->erase("resultType");
+        r->erase("ttlMs");
+        r->erase("cacheScope");
+      }
     }
     if (!response.contains("result") && !response.contains("error")) {
       response = rpc::make_error(nullptr, rpc::kUpstreamInvalid,

@@ -73,6 +73,12 @@ TEST_CASE("the envelope is merged into params._meta, keeping the caller's keys")
   Json q = with_envelope(nullptr, e);
   CHECK(q["_meta"][meta_key::kLogLevel] == "debug");
   CHECK(q.size() == 1);
+
+  // A request relayed for one client keeps that client's capabilities and level.
+  Json r = with_envelope({{"_meta", {{meta_key::kClientCapabilities, Json::object()}, {meta_key::kLogLevel, "error"}}}}, e);
+  CHECK(r["_meta"][meta_key::kClientCapabilities] == Json::object());
+  CHECK(r["_meta"][meta_key::kLogLevel] == "error");
+  CHECK(r["_meta"][meta_key::kProtocolVersion] == "2026-07-28");
 }
 
 TEST_CASE("a DiscoverResult offering 2026-07-28 means modern, with its capabilities and server info") {
