@@ -12,37 +12,11 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 
 import * as h from './harness.mjs';
 
-const REV = '2026-07-28';
+const REV = h.MODERN_REVISION;
 let gw;
 
-// A 2026-07-28 request body and its standard headers.
-function modern(method, params = {}, { id = 1, caps = {}, meta = {}, headers = {} } = {}) {
-  const body = {
-    jsonrpc: '2.0',
-    id,
-    method,
-    params: {
-      ...params,
-      _meta: {
-        'io.modelcontextprotocol/protocolVersion': REV,
-        'io.modelcontextprotocol/clientCapabilities': caps,
-        'io.modelcontextprotocol/clientInfo': { name: 'it-raw', version: '1' },
-        ...meta,
-      },
-    },
-  };
-  const name = params.name ?? params.uri;
-  return {
-    body,
-    headers: { 'mcp-protocol-version': REV, 'mcp-method': method, ...(name ? { 'mcp-name': name } : {}), ...headers },
-  };
-}
-
-async function post(vs, method, params, opts) {
-  const { body, headers } = modern(method, params, opts);
-  const res = await h.rawPost(gw.mcpUrl(vs), body, headers);
-  return { status: res.status, msg: await h.readRpc(res, body.id) };
-}
+const modern = h.modernRequest;
+const post = (vs, method, params, opts) => h.modernPost(gw.mcpUrl(vs), method, params, opts);
 
 // A 2.x SDK client that negotiates 2026-07-28, answering sampling,
 // elicitation and roots, and recording what it was asked.
@@ -281,25 +255,8 @@ describe('protocol 2026-07-28 without sessions', () => {
       const res = await h.rawPost(gw.mcpUrl('one'), body, headers, { signal: ac.signal });
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type'), /text\/event-stream/);
-      const reader = res.body.getReader();
-      const decoder = new TextDecoder();
-      const seen = [];
-      let buf = '';
-      const next = async () => {
-        for (;;) {
-          const i = buf.indexOf('\n\n');
-          if (i >= 0) {
-            const ev = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            const data = ev.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5)).join('');
-            if (data) return JSON.parse(data);
-            continue;
-          }
-          const { value, done } = await reader.read();
-          if (done) return null;
-          buf += decoder.decode(value, { stream: true });
-        }
-      };
+      const stream = h.sseMessages(res);
+      const next = () => stream.next(5000);
       const ack = await next();
       assert.equal(ack.method, 'notifications/subscriptions/acknowledged');
       assert.equal(ack.params._meta['io.modelcontextprotocol/subscriptionId'], 'listen-1');
@@ -311,7 +268,6 @@ describe('protocol 2026-07-28 without sessions', () => {
       const trigger = await post('one', 'tools/call', { name: 'test_trigger_tool_change', arguments: {} });
       assert.ok(trigger.msg.result, JSON.stringify(trigger.msg));
       const change = await next();
-      seen.push(change);
       assert.equal(change.method, 'notifications/tools/list_changed');
       assert.equal(change.params._meta['io.modelcontextprotocol/subscriptionId'], 'listen-1');
       ac.abort();
