@@ -85,7 +85,7 @@ say "conformance: tools/conformance/run.sh"
 conf_log="$(mktemp)"
 bash tools/conformance/run.sh >"$conf_log" 2>&1
 conf_rc=$?
-grep -E '^(  (FAIL|PASS) |20[0-9-]+( \(mixed\))?: |=== |  (OK|NEW|now passing))' "$conf_log" | grep -v '^  PASS ' || true
+grep -E '^(  (FAIL|PASS) |20[0-9-]+( \([a-z0-9-]+\))?: |=== |  (OK|NEW|now passing))' "$conf_log" | grep -v '^  PASS ' || true
 if [[ $conf_rc -ne 0 ]]; then
   say "conformance FAILED (exit $conf_rc); last lines:"
   tail -n 30 "$conf_log"
