@@ -85,45 +85,50 @@ std::shared_ptr<Runtime> Gateway::make_runtime(std::shared_ptr<const config::Gat
 compose::PinChanges Gateway::check_pins(const Runtime& rt) {
   compose::PinChanges all;
   if (!pins_) return all;
+  for (const auto& [name, up] : rt.upstreams) all.merge(check_pins_of(rt, name, up->catalog()->tools));
+  return all;
+}
+
+compose::PinChanges Gateway::check_pins_of(const Runtime& rt, const std::string& upstream,
+                                           const std::vector<Json>& tools) {
+  if (!pins_) return {};
   // Only upstreams that a pinning virtual server uses are checked.
-  std::map<std::string, std::vector<std::string>> pinned_by;  // upstream -> virtual servers
+  std::vector<std::string> servers;
   for (const auto& [name, vs] : rt.config->virtual_servers) {
     if (vs.pinning == config::PinningMode::Off) continue;
     for (const auto& sel : vs.tools) {
-      auto& v = pinned_by[sel.upstream];
-      if (v.empty() || v.back() != name) v.push_back(name);
-    }
-  }
-  for (const auto& [upstream, servers] : pinned_by) {
-    auto up = rt.upstreams.find(upstream);
-    if (up == rt.upstreams.end()) continue;
-    auto checked = pins_->check(upstream, up->second->catalog()->tools);
-    if (!checked.ok()) {
-      spdlog::error("tool pins of upstream '{}' could not be checked: {}", upstream, checked.error());
-      continue;
-    }
-    all.merge(checked.value().changes);
-    for (const auto& pin : checked.value().newly_changed) {
-      for (const auto& vs_name : servers) {
-        auto mode = rt.config->virtual_servers.at(vs_name).pinning;
-        spdlog::warn("virtual server '{}': tool '{}' of upstream '{}' no longer matches its approval: {} ({})",
-                     vs_name, pin.tool, upstream, pin.change,
-                     mode == config::PinningMode::Block ? "blocked until approved" : "warning only");
-        if (!audit_) continue;
-        record::AuditRecord r;
-        r.ts_ms = now_ms();
-        r.virtual_server = vs_name;
-        r.upstream = upstream;
-        r.tool = pin.tool;
-        r.original_tool = pin.tool;
-        r.method = "pinning";
-        r.outcome = mode == config::PinningMode::Block ? "pin_blocked" : "pin_changed";
-        r.error_message = pin.change + "; approved " + pin.hash.substr(0, 12) + ", now " + pin.pending_hash.substr(0, 12);
-        audit_->record(std::move(r));
+      if (sel.upstream == upstream) {
+        servers.push_back(name);
+        break;
       }
     }
   }
-  return all;
+  if (servers.empty()) return {};
+  auto checked = pins_->check(upstream, tools);
+  if (!checked.ok()) {
+    spdlog::error("tool pins of upstream '{}' could not be checked: {}", upstream, checked.error());
+    return {};
+  }
+  for (const auto& pin : checked.value().newly_changed) {
+    for (const auto& vs_name : servers) {
+      auto mode = rt.config->virtual_servers.at(vs_name).pinning;
+      spdlog::warn("virtual server '{}': tool '{}' of upstream '{}' no longer matches its approval: {} ({})",
+                   vs_name, pin.tool, upstream, pin.change,
+                   mode == config::PinningMode::Block ? "blocked until approved" : "warning only");
+      if (!audit_) continue;
+      record::AuditRecord r;
+      r.ts_ms = now_ms();
+      r.virtual_server = vs_name;
+      r.upstream = upstream;
+      r.tool = pin.tool;
+      r.original_tool = pin.tool;
+      r.method = "pinning";
+      r.outcome = mode == config::PinningMode::Block ? "pin_blocked" : "pin_changed";
+      r.error_message = pin.change + "; approved " + pin.hash.substr(0, 12) + ", now " + pin.pending_hash.substr(0, 12);
+      audit_->record(std::move(r));
+    }
+  }
+  return std::move(checked.value().changes);
 }
 
 void Gateway::build_catalogs(Runtime& rt) {
@@ -188,17 +193,23 @@ void Gateway::rebuild_catalogs() {
   notify_list_changes(*before, *rt);
 }
 
-void Gateway::notify_list_changes(const Runtime& before, const Runtime& after) {
+std::vector<const char*> list_change_notifications(const compose::VirtualCatalog* before,
+                                                  const compose::VirtualCatalog* after) {
   using compose::ListKind;
+  std::vector<const char*> notes;
+  if (!after) return notes;
+  auto changed = [&](ListKind k) { return !before || before->digest(k) != after->digest(k); };
+  if (changed(ListKind::Tools)) notes.push_back("notifications/tools/list_changed");
+  if (changed(ListKind::Resources) || changed(ListKind::ResourceTemplates)) {
+    notes.push_back("notifications/resources/list_changed");
+  }
+  if (changed(ListKind::Prompts)) notes.push_back("notifications/prompts/list_changed");
+  return notes;
+}
+
+void Gateway::notify_list_changes(const Runtime& before, const Runtime& after) {
   for (const auto& [name, cat] : after.catalogs) {
-    const compose::VirtualCatalog* old = before.catalog(name);
-    auto changed = [&](ListKind k) { return !old || old->digest(k) != cat->digest(k); };
-    std::vector<const char*> notes;
-    if (changed(ListKind::Tools)) notes.push_back("notifications/tools/list_changed");
-    if (changed(ListKind::Resources) || changed(ListKind::ResourceTemplates)) {
-      notes.push_back("notifications/resources/list_changed");
-    }
-    if (changed(ListKind::Prompts)) notes.push_back("notifications/prompts/list_changed");
+    auto notes = list_change_notifications(before.catalog(name), cat.get());
     if (notes.empty()) continue;
     for (const auto& s : sessions_.of(name)) {
       if (!s->initialized) continue;

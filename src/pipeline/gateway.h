@@ -50,6 +50,10 @@ inline constexpr const char* kStatelessRevision = "2026-07-28";
 // The client capability an upstream's request to the client needs
 // ("sampling", "elicitation", "roots"), or null for other methods.
 const char* client_capability_for(const std::string& method);
+// The list_changed notifications that tell a client who saw `before` that
+// it now sees `after` (every list when `before` is null).
+std::vector<const char*> list_change_notifications(const compose::VirtualCatalog* before,
+                                                  const compose::VirtualCatalog* after);
 // serverInfo of a virtual server, as in initialize results and _meta.
 Json virtual_server_info(const std::string& virtual_server);
 // Identifies a request for MRTR continuations: method and params without
@@ -95,6 +99,21 @@ struct Listener {
   std::shared_ptr<InFlight> inflight;
 };
 
+// What private upstream links offer (a per_client session's own links, or
+// the links stateless requests share) once one of them announced a list
+// change. Until then a private link is taken to offer what the upstream's
+// shared link lists, so the common case costs nothing.
+struct CatalogOverlay {
+  std::mutex mu;
+  compose::UpstreamCatalogs upstreams;  // (mu) replaces these upstreams' shared catalogues
+  compose::PinChanges pin_changes;      // (mu) pin changes of the replaced upstreams' tools
+  std::set<std::string> relisting;      // (mu) upstreams with a re-list scheduled
+  // Virtual catalogues built for one runtime snapshot; a null entry: that
+  // virtual server uses no replaced upstream and sees the runtime's own.
+  std::weak_ptr<const Runtime> built_for;                                          // (mu)
+  std::map<std::string, std::shared_ptr<const compose::VirtualCatalog>> catalogs;  // (mu)
+};
+
 // The link that stateless requests share for one per-client upstream.
 struct StatelessSlot {
   std::mutex mu;  // serializes creation
@@ -123,6 +142,11 @@ class Gateway {
   SessionTable& sessions() { return sessions_; }
   ElasticPool& pool() { return pool_; }
   record::AuditLog* audit() { return audit_.get(); }
+
+  // The catalogue a stateless (2026-07-28) request to `vs` sees. Null when
+  // the virtual server is gone.
+  std::shared_ptr<const compose::VirtualCatalog> stateless_catalog(const std::string& vs,
+                                                                   const std::shared_ptr<const Runtime>& rt);
 
   // --- Downstream entry points (transport-independent) ---
   // Handles a request. Exactly one response is eventually pushed, marked
@@ -183,6 +207,22 @@ class Gateway {
   // exchange may be a later one than `inflight`. Returns the bytes sent.
   size_t deliver_final(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
                        Json response);
+  // --- Catalogues seen through private links (private_catalogs.cpp) ---
+  // The catalogue `session` sees: its own when one of its private upstream
+  // links changed its lists (the stateless links' for a stateless request),
+  // else the runtime's. Null when the virtual server is gone.
+  std::shared_ptr<const compose::VirtualCatalog> catalog_of(Session& session,
+                                                            const std::shared_ptr<const Runtime>& rt);
+  std::shared_ptr<const compose::VirtualCatalog> overlay_catalog(CatalogOverlay& overlay, const std::string& vs,
+                                                                 const std::shared_ptr<const Runtime>& rt);
+  // A private link of `upstream` announced a list change: re-list from it
+  // (debounced) into `overlay`, then tell the clients that see it: `session`
+  // (a per_client session's overlay) or the listen streams (stateless).
+  void relist_private(const std::shared_ptr<CatalogOverlay>& overlay, const std::shared_ptr<Session>& session,
+                      const std::string& upstream, const std::shared_ptr<mcp::UpstreamLink>& link);
+  void apply_private_list(CatalogOverlay& overlay, const std::shared_ptr<Session>& session,
+                          const std::string& upstream, mcp::UpstreamLink& link);
+
   // Capabilities and instructions of a virtual server, as announced by
   // initialize and server/discover.
   Json virtual_capabilities(const std::string& vs, std::string* instructions);
@@ -247,6 +287,9 @@ class Gateway {
   // checking tool pins first. REQUIRES: rebuild_mu_ held.
   void build_catalogs(Runtime& rt);
   compose::PinChanges check_pins(const Runtime& rt);
+  // Checks one upstream's `tools` against their approvals, logging and
+  // auditing changes first seen now for each virtual server that pins them.
+  compose::PinChanges check_pins_of(const Runtime& rt, const std::string& upstream, const std::vector<Json>& tools);
   // Opens the pin store once some virtual server pins. REQUIRES: rebuild_mu_ held.
   Result<void> open_pins(const config::GatewayConfig& cfg);
   void watch_pins();
@@ -284,6 +327,7 @@ class Gateway {
   // identity exists), opened with every capability the gateway can relay.
   std::mutex stateless_mu_;
   std::map<std::string, std::shared_ptr<StatelessSlot>> stateless_links_;  // (stateless_mu_)
+  const std::shared_ptr<CatalogOverlay> stateless_overlay_ = std::make_shared<CatalogOverlay>();
   std::mutex exchanges_mu_;
   std::unordered_map<std::string, std::shared_ptr<Exchange>> exchanges_;  // (exchanges_mu_)
   std::mutex listeners_mu_;

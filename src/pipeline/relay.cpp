@@ -178,7 +178,8 @@ Json Gateway::virtual_capabilities(const std::string& name, std::string* instruc
 void Gateway::list(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
                    compose::ListKind kind, const Json& params) {
   auto rt = runtime();
-  const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
+  auto seen = catalog_of(*session, rt);
+  const compose::VirtualCatalog* cat = seen.get();
   static const char* keys[] = {"tools", "resources", "resourceTemplates", "prompts"};
   const char* key = keys[static_cast<int>(kind)];
   if (!cat) return reply_error(session, inflight, rpc::kInternalError, "virtual server is gone");
@@ -204,7 +205,8 @@ void Gateway::call_tool(const std::shared_ptr<Session>& session, const std::shar
   }
   std::string name = params["name"].get<std::string>();
   auto rt = runtime();
-  const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
+  auto seen = catalog_of(*session, rt);
+  const compose::VirtualCatalog* cat = seen.get();
   const compose::Route* route = cat ? cat->tool(name) : nullptr;
   if (!route && cat && cat->blocked(name)) {
     return reply_error(session, inflight, rpc::kInvalidParams, *cat->blocked(name));
@@ -245,7 +247,8 @@ void Gateway::get_prompt(const std::shared_ptr<Session>& session, const std::sha
   }
   std::string name = params["name"].get<std::string>();
   auto rt = runtime();
-  const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
+  auto seen = catalog_of(*session, rt);
+  const compose::VirtualCatalog* cat = seen.get();
   const compose::Route* route = cat ? cat->prompt(name) : nullptr;
   if (!route) return reply_error(session, inflight, rpc::kInvalidParams, "Unknown prompt: " + name);
   Json up_params = params;
@@ -267,7 +270,8 @@ void Gateway::by_resource(const std::shared_ptr<Session>& session, const std::sh
   }
   std::string uri = params["uri"].get<std::string>();
   auto rt = runtime();
-  const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
+  auto seen = catalog_of(*session, rt);
+  const compose::VirtualCatalog* cat = seen.get();
   auto upstream = cat ? cat->resource_upstream(uri) : std::nullopt;
   if (!upstream) {
     // 2026-07-28 moved "resource not found" to -32602.
@@ -287,7 +291,8 @@ void Gateway::complete(const std::shared_ptr<Session>& session, const std::share
   const Json ref = params.value("ref", Json::object());
   std::string type = ref.value("type", std::string());
   auto rt = runtime();
-  const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
+  auto seen = catalog_of(*session, rt);
+  const compose::VirtualCatalog* cat = seen.get();
   Json up_params = params;
   if (type == "ref/prompt") {
     const compose::Route* route = cat ? cat->prompt(ref.value("name", std::string())) : nullptr;
@@ -614,8 +619,17 @@ mcp::UpstreamLink::Handlers Gateway::client_link_handlers(const std::shared_ptr<
     const std::string method = in.message.value("method", "");
     if (method == "notifications/tools/list_changed" || method == "notifications/prompts/list_changed" ||
         method == "notifications/resources/list_changed") {
-      // The shared catalogue is authoritative; have it re-list.
+      // This session's own upstream session changed what it offers: the
+      // session sees that list from now on. The shared catalogue re-lists
+      // too, in case the change is not this session's alone.
       if (auto u = wu.lock()) u->schedule_refresh();
+      std::shared_ptr<CatalogOverlay> overlay;
+      {
+        std::lock_guard slock(s->mu);
+        if (!s->catalogs) s->catalogs = std::make_shared<CatalogOverlay>();
+        overlay = s->catalogs;
+      }
+      if (auto link = find_link()) relist_private(overlay, s, name, link);
       return;
     }
     auto link = find_link();

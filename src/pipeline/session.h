@@ -23,6 +23,7 @@
 namespace portcullis::pipeline {
 
 struct Exchange;
+struct CatalogOverlay;
 
 // One downstream request being served.
 struct InFlight {
@@ -104,6 +105,9 @@ class Session : public std::enable_shared_from_this<Session> {
   long long next_server_request = 1;                            // (mu)
   std::set<std::string> subscriptions;                          // (mu) resource URIs
   std::string log_level;                                        // (mu) empty: never set
+  // What this session's own upstream links list, once one of them announced
+  // a list change; null until then (Gateway::catalog_of).
+  std::shared_ptr<CatalogOverlay> catalogs;                     // (mu)
 
  private:
   std::atomic<bool> closed_{false};

@@ -100,7 +100,8 @@ void Gateway::listen(const std::shared_ptr<Session>& session, const std::shared_
   auto uris = f->find("resourceSubscriptions");
   if (uris != f->end() && uris->is_array()) {
     auto rt = runtime();
-    const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
+    auto seen = catalog_of(*session, rt);
+  const compose::VirtualCatalog* cat = seen.get();
     for (const auto& u : *uris) {
       if (!u.is_string() || !cat) continue;
       auto upstream = cat->resource_upstream(u.get<std::string>());
@@ -149,7 +150,8 @@ void Gateway::end_listener(const std::shared_ptr<Listener>& l, bool tell_client)
   if (!found) return;
   // Resource subscriptions nobody listens to any more end upstream too.
   auto rt = runtime();
-  const compose::VirtualCatalog* cat = rt->catalog(l->virtual_server);
+  auto seen = stateless_catalog(l->virtual_server, rt);
+  const compose::VirtualCatalog* cat = seen.get();
   for (const auto& uri : l->uris) {
     if (still_wanted.count(uri) || !cat) continue;
     auto upstream = cat->resource_upstream(uri);
@@ -251,7 +253,10 @@ mcp::UpstreamLink::Handlers Gateway::stateless_link_handlers(const std::shared_p
       const std::string method = in.message.value("method", "");
       if (method == "notifications/tools/list_changed" || method == "notifications/prompts/list_changed" ||
           method == "notifications/resources/list_changed") {
+        // The stateless link's own upstream session changed what it offers:
+        // stateless requests see that list from now on.
         if (auto u = wu.lock()) u->schedule_refresh();
+        if (auto link = find_link()) relist_private(stateless_overlay_, nullptr, name, link);
         return;
       }
       if (method == "notifications/resources/updated") return fan_out_resource_update(in.message);

@@ -110,31 +110,34 @@ Result<std::vector<Json>> Upstream::list_all(mcp::UpstreamLink& link, const std:
   return fail(method + " returned more than 1000 pages");
 }
 
-void Upstream::refresh_catalog(bool notify) {
-  refresh_pending_ = false;
-  auto link = link_;
-  if (!link || link->state() != mcp::LinkState::Ready || stopped_) return;
-  Json caps = link->server_capabilities();
+std::shared_ptr<const compose::UpstreamCatalog> Upstream::list_catalog(mcp::UpstreamLink& link,
+                                                                       const compose::UpstreamCatalog& fallback) {
+  Json caps = link.server_capabilities();
   auto next = std::make_shared<compose::UpstreamCatalog>();
-  auto load = [&](const char* cap, const char* method, const char* key, std::vector<Json>& out) {
+  auto load = [&](const char* cap, const char* method, const char* key, std::vector<Json>& out,
+                  const std::vector<Json>& old) {
     if (!caps.contains(cap)) return;
-    auto r = list_all(*link, method, key);
+    auto r = list_all(link, method, key);
     if (r.ok()) {
       out = std::move(r.value());
     } else {
       spdlog::warn("upstream '{}': {}", name(), r.error());
-      // Keep what we had rather than showing an empty list after a blip.
-      auto old = catalog();
-      if (std::string(key) == "tools") out = old->tools;
-      else if (std::string(key) == "resources") out = old->resources;
-      else if (std::string(key) == "resourceTemplates") out = old->resource_templates;
-      else out = old->prompts;
+      out = old;  // keep what we had rather than showing an empty list after a blip
     }
   };
-  load("tools", "tools/list", "tools", next->tools);
-  load("resources", "resources/list", "resources", next->resources);
-  load("resources", "resources/templates/list", "resourceTemplates", next->resource_templates);
-  load("prompts", "prompts/list", "prompts", next->prompts);
+  load("tools", "tools/list", "tools", next->tools, fallback.tools);
+  load("resources", "resources/list", "resources", next->resources, fallback.resources);
+  load("resources", "resources/templates/list", "resourceTemplates", next->resource_templates,
+       fallback.resource_templates);
+  load("prompts", "prompts/list", "prompts", next->prompts, fallback.prompts);
+  return next;
+}
+
+void Upstream::refresh_catalog(bool notify) {
+  refresh_pending_ = false;
+  auto link = link_;
+  if (!link || link->state() != mcp::LinkState::Ready || stopped_) return;
+  auto next = list_catalog(*link, *catalog());
   {
     std::lock_guard lock(mu_);
     catalog_ = next;

@@ -47,6 +47,11 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   // false for the initial load, which the runtime being built reads itself.
   void refresh_catalog(bool notify = true);
   void schedule_refresh();
+  // Lists everything `link` (this upstream's shared link or a private one)
+  // offers, all pages. A list that fails keeps its entry of `fallback`.
+  // Blocks on the upstream; never call it on a scheduler thread.
+  std::shared_ptr<const compose::UpstreamCatalog> list_catalog(mcp::UpstreamLink& link,
+                                                               const compose::UpstreamCatalog& fallback);
 
   // A private link for one downstream session (per_client mode). Fails when
   // max_sessions links are open or the upstream cannot be started.

@@ -356,7 +356,7 @@ void HttpFront::Impl::post_stateless(const httplib::Request& req, httplib::Respo
   const compose::Route* route = nullptr;
   auto rt = gw.runtime();
   if (method == "tools/call") {
-    const compose::VirtualCatalog* cat = rt->catalog(vs);
+    auto cat = gw.stateless_catalog(vs, rt);
     const Json& params = msg["params"];
     if (cat && params.contains("name") && params["name"].is_string()) route = cat->tool(params["name"].get<std::string>());
   }

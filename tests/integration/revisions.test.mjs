@@ -341,13 +341,7 @@ describe('protocol revisions across the gateway', () => {
       ['legacy', '2025-11-25', 'per_client'],
       ['modern', '2026-07-28', 'per_client'],
     ]) {
-      // Known gap: the catalogue is listed from the upstream's shared link, so
-      // a change inside the process behind the stateless per_client link is
-      // not seen (the gateway neither re-lists from that link nor notifies).
-      const todo = sessions === 'per_client'
-        ? 'catalogue does not follow list changes of per_client upstream processes'
-        : false;
-      test(`a ${era} upstream's (sessions: ${sessions}) tool change reaches an open listen stream, tagged`, { todo }, async () => {
+      test(`a ${era} upstream's (sessions: ${sessions}) tool change reaches an open listen stream, tagged`, async () => {
         const ac = new AbortController();
         const { body, headers } = h.modernRequest('subscriptions/listen', { notifications: { toolsListChanged: true } }, { id: `listen-${vs}` });
         const res = await h.rawPost(gw.mcpUrl(vs), body, headers, { signal: ac.signal });

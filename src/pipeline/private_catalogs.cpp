@@ -1,0 +1,153 @@
+// Catalogues seen through private upstream links. A per_client upstream runs
+// one upstream session (for stdio, one process) per downstream session, and
+// the stateless requests share another; each may change what it offers on
+// its own (a tool that appears after a call, say). The shared catalogue
+// cannot show that, so such a change is listed from the link that announced
+// it into an overlay that only its clients see.
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "core/jsonrpc.h"
+#include "core/scheduler.h"
+#include "pipeline/gateway.h"
+
+namespace portcullis::pipeline {
+
+std::shared_ptr<const compose::VirtualCatalog> Gateway::catalog_of(Session& session,
+                                                                   const std::shared_ptr<const Runtime>& rt) {
+  if (session.stateless) return stateless_catalog(session.virtual_server, rt);
+  std::shared_ptr<CatalogOverlay> overlay;
+  {
+    std::lock_guard lock(session.mu);
+    overlay = session.catalogs;
+  }
+  if (overlay) {
+    if (auto own = overlay_catalog(*overlay, session.virtual_server, rt)) return own;
+  }
+  auto it = rt->catalogs.find(session.virtual_server);
+  return it == rt->catalogs.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const compose::VirtualCatalog> Gateway::stateless_catalog(const std::string& vs,
+                                                                          const std::shared_ptr<const Runtime>& rt) {
+  if (auto own = overlay_catalog(*stateless_overlay_, vs, rt)) return own;
+  auto it = rt->catalogs.find(vs);
+  return it == rt->catalogs.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const compose::VirtualCatalog> Gateway::overlay_catalog(CatalogOverlay& o, const std::string& vs,
+                                                                        const std::shared_ptr<const Runtime>& rt) {
+  std::lock_guard lock(o.mu);
+  if (o.upstreams.empty()) return nullptr;
+  if (o.built_for.lock() != rt) {
+    o.catalogs.clear();
+    o.built_for = rt;
+  }
+  if (auto it = o.catalogs.find(vs); it != o.catalogs.end()) return it->second;
+  auto& slot = o.catalogs[vs];
+  const compose::VirtualCatalog* base = rt->catalog(vs);
+  auto cfg = rt->config->virtual_servers.find(vs);
+  if (!base || cfg == rt->config->virtual_servers.end()) return nullptr;
+  bool replaced = false;
+  for (const auto& up : base->upstreams()) replaced |= o.upstreams.count(up) > 0;
+  if (!replaced) return nullptr;
+  compose::UpstreamCatalogs merged;
+  for (const auto& [name, up] : rt->upstreams) {
+    auto own = o.upstreams.find(name);
+    merged[name] = own != o.upstreams.end() ? own->second : up->catalog();
+  }
+  compose::PinChanges pins;
+  for (const auto& [key, change] : rt->pin_changes) {
+    if (!o.upstreams.count(key.first)) pins.emplace(key, change);
+  }
+  for (const auto& [key, change] : o.pin_changes) pins.emplace(key, change);
+  std::vector<std::string> problems;  // the same collisions the shared build reported
+  slot = compose::VirtualCatalog::build(cfg->second, merged, &problems, &pins);
+  return slot;
+}
+
+void Gateway::relist_private(const std::shared_ptr<CatalogOverlay>& overlay, const std::shared_ptr<Session>& session,
+                             const std::string& upstream, const std::shared_ptr<mcp::UpstreamLink>& link) {
+  {
+    std::lock_guard lock(overlay->mu);
+    if (!overlay->relisting.insert(upstream).second) return;  // one re-list covers a burst
+  }
+  std::weak_ptr<Session> ws = session;
+  std::weak_ptr<mcp::UpstreamLink> wl = link;
+  const bool for_session = session != nullptr;
+  // Listing calls the upstream, so it must not run on the scheduler thread.
+  Scheduler::shared().after(std::chrono::milliseconds(100), [this, guard = guard_, overlay, ws, wl, upstream,
+                                                             for_session] {
+    std::thread([this, guard, overlay, ws, wl, upstream, for_session] {
+      {
+        std::lock_guard lock(overlay->mu);
+        overlay->relisting.erase(upstream);  // a change announced from now on lists again
+      }
+      if_running(guard, [&] {
+        auto session = ws.lock();
+        auto link = wl.lock();
+        if ((for_session && (!session || session->closed())) || !link) return;
+        if (link->state() != mcp::LinkState::Ready) return;
+        apply_private_list(*overlay, session, upstream, *link);
+      });
+    }).detach();
+  });
+}
+
+void Gateway::apply_private_list(CatalogOverlay& overlay, const std::shared_ptr<Session>& session,
+                                 const std::string& upstream, mcp::UpstreamLink& link) {
+  auto rt = runtime();
+  auto up = rt->upstreams.find(upstream);
+  if (up == rt->upstreams.end()) return;
+  std::shared_ptr<const compose::UpstreamCatalog> previous;
+  {
+    std::lock_guard lock(overlay.mu);
+    auto it = overlay.upstreams.find(upstream);
+    previous = it != overlay.upstreams.end() ? it->second : up->second->catalog();
+  }
+  auto listed = up->second->list_catalog(link, *previous);
+  // A private process can pull the rug as well as the shared one.
+  auto pins = check_pins_of(*rt, upstream, listed->tools);
+
+  // Which virtual servers see this overlay, and what they showed before.
+  std::vector<std::string> servers;
+  if (session) {
+    servers.push_back(session->virtual_server);
+  } else {
+    for (const auto& [name, cat] : rt->catalogs) {
+      const auto& ups = cat->upstreams();
+      if (std::find(ups.begin(), ups.end(), upstream) != ups.end()) servers.push_back(name);
+    }
+  }
+  auto seen = [&](const std::string& vs) {
+    auto own = overlay_catalog(overlay, vs, rt);
+    return own ? own : std::shared_ptr<const compose::VirtualCatalog>(rt, rt->catalog(vs));
+  };
+  std::vector<std::shared_ptr<const compose::VirtualCatalog>> before;
+  for (const auto& vs : servers) before.push_back(seen(vs));
+  {
+    std::lock_guard lock(overlay.mu);
+    overlay.upstreams[upstream] = listed;
+    for (auto it = overlay.pin_changes.begin(); it != overlay.pin_changes.end();) {
+      it = it->first.first == upstream ? overlay.pin_changes.erase(it) : std::next(it);
+    }
+    overlay.pin_changes.merge(pins);
+    overlay.catalogs.clear();
+  }
+  for (size_t i = 0; i < servers.size(); ++i) {
+    auto notes = list_change_notifications(before[i].get(), seen(servers[i]).get());
+    if (notes.empty()) continue;
+    spdlog::debug("virtual server '{}': upstream '{}' changed its lists on a private link{}", servers[i], upstream,
+                  session ? " of session " + session->id : std::string(" of stateless requests"));
+    for (const char* method : notes) {
+      if (session) {
+        if (session->initialized) session->outbox.push(rpc::dump(rpc::make_notification(method, nullptr)));
+      } else {
+        notify_listeners(servers[i], method);
+      }
+    }
+  }
+}
+
+}  // namespace portcullis::pipeline
