@@ -312,9 +312,9 @@ export async function startOidc({ accessTokenTTL, alg, scopes, accounts, clients
 
     state: () => admin('state'),
     // New RS256 + ES256 keys (new kids) sign from now on; the old ones stay
-    // in the JWKS until retireKeys(). Resolves with the fixture's state
-    // ({ current: { RS256: kid, ES256: kid }, kids: [...] }).
-    rotateKeys: () => admin('rotate', {}),
+    // in the JWKS until retireKeys() (or `retireAfterMs` from now). Resolves
+    // with the fixture's state ({ current: { RS256: kid, ES256: kid }, kids }).
+    rotateKeys: ({ retireAfterMs } = {}) => admin('rotate', retireAfterMs === undefined ? {} : { retireAfterMs }),
     retireKeys: () => admin('retire', {}),
     // { accessTokenTTL, alg } for tokens issued from now on.
     settings: (s) => admin('settings', s),
