@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 
 import * as h from './harness.mjs';
@@ -353,6 +354,39 @@ describe('auth-echo fixture', () => {
     assert.equal((await whoami(cc)).claims.sub, 'bob');
     // Tokens signed before the rotation still pass while the old key is published.
     assert.equal((await whoami(cb)).claims.sub, 'bob');
+  });
+
+  test("HTTP, protected: the SDK client's own OAuth flow (PRM, discovery, DCR, code + PKCE) gets in", async () => {
+    const echo = await startAuthEcho({ issuer: oidc.issuer, scope: 'mcp' });
+    const redirect = 'http://127.0.0.1:40001/callback'; // never fetched: authorizeAs stops there
+    const saved = {};
+    const authProvider = {
+      get redirectUrl() { return redirect; },
+      get clientMetadata() {
+        return { redirect_uris: [redirect], client_name: 'sdk-oauth', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_post' };
+      },
+      clientInformation: () => saved.client,
+      saveClientInformation: (c) => { saved.client = c; },
+      tokens: () => saved.tokens,
+      saveTokens: (t) => { saved.tokens = t; },
+      redirectToAuthorization: (u) => { saved.authUrl = u; },
+      saveCodeVerifier: (v) => { saved.verifier = v; },
+      codeVerifier: () => saved.verifier,
+    };
+    const first = new StreamableHTTPClientTransport(new URL(echo.url), { authProvider });
+    await assert.rejects(new Client({ name: 'sdk-oauth', version: '1.0.0' }).connect(first), UnauthorizedError);
+    assert.ok(saved.client?.client_id, 'registered dynamically');
+    assert.equal(saved.authUrl.origin, oidc.issuer);
+    assert.equal(saved.authUrl.searchParams.get('resource'), echo.url);
+    const back = await authorizeAs(saved.authUrl.href, 'bob');
+    await first.finishAuth(back.code);
+    const claims = decodeJwt(saved.tokens.access_token);
+    assert.equal(claims.aud, echo.url);
+    assert.equal(claims.sub, 'bob');
+    const c = await mcpClient(new StreamableHTTPClientTransport(new URL(echo.url), { authProvider }));
+    const w = await whoami(c);
+    assert.equal(w.claims.sub, 'bob');
+    assert.equal(w.authorization, `Bearer ${saved.tokens.access_token}`);
   });
 
   test('HTTP, protected: an expired token is refused', async () => {
