@@ -126,7 +126,9 @@ struct LinkCore : std::enable_shared_from_this<LinkCore> {
 
   Result<void> start();
   Result<void> fail_start(uint64_t g, const std::string& why);
-  Result<std::shared_ptr<transport::UpstreamTransport>> open_transport(uint64_t g);
+  // `session_id`: an upstream session to continue (Streamable HTTP).
+  Result<std::shared_ptr<transport::UpstreamTransport>> open_transport(uint64_t g,
+                                                                      const std::string& session_id = {});
   // One request during start(), waited for until `deadline`.
   struct StartExchange {
     Json response;         // set when answered
@@ -288,8 +290,10 @@ void LinkCore::send_cancel(const std::shared_ptr<transport::UpstreamTransport>& 
   t->send(rpc::make_notification("notifications/cancelled", {{"requestId", id}, {"reason", reason}}));
 }
 
-Result<std::shared_ptr<transport::UpstreamTransport>> LinkCore::open_transport(uint64_t g) {
+Result<std::shared_ptr<transport::UpstreamTransport>> LinkCore::open_transport(uint64_t g,
+                                                                              const std::string& session_id) {
   std::shared_ptr<transport::UpstreamTransport> t = transport::make_transport(cfg);
+  if (!session_id.empty()) t->adopt_session(session_id);
   {
     std::lock_guard lock(mu);
     if (closed || gen != g) return fail("the link is closed");
@@ -353,9 +357,46 @@ Result<void> LinkCore::start() {
   }
   auto connect_timeout = cfg.connect_timeout.count() > 0 ? cfg.connect_timeout : 30000ms;
   const auto deadline = Clock::now() + connect_timeout;
-  auto opened = open_transport(g);
+  std::optional<UpstreamLink::SessionHandle> resume;
+  {
+    std::lock_guard lock(mu);
+    resume = std::move(client.resume);  // only the first start continues it
+    client.resume.reset();
+  }
+  auto opened = open_transport(g, resume ? resume->session_id : std::string());
   if (!opened.ok()) return fail_start(g, opened.error());
   std::shared_ptr<transport::UpstreamTransport> t = opened.value();
+  if (resume && !t->session_handle().empty()) {
+    // One ping tells whether the server still knows the session; if not,
+    // this link starts a session of its own rather than failing the
+    // client's first call.
+    t->on_initialized(resume->protocol_version);
+    auto x = exchange(g, t, "ping", Json::object(), deadline);
+    if (x.died.empty() && x.answered && x.response.contains("result")) {
+      spdlog::debug("{}: continuing upstream session {}", who, resume->session_id);
+      return become_ready(g, t, Era::Legacy, resume->protocol_version, std::move(resume->capabilities),
+                          std::move(resume->server_info), "");
+    }
+    if (x.died == "the link is closed") return fail_start(g, x.died);
+    spdlog::info("{}: upstream session {} cannot be continued ({}); starting a new one", who, resume->session_id,
+                 !x.died.empty() ? x.died : x.answered ? rpc::dump(x.response) : std::string("no answer to ping"));
+    std::shared_ptr<transport::UpstreamTransport> old;
+    {
+      std::unique_lock lock(mu);
+      if (closed || gen != g) {
+        lock.unlock();  // fail_start takes mu
+        return fail_start(g, "the link is closed");
+      }
+      g = ++gen;
+      death_reason.clear();
+      old = std::move(transport);
+      transport.reset();
+    }
+    if (old) old->detach();  // not ours to end
+    auto reopened = open_transport(g);
+    if (!reopened.ok()) return fail_start(g, reopened.error());
+    t = reopened.value();
+  }
 
   const bool sse = cfg.transport == config::Transport::Sse;
   const config::Revision want = sse ? config::Revision::Legacy : cfg.revision;
@@ -890,6 +931,26 @@ void UpstreamLink::close() {
     c.fail_all_locked(rpc::kUpstreamUnavailable, c.who + " is closed");
   }
   if (t) t->close();
+}
+
+void UpstreamLink::detach() {
+  LinkCore& c = *impl_->core;
+  std::shared_ptr<transport::UpstreamTransport> t;
+  {
+    std::lock_guard lock(c.mu);
+    t = c.transport;
+  }
+  if (t) t->detach();  // before close(), which would end the session
+  close();
+}
+
+std::optional<UpstreamLink::SessionHandle> UpstreamLink::session_handle() const {
+  LinkCore& c = *impl_->core;
+  std::lock_guard lock(c.mu);
+  if (c.state != LinkState::Ready || c.era != Era::Legacy || !c.transport) return std::nullopt;
+  std::string sid = c.transport->session_handle();
+  if (sid.empty()) return std::nullopt;
+  return SessionHandle{std::move(sid), c.version, c.caps, c.info};
 }
 
 LinkState UpstreamLink::state() const {

@@ -84,10 +84,24 @@ class UpstreamLink : public std::enable_shared_from_this<UpstreamLink> {
     std::function<void(LinkState, const std::string& reason)> on_state;
   };
 
+  // An upstream session (Streamable HTTP, initialize era) that another link,
+  // possibly in another gateway instance, started: enough to go on speaking
+  // in it without a new initialize.
+  struct SessionHandle {
+    std::string session_id;  // Mcp-Session-Id
+    std::string protocol_version;
+    Json capabilities = Json::object();
+    Json server_info = Json::object();
+  };
+
   struct ClientInfo {
     Json capabilities = Json::object();  // what we declare upstream
     Json client_info = {{"name", "portcullis"}, {"version", "0.1.0"}};
     std::string protocol_version = "2025-11-25";  // what initialize asks for
+    // The first start continues this session instead of initializing (a
+    // Streamable HTTP upstream only; ignored otherwise). A restart, or a
+    // session the server no longer knows, initializes afresh.
+    std::optional<SessionHandle> resume;
   };
 
   static std::shared_ptr<UpstreamLink> create(config::UpstreamConfig cfg, ClientInfo client,
@@ -133,6 +147,13 @@ class UpstreamLink : public std::enable_shared_from_this<UpstreamLink> {
   void respond(const Json& upstream_request_id, Json result_or_error_response);
 
   void close();
+  // close(), but the upstream session stays alive (no DELETE), for a link
+  // whose handle was handed out (see session_handle()).
+  void detach();
+
+  // The upstream session this link speaks in, when it could be continued
+  // elsewhere: Ready, initialize era, Streamable HTTP with a session id.
+  std::optional<SessionHandle> session_handle() const;
 
   LinkState state() const;
   const config::UpstreamConfig& config() const { return cfg_; }

@@ -285,7 +285,8 @@ void Gateway::stop() {
   // its own), so sessions and upstreams are closed side by side.
   std::vector<std::function<void()>> closers;
   for (const auto& s : sessions_.all()) {
-    closers.push_back([this, id = s->id] { sessions_.erase(id); });
+    // Other instances may go on serving sealed sessions.
+    closers.push_back([this, id = s->id] { sessions_.erase(id, /*end_upstream=*/false); });
   }
   std::vector<std::shared_ptr<Listener>> listeners;
   {

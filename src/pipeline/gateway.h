@@ -169,6 +169,10 @@ class Gateway {
                    int code, const std::string& message, Json data = nullptr);
 
   Json initialize(Session& session, const Json& params);
+  // With a configured session key any instance may serve a session next:
+  // its per_client Streamable HTTP upstream sessions start at initialize, so
+  // that the sealed id carries them and other instances continue them.
+  void open_roaming_links(const std::shared_ptr<Session>& session);
   void list(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
             compose::ListKind kind, const Json& params);
   void call_tool(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,

@@ -2,6 +2,8 @@
 // must reach a downstream session.
 #include <spdlog/spdlog.h>
 
+#include <thread>
+
 #include <set>
 
 #include "core/crypto.h"
@@ -111,7 +113,9 @@ void Gateway::handle_request(const std::shared_ptr<Session>& session, const Json
                        "negotiated " + session->protocol_version);
   }
   if (method == "initialize") {
-    finish(session, inflight, rpc::make_result(inflight->downstream_id, initialize(*session, params)));
+    Json result = initialize(*session, params);
+    open_roaming_links(session);
+    finish(session, inflight, rpc::make_result(inflight->downstream_id, std::move(result)));
   } else if (method == "ping") {
     finish(session, inflight, rpc::make_result(inflight->downstream_id, Json::object()));
   } else if (method == "tools/list") {
@@ -150,6 +154,44 @@ Json Gateway::initialize(Session& session, const Json& params) {
                  {"serverInfo", virtual_server_info(session.virtual_server)}};
   if (!instructions.empty()) result["instructions"] = instructions;
   return result;
+}
+
+void Gateway::open_roaming_links(const std::shared_ptr<Session>& session) {
+  auto rt = runtime();
+  if (rt->config->settings.session_key.empty() || session->legacy_sse) return;
+  const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
+  std::vector<std::shared_ptr<Upstream>> roaming;
+  for (const auto& name : cat ? cat->upstreams() : std::vector<std::string>{}) {
+    auto it = rt->upstreams.find(name);
+    if (it == rt->upstreams.end()) continue;
+    const config::UpstreamConfig& cfg = it->second->config();
+    // Only Streamable HTTP sessions can be continued from elsewhere (stdio
+    // processes and SSE streams belong to one instance, 2026-07-28 has no
+    // sessions). An upstream that is down would stall initialize: its link
+    // opens on first use instead, as without a key.
+    if (cfg.transport != config::Transport::StreamableHttp || cfg.sessions != config::SessionMode::PerClient ||
+        cfg.revision == config::Revision::Modern || !it->second->ready()) {
+      continue;
+    }
+    roaming.push_back(it->second);
+  }
+  std::vector<std::optional<mcp::UpstreamLink::SessionHandle>> handles(roaming.size());
+  auto open = [&](size_t i) {
+    auto link = link_for(session, roaming[i]);
+    if (!link.ok()) {
+      spdlog::warn("upstream '{}' could not be opened at initialize ({}); it opens on first use",
+                   roaming[i]->name(), link.error());
+      return;
+    }
+    handles[i] = link.value()->session_handle();
+  };
+  std::vector<std::thread> workers;
+  for (size_t i = 1; i < roaming.size(); ++i) workers.emplace_back(open, i);
+  if (!roaming.empty()) open(0);
+  for (auto& w : workers) w.join();
+  for (size_t i = 0; i < roaming.size(); ++i) {
+    if (handles[i]) session->upstream_handles.emplace(roaming[i]->name(), std::move(*handles[i]));
+  }
 }
 
 Json Gateway::virtual_capabilities(const std::string& name, std::string* instructions) {
@@ -352,7 +394,9 @@ Result<std::shared_ptr<mcp::UpstreamLink>> Gateway::link_for(const std::shared_p
   }
   std::lock_guard lock(slot->mu);
   if (slot->link && slot->link->state() != mcp::LinkState::Closed) return slot->link;
-  auto link = up->open_client_link(session->client_capabilities, client_link_handlers(session, up));
+  std::optional<mcp::UpstreamLink::SessionHandle> resume;
+  if (auto h = session->upstream_handles.find(up->name()); h != session->upstream_handles.end()) resume = h->second;
+  auto link = up->open_client_link(session->client_capabilities, client_link_handlers(session, up), std::move(resume));
   if (!link.ok()) return fail(link.error());
   slot->link = link.value();
   std::weak_ptr<Upstream> weak_up = up;

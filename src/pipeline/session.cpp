@@ -29,23 +29,24 @@ void Session::deliver(const std::string& serialized, const std::shared_ptr<InFli
   if (!stateless) outbox.push(serialized);  // nobody reads a stateless request's outbox
 }
 
-void Session::close() {
+void Session::close(bool end_upstream) {
   if (closed_.exchange(true)) return;
-  std::vector<std::shared_ptr<LinkSlot>> to_close;
+  std::vector<std::pair<std::string, std::shared_ptr<LinkSlot>>> to_close;
   std::vector<std::shared_ptr<InFlight>> to_cancel;
   {
     std::lock_guard lock(mu);
-    for (auto& [name, slot] : links) {
-      to_close.push_back(slot);
-    }
+    for (auto& [name, slot] : links) to_close.emplace_back(name, slot);
     links.clear();
     for (auto& [k, f] : inflight) to_cancel.push_back(f);
     server_requests.clear();
   }
   for (auto& f : to_cancel) f->cancel->cancel();
-  for (auto& slot : to_close) {
+  for (auto& [name, slot] : to_close) {
     std::lock_guard slot_lock(slot->mu);
-    if (slot->link) slot->link->close();
+    if (slot->link) {
+      if (!end_upstream && upstream_handles.count(name)) slot->link->detach();
+      else slot->link->close();
+    }
     if (slot->release) slot->release();
     slot->link.reset();
     slot->release = nullptr;
@@ -81,6 +82,13 @@ void SessionTable::publish(const std::shared_ptr<Session>& s) {
                 {"info", info},
                 {"exp", s->expires_ms},
                 {"n", crypto::random_hex(8)}};  // two sessions never share an id
+  if (!s->upstream_handles.empty()) {
+    Json up = Json::object();
+    for (const auto& [name, h] : s->upstream_handles) {
+      up[name] = {{"sid", h.session_id}, {"pv", h.protocol_version}, {"caps", h.capabilities}, {"info", h.server_info}};
+    }
+    state["up"] = std::move(up);
+  }
   s->id = kSealedPrefix + crypto::seal(key, state.dump(), kSealAad);
   std::lock_guard lock(mu_);
   sessions_[s->id] = s;
@@ -120,6 +128,17 @@ SessionTable::Found SessionTable::find_or_restore(const std::string& id) {
   s->client_capabilities = state.value("caps", Json::object());
   s->client_info = state.value("info", Json::object());
   s->expires_ms = state["exp"].get<long long>();
+  if (state.contains("up") && state["up"].is_object()) {
+    for (const auto& [name, h] : state["up"].items()) {
+      if (!h.is_object() || !h.contains("sid") || !h["sid"].is_string()) continue;
+      mcp::UpstreamLink::SessionHandle handle;
+      handle.session_id = h["sid"].get<std::string>();
+      handle.protocol_version = h.value("pv", std::string());
+      handle.capabilities = h.value("caps", Json::object());
+      handle.server_info = h.value("info", Json::object());
+      s->upstream_handles.emplace(name, std::move(handle));
+    }
+  }
   s->initialized = true;
   std::lock_guard lock(mu_);
   auto [it, inserted] = sessions_.emplace(id, s);  // another thread may have restored it first
@@ -141,7 +160,7 @@ std::shared_ptr<Session> SessionTable::find(const std::string& id) const {
   return it == sessions_.end() ? nullptr : it->second;
 }
 
-void SessionTable::erase(const std::string& id) {
+void SessionTable::erase(const std::string& id, bool end_upstream) {
   std::shared_ptr<Session> s;
   {
     std::lock_guard lock(mu_);
@@ -152,7 +171,7 @@ void SessionTable::erase(const std::string& id) {
     // A sealed id stays valid elsewhere until it expires, but here it ended.
     if (s->expires_ms) ended_[id] = s->expires_ms;
   }
-  s->close();
+  s->close(end_upstream);
 }
 
 std::vector<std::shared_ptr<Session>> SessionTable::all() const {
@@ -197,7 +216,7 @@ size_t SessionTable::reap(std::chrono::milliseconds idle) {
   }
   for (auto& s : victims) {
     spdlog::info("session {} expired after {} ms idle", s->id, idle.count());
-    s->close();
+    s->close(/*end_upstream=*/false);  // a sealed session may go on elsewhere
   }
   return victims.size();
 }

@@ -68,6 +68,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<long long> last_seen_ms{0};
   std::atomic<int> open_streams{0};
   long long expires_ms = 0;  // when the sealed id stops being valid (0: never)
+  // Upstream sessions sealed into the id (per_client Streamable HTTP
+  // upstreams, when a session key is configured), by upstream: any instance
+  // continues these rather than starting its own. Set once, before the
+  // session is published.
+  std::map<std::string, mcp::UpstreamLink::SessionHandle> upstream_handles;
 
   // Unsolicited messages: the GET stream (Streamable HTTP) or the SSE stream.
   MessageStream outbox{1024};
@@ -82,7 +87,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Closes links, cancels in-flight requests, ends streams. Idempotent.
-  void close();
+  // `end_upstream`: false when the session only leaves this instance (idle
+  // here, or shutdown) and may go on elsewhere: upstream sessions whose
+  // handles were sealed into the id then stay alive.
+  void close(bool end_upstream = true);
   bool closed() const { return closed_.load(); }
 
   std::mutex mu;
@@ -116,9 +124,10 @@ class Session : public std::enable_shared_from_this<Session> {
 // All live sessions. Thread-safe.
 //
 // A Streamable HTTP session id is sealed: "v1." + AES-256-GCM(key, {virtual
-// server, protocol revision, client capabilities and info, expiry}). Any
-// instance holding the key can restore a session it never saw from its id
-// alone, so no shared store and no sticky routing are needed. Legacy SSE
+// server, protocol revision, client capabilities and info, expiry, upstream
+// session handles}). Any instance holding the key can restore a session it
+// never saw from its id alone, and continue its upstream sessions, so no
+// shared store and no sticky routing are needed. Legacy SSE
 // sessions live and die with their stream and get plain random ids.
 class SessionTable {
  public:
@@ -137,7 +146,8 @@ class SessionTable {
   // The live session with this id, or one restored from the sealed id.
   Found find_or_restore(const std::string& id);
   std::shared_ptr<Session> find(const std::string& id) const;
-  void erase(const std::string& id);  // closes the session; its id stays dead here
+  // Closes the session (see Session::close); its id stays dead here.
+  void erase(const std::string& id, bool end_upstream = true);
   std::vector<std::shared_ptr<Session>> all() const;
   std::vector<std::shared_ptr<Session>> of(const std::string& virtual_server) const;
   size_t size() const;

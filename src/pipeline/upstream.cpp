@@ -161,7 +161,8 @@ void Upstream::schedule_refresh() {
 }
 
 Result<std::shared_ptr<mcp::UpstreamLink>> Upstream::open_client_link(
-    const Json& client_capabilities, mcp::UpstreamLink::Handlers handlers) {
+    const Json& client_capabilities, mcp::UpstreamLink::Handlers handlers,
+    std::optional<mcp::UpstreamLink::SessionHandle> resume) {
   if (client_links_.fetch_add(1) >= cfg_.max_sessions) {
     client_links_.fetch_sub(1);
     return fail("upstream '" + name() + "' has reached max_sessions (" +
@@ -176,6 +177,7 @@ Result<std::shared_ptr<mcp::UpstreamLink>> Upstream::open_client_link(
       client.capabilities[cap] = client_capabilities[cap];
     }
   }
+  client.resume = std::move(resume);
   auto link = mcp::UpstreamLink::create(cfg_, client, std::move(handlers));
   auto r = link->start();
   if (!r.ok()) {

@@ -55,8 +55,10 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
 
   // A private link for one downstream session (per_client mode). Fails when
   // max_sessions links are open or the upstream cannot be started.
-  Result<std::shared_ptr<mcp::UpstreamLink>> open_client_link(const Json& client_capabilities,
-                                                              mcp::UpstreamLink::Handlers handlers);
+  // `resume`: an upstream session to continue (Streamable HTTP).
+  Result<std::shared_ptr<mcp::UpstreamLink>> open_client_link(
+      const Json& client_capabilities, mcp::UpstreamLink::Handlers handlers,
+      std::optional<mcp::UpstreamLink::SessionHandle> resume = std::nullopt);
   void client_link_closed();
 
  private:

@@ -56,6 +56,7 @@ struct State {
   std::atomic<bool> closed{false};  // written under mu
   std::atomic<bool> dead{false};    // session ended on its own; written under mu
   std::string session_id;           // (mu)
+  bool keep_session = false;        // (mu) close() leaves the session alive upstream
   std::string protocol_version;     // (mu)
   std::deque<Outgoing> queue;       // (mu)
   bool draining = false;            // (mu)
@@ -556,6 +557,26 @@ class StreamableHttpTransport final : public UpstreamTransport {
     }
   }
 
+  std::string session_handle() const override {
+    std::lock_guard lock(st_->mu);
+    return st_->dead ? std::string() : st_->session_id;
+  }
+
+  bool adopt_session(const std::string& session_id) override {
+    std::lock_guard lock(st_->mu);
+    if (st_->opened) return false;
+    st_->session_id = session_id;
+    return true;
+  }
+
+  void detach() override {
+    {
+      std::lock_guard lock(st_->mu);
+      st_->keep_session = true;
+    }
+    close();
+  }
+
   void close() override {
     State& s = *st_;
     std::string sid, ver;
@@ -564,7 +585,7 @@ class StreamableHttpTransport final : public UpstreamTransport {
       std::lock_guard lock(s.mu);
       if (s.closed) return;
       s.closed = true;
-      dead = s.dead;
+      dead = s.dead || s.keep_session;
       sid = s.session_id;
       ver = s.protocol_version;
       if (s.get_client) s.get_client->stop();

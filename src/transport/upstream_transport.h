@@ -61,6 +61,14 @@ class UpstreamTransport {
   // SIGTERM, then SIGKILL). Idempotent.
   virtual void close() = 0;
 
+  // Upstream sessions that outlive this transport (Streamable HTTP only):
+  // the Mcp-Session-Id in use (empty: none); before open(), continue an
+  // existing one instead of starting one (false: this transport cannot);
+  // and close() that leaves the session alive for whoever holds its id.
+  virtual std::string session_handle() const { return {}; }
+  virtual bool adopt_session(const std::string& session_id) { (void)session_id; return false; }
+  virtual void detach() { close(); }
+
   // Stable, human-readable description for logs ("stdio pid 1234").
   virtual std::string describe() const = 0;
 };

@@ -124,3 +124,110 @@ describe('sealed sessions', () => {
     }
   });
 });
+
+// Upstream session handles travel in the sealed id: a per_client Streamable
+// HTTP upstream's session is started at initialize and continued by whichever
+// instance the client reaches, so state the upstream keeps per session
+// follows the client.
+describe('sealed sessions carry their upstream sessions', () => {
+  const key = crypto.randomBytes(32).toString('hex');
+  let counter;
+  let a;
+  let b;
+
+  const roamingServers = () => ({
+    main: {
+      upstreams: { counter: { transport: 'streamable-http', url: counter.url, sessions: 'per_client' } },
+      virtual_servers: { cv: { tools: [{ upstream: 'counter' }] } },
+    },
+  });
+  const upstreamSessions = async () => (await fetch(`http://127.0.0.1:${counter.port}/admin/sessions`)).json();
+
+  // A client whose every request goes to the other instance than the one before.
+  function roamingClient(first, second) {
+    let turn = 0;
+    const urls = [new URL(first.mcpUrl('cv')), new URL(second.mcpUrl('cv'))];
+    const served = [0, 0];
+    const alternate = (input, init) => {
+      const i = turn++ % 2;
+      served[i]++;
+      const url = new URL(String(input instanceof Request ? input.url : input));
+      url.port = urls[i].port;
+      return fetch(url, init);
+    };
+    const client = new Client({ name: 'roaming-upstream', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(urls[0], { fetch: alternate });
+    return { client, transport, served };
+  }
+  const count = async (client) => JSON.parse(h.text(await client.callTool({ name: 'count', arguments: {} })));
+
+  before(async () => {
+    counter = await h.startHttpFixture('session-counter-server.mjs');
+    const dir = () => h.makeConfigDir({ settings: { sessions: { key, ttl: '1h' } }, servers: roamingServers() });
+    [a, b] = await Promise.all([h.startGateway(dir()), h.startGateway(dir())]);
+  });
+
+  after(h.cleanup);
+
+  test('both instances speak in the one upstream session the client started', async () => {
+    const before = await upstreamSessions();
+    const { client, transport, served } = roamingClient(a, b);
+    await client.connect(transport);
+    try {
+      const seen = [];
+      for (let i = 0; i < 4; i++) seen.push(await count(client));
+      assert.deepEqual(seen.map((r) => r.count), [1, 2, 3, 4], 'the counter lives in one upstream session');
+      assert.equal(new Set(seen.map((r) => r.session)).size, 1);
+      assert.ok(served[0] >= 2 && served[1] >= 2, JSON.stringify(served));
+      const after = await upstreamSessions();
+      assert.equal(after.created - before.created, 1, 'one upstream session for one client session');
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('ending the session with DELETE ends its upstream session too', async () => {
+    const s = await h.rawSession(a.mcpUrl('cv'));
+    const live = (await upstreamSessions()).live;
+    const call = await h.rawPost(b.mcpUrl('cv'), { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'count', arguments: {} } }, s.headers);
+    const sid = JSON.parse((await h.readRpc(call)).result.content[0].text).session;
+    assert.ok(live.includes(sid), 'the upstream session started at initialize');
+    const del = await fetch(b.mcpUrl('cv'), { method: 'DELETE', headers: s.headers });
+    assert.equal(del.status, 200);
+    await h.waitUntil(async () => !(await upstreamSessions()).live.includes(sid), { what: 'the upstream session to end' });
+  });
+
+  test('an upstream session the server forgot is replaced, and the call succeeds', async () => {
+    const s = await h.rawSession(a.mcpUrl('cv'));
+    const callOn = async (gw, id) => {
+      const r = await h.rawPost(gw.mcpUrl('cv'), { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'count', arguments: {} } }, s.headers);
+      const msg = await h.readRpc(r);
+      assert.ok(msg.result, JSON.stringify(msg));
+      return JSON.parse(msg.result.content[0].text);
+    };
+    const first = await callOn(a, 3);
+    await fetch(`http://127.0.0.1:${counter.port}/admin/forget`, { method: 'POST' });
+    // b has never seen this session: it tries the sealed upstream session,
+    // finds it gone, and starts one of its own.
+    const second = await callOn(b, 4);
+    assert.notEqual(second.session, first.session);
+    assert.equal(second.count, 1);
+    await fetch(b.mcpUrl('cv'), { method: 'DELETE', headers: s.headers });
+  });
+
+  test('an instance that shuts down leaves the upstream session to the others', async () => {
+    const c = await h.startGateway(h.makeConfigDir({ settings: { sessions: { key, ttl: '1h' } }, servers: roamingServers() }));
+    const s = await h.rawSession(c.mcpUrl('cv'));
+    const callOn = async (gw, id) => {
+      const msg = await h.readRpc(await h.rawPost(gw.mcpUrl('cv'), { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'count', arguments: {} } }, s.headers));
+      assert.ok(msg.result, JSON.stringify(msg));
+      return JSON.parse(msg.result.content[0].text);
+    };
+    const first = await callOn(c, 5);
+    await c.stop();
+    const next = await callOn(b, 6);
+    assert.equal(next.session, first.session);
+    assert.equal(next.count, first.count + 1);
+    await fetch(b.mcpUrl('cv'), { method: 'DELETE', headers: s.headers });
+  });
+});
