@@ -23,7 +23,7 @@
 namespace portcullis::record {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE IF NOT EXISTS audit (
@@ -42,16 +42,29 @@ CREATE TABLE IF NOT EXISTS audit (
   latency_ms REAL NOT NULL DEFAULT 0,
   upstream_ms REAL NOT NULL DEFAULT 0,
   request_bytes INTEGER NOT NULL DEFAULT 0,
-  response_bytes INTEGER NOT NULL DEFAULT 0
+  response_bytes INTEGER NOT NULL DEFAULT 0,
+  subject TEXT NOT NULL DEFAULT '',
+  auth_method TEXT NOT NULL DEFAULT '',
+  metadata TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts_ms);
 CREATE INDEX IF NOT EXISTS audit_tool ON audit(tool, ts_ms);
+CREATE INDEX IF NOT EXISTS audit_subject ON audit(subject, ts_ms);
+)sql";
+
+// Version 1 -> 2: who asked.
+constexpr const char* kMigrateV1Sql = R"sql(
+ALTER TABLE audit ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN auth_method TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
+CREATE INDEX IF NOT EXISTS audit_subject ON audit(subject, ts_ms);
 )sql";
 
 // Column order shared by INSERT and SELECT.
 constexpr const char* kColumns =
     "ts_ms, request_id, session_id, virtual_server, upstream, tool, original_tool, method, "
-    "outcome, error_code, error_message, latency_ms, upstream_ms, request_bytes, response_bytes";
+    "outcome, error_code, error_message, latency_ms, upstream_ms, request_bytes, response_bytes, "
+    "subject, auth_method, metadata";
 
 std::string sqlite_error(sqlite3* db, const std::string& what) {
   return what + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
@@ -93,6 +106,9 @@ void bind_record(sqlite3_stmt* s, const AuditRecord& r) {
   sqlite3_bind_double(s, 13, r.upstream_ms);
   sqlite3_bind_int64(s, 14, static_cast<sqlite3_int64>(r.request_bytes));
   sqlite3_bind_int64(s, 15, static_cast<sqlite3_int64>(r.response_bytes));
+  bind_text(s, 16, r.subject);
+  bind_text(s, 17, r.auth_method);
+  sqlite3_bind_text(s, 18, r.metadata.dump().c_str(), -1, SQLITE_TRANSIENT);
 }
 
 std::string column_text(sqlite3_stmt* s, int i) {
@@ -118,6 +134,10 @@ AuditRecord read_record(sqlite3_stmt* s) {
   r.upstream_ms = sqlite3_column_double(s, 12);
   r.request_bytes = static_cast<size_t>(sqlite3_column_int64(s, 13));
   r.response_bytes = static_cast<size_t>(sqlite3_column_int64(s, 14));
+  r.subject = column_text(s, 15);
+  r.auth_method = column_text(s, 16);
+  r.metadata = Json::parse(column_text(s, 17), nullptr, false);
+  if (!r.metadata.is_object()) r.metadata = Json::object();
   return r;
 }
 
@@ -166,7 +186,10 @@ Json to_json(const AuditRecord& r) {
               {"latency_ms", r.latency_ms},
               {"upstream_ms", r.upstream_ms},
               {"request_bytes", r.request_bytes},
-              {"response_bytes", r.response_bytes}};
+              {"response_bytes", r.response_bytes},
+              {"subject", r.subject},
+              {"auth_method", r.auth_method},
+              {"metadata", r.metadata}};
 }
 
 Result<AuditRecord> audit_record_from_json(const Json& j) {
@@ -188,6 +211,9 @@ Result<AuditRecord> audit_record_from_json(const Json& j) {
     r.upstream_ms = j.value("upstream_ms", 0.0);
     r.request_bytes = j.value("request_bytes", size_t{0});
     r.response_bytes = j.value("response_bytes", size_t{0});
+    r.subject = j.value("subject", std::string());
+    r.auth_method = j.value("auth_method", std::string());
+    r.metadata = j.value("metadata", Json::object());
     return r;
   } catch (const Json::exception& e) {
     return fail(std::string("invalid audit record: ") + e.what());
@@ -357,8 +383,10 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path, Option
   }
   if (auto r = exec("PRAGMA synchronous=NORMAL"); !r) return fail(r.error());
   if (v < kSchemaVersion) {
-    std::string ddl = std::string("BEGIN IMMEDIATE;") + kSchemaSql + "PRAGMA user_version=" +
-                      std::to_string(kSchemaVersion) + ";COMMIT;";
+    // A version-1 table gains its new columns; CREATE ... IF NOT EXISTS
+    // leaves an existing table as it is.
+    std::string ddl = std::string("BEGIN IMMEDIATE;") + (v == 1 ? kMigrateV1Sql : "") + kSchemaSql +
+                      "PRAGMA user_version=" + std::to_string(kSchemaVersion) + ";COMMIT;";
     if (auto r = exec(ddl.c_str()); !r) {
       (void)exec("ROLLBACK");
       return fail(r.error());
@@ -370,7 +398,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path, Option
   if (auto r = prepare(db, "ROLLBACK", impl->rollback); !r) return fail(r.error());
   if (auto r = prepare(db,
                        std::string("INSERT INTO audit (") + kColumns +
-                           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
                        impl->insert);
       !r) {
     return fail(r.error());
@@ -439,13 +467,14 @@ Result<std::vector<AuditRecord>> query_audit(const std::string& path, const Audi
 
   std::string sql = std::string("SELECT ") + kColumns + " FROM audit WHERE 1";
   int n = 0;
-  int since_i = 0, until_i = 0, tool_i = 0, server_i = 0, session_i = 0, outcome_i = 0, limit_i = 0;
+  int since_i = 0, until_i = 0, tool_i = 0, server_i = 0, session_i = 0, outcome_i = 0, subject_i = 0, limit_i = 0;
   if (q.since_ms) sql += " AND ts_ms >= ?", since_i = ++n;
   if (q.until_ms) sql += " AND ts_ms < ?", until_i = ++n;
   if (q.tool) sql += " AND tool = ?", tool_i = ++n;
   if (q.virtual_server) sql += " AND virtual_server = ?", server_i = ++n;
   if (q.session_id) sql += " AND session_id = ?", session_i = ++n;
   if (q.outcome) sql += " AND outcome = ?", outcome_i = ++n;
+  if (q.subject) sql += " AND subject = ?", subject_i = ++n;
   sql += " ORDER BY ts_ms DESC, id DESC";
   if (q.limit) sql += " LIMIT ?", limit_i = ++n;
 
@@ -459,6 +488,7 @@ Result<std::vector<AuditRecord>> query_audit(const std::string& path, const Audi
   if (server_i) bind_text(s.s, server_i, *q.virtual_server);
   if (session_i) bind_text(s.s, session_i, *q.session_id);
   if (outcome_i) bind_text(s.s, outcome_i, *q.outcome);
+  if (subject_i) bind_text(s.s, subject_i, *q.subject);
   if (limit_i) sqlite3_bind_int64(s.s, limit_i, static_cast<sqlite3_int64>(std::min<size_t>(q.limit, INT64_MAX)));
 
   std::vector<AuditRecord> out;
@@ -486,14 +516,16 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: portcullis audit [--config DIR] [--db PATH] [--since DURATION] [--tool T]\n"
-    "                        [--server S] [--session ID] [--outcome O] [--limit N] [--json]\n"
+    "                        [--server S] [--session ID] [--outcome O] [--subject SUB]\n"
+    "                        [--limit N] [--json]\n"
     "  --since 1h     only calls that started in the last DURATION (ms, s, m, h, d)\n"
     "  --outcome O    ok | tool_error | error | timeout | cancelled\n"
+    "  --subject SUB  only requests of this principal (token sub, or API key subject)\n"
     "  --limit N      at most N rows, newest first (default 1000, 0 = all)\n"
     "  --json         one JSON object per line instead of a table\n";
 
 void print_table(const std::vector<AuditRecord>& rows, std::ostream& out) {
-  const std::vector<std::string> headers = {"TIME", "SERVER", "TOOL", "UPSTREAM", "OUTCOME", "LATENCY"};
+  const std::vector<std::string> headers = {"TIME", "WHO", "SERVER", "TOOL", "UPSTREAM", "OUTCOME", "LATENCY"};
   std::vector<std::vector<std::string>> cells;
   cells.reserve(rows.size());
   for (const auto& r : rows) {
@@ -501,7 +533,8 @@ void print_table(const std::vector<AuditRecord>& rows, std::ostream& out) {
     if (r.error_code != 0) outcome += " (" + std::to_string(r.error_code) + ")";
     std::ostringstream lat;
     lat << std::fixed << std::setprecision(1) << r.latency_ms << " ms";
-    cells.push_back({format_iso8601_utc(r.ts_ms), r.virtual_server, r.tool, r.upstream, outcome, lat.str()});
+    cells.push_back({format_iso8601_utc(r.ts_ms), r.subject.empty() ? "-" : r.subject, r.virtual_server, r.tool,
+                     r.upstream, outcome, lat.str()});
   }
   std::vector<size_t> width(headers.size());
   for (size_t c = 0; c < headers.size(); ++c) {
@@ -570,6 +603,7 @@ int run_audit_cli(const std::vector<std::string>& args_in, const std::string& de
     else if (flag == "--server") target = &q.virtual_server;
     else if (flag == "--session") target = &q.session_id;
     else if (flag == "--outcome") target = &q.outcome;
+    else if (flag == "--subject") target = &q.subject;
     else if (flag == "--limit") target = &limit_text;
     else return usage_error("unknown argument \"" + args[i] + "\"");
     if (inline_value) {

@@ -43,6 +43,12 @@ struct AuditRecord {
   double latency_ms = 0;  // total, as seen by the gateway
   double upstream_ms = 0;
   size_t request_bytes = 0, response_bytes = 0;
+  // Who asked: the principal's subject, how it was authenticated ("none",
+  // "oauth", "api_key") and its metadata contract (JSON object, keys of
+  // identity::kMetadataKeys; UNTAGGED where a required key was missing).
+  std::string subject;
+  std::string auth_method;
+  Json metadata = Json::object();
 
   bool operator==(const AuditRecord&) const = default;
 };
@@ -90,7 +96,7 @@ class AuditLog {
 struct AuditQuery {
   std::optional<int64_t> since_ms;  // inclusive
   std::optional<int64_t> until_ms;  // exclusive
-  std::optional<std::string> tool, virtual_server, session_id, outcome;
+  std::optional<std::string> tool, virtual_server, session_id, outcome, subject;
   size_t limit = 1000;  // 0 = no limit
 };
 

@@ -279,16 +279,55 @@ TEST_CASE("open creates the schema with indexes, WAL mode, and reopens an existi
     return v;
   };
   CHECK(scalar("PRAGMA journal_mode") == "wal");
-  CHECK(scalar("PRAGMA user_version") == "1");
+  CHECK(scalar("PRAGMA user_version") == "2");
   CHECK(scalar("SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'index' AND "
-               "tbl_name = 'audit' ORDER BY name)") == "audit_tool,audit_ts");
+               "tbl_name = 'audit' ORDER BY name)") == "audit_subject,audit_tool,audit_ts");
   CHECK(scalar("SELECT count(*) FROM audit") == "1");
   // A database from a newer version is refused rather than written into.
-  REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 2", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 3", nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
   auto newer = AuditLog::open(dir.db());
   REQUIRE_FALSE(newer.ok());
-  CHECK(newer.error().find("schema version 2") != std::string::npos);
+  CHECK(newer.error().find("schema version 3") != std::string::npos);
+}
+
+TEST_CASE("a version 1 database gains the principal columns and keeps its rows") {
+  TempDir dir;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.db().c_str(), &db) == SQLITE_OK);
+  const char* v1 =
+      "CREATE TABLE audit (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, request_id TEXT NOT NULL DEFAULT '', "
+      "session_id TEXT NOT NULL DEFAULT '', virtual_server TEXT NOT NULL DEFAULT '', upstream TEXT NOT NULL DEFAULT '', "
+      "tool TEXT NOT NULL DEFAULT '', original_tool TEXT NOT NULL DEFAULT '', method TEXT NOT NULL DEFAULT '', "
+      "outcome TEXT NOT NULL DEFAULT '', error_code INTEGER NOT NULL DEFAULT 0, error_message TEXT NOT NULL DEFAULT '', "
+      "latency_ms REAL NOT NULL DEFAULT 0, upstream_ms REAL NOT NULL DEFAULT 0, request_bytes INTEGER NOT NULL DEFAULT 0, "
+      "response_bytes INTEGER NOT NULL DEFAULT 0);"
+      "INSERT INTO audit (ts_ms, tool, outcome) VALUES (1000, 'old-tool', 'ok');"
+      "PRAGMA user_version = 1;";
+  REQUIRE(sqlite3_exec(db, v1, nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  {
+    auto log = AuditLog::open(dir.db());
+    REQUIRE(log.ok());
+    AuditRecord r = make(2000, "r2", "s", "new-tool", "x", "ok");
+    r.subject = "alice";
+    r.auth_method = "oauth";
+    r.metadata = {{"team", "payments"}};
+    (*log)->record(r);
+  }
+  AuditQuery q;
+  auto rows = query_audit(dir.db(), q);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 2);
+  CHECK((*rows)[0].subject == "alice");
+  CHECK((*rows)[0].metadata == Json{{"team", "payments"}});
+  CHECK((*rows)[1].tool == "old-tool");
+  CHECK((*rows)[1].subject.empty());
+  q.subject = "alice";
+  auto alice = query_audit(dir.db(), q);
+  REQUIRE(alice.ok());
+  REQUIRE(alice->size() == 1);
+  CHECK((*alice)[0].tool == "new-tool");
 }
 
 TEST_CASE("open fails with a message naming the path when the directory does not exist") {
