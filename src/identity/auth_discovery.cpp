@@ -256,6 +256,12 @@ Result<AuthorizationServerMetadata> parse_authorization_server_metadata(const Js
     return fail("authorization server " + m.issuer + ": registration_endpoint \"" + m.registration_endpoint +
                 "\" is not an http(s) URL");
   }
+  for (const std::string* e : {&m.authorization_endpoint, &m.token_endpoint, &m.registration_endpoint}) {
+    if (!e->empty() && !is_https_or_loopback(*e)) {
+      return fail("authorization server " + m.issuer + ": endpoint \"" + *e +
+                  "\" is not served over https (MCP requires HTTPS; plain http only on loopback)");
+    }
+  }
   m.scopes_supported = string_array(doc, "scopes_supported");
   m.code_challenge_methods_supported = string_array(doc, "code_challenge_methods_supported");
   m.token_endpoint_auth_methods_supported = string_array(doc, "token_endpoint_auth_methods_supported");

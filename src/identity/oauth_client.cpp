@@ -58,6 +58,9 @@ struct TokenCall {
 
 Result<TokenResponse> token_request(TokenCall& c) {
   if (!is_http_url(c.endpoint)) return fail("token endpoint \"" + c.endpoint + "\" is not an http(s) URL");
+  if (!is_https_or_loopback(c.endpoint)) {
+    return fail("token endpoint \"" + c.endpoint + "\" is not https (plain http only on loopback)");
+  }
   HttpExchange x;
   x.method = "POST";
   x.url = c.endpoint;
@@ -297,8 +300,8 @@ Result<PendingAuthorization> OAuthClient::begin_authorization(const std::string&
                                                               const std::string& server_url,
                                                               const BearerChallenge* challenge,
                                                               const std::vector<std::string>& previous_scopes) {
-  if (!is_http_url(opts_.redirect_uri)) {
-    return fail("redirect_uri \"" + opts_.redirect_uri + "\" is not an http(s) URL");
+  if (!is_https_or_loopback(opts_.redirect_uri)) {
+    return fail("redirect_uri \"" + opts_.redirect_uri + "\" must be an https URL or http on localhost");
   }
   auto d = discover_authorization(server_url, challenge);
   if (!d.ok()) return fail(d.error());
@@ -380,7 +383,14 @@ Result<UpstreamCredential> OAuthClient::complete_authorization(const Authorizati
               {"code_verifier", p.code_verifier},
               {"resource", p.resource}};
   auto t = token_request(c);
-  if (!t.ok()) return fail(t.error());
+  if (!t.ok()) {
+    // A dynamically registered client the AS no longer knows: forget it, so
+    // the next authorization registers afresh.
+    if (p.client.source == "dcr" && vault_ && t.error().find("invalid_client") != std::string::npos) {
+      (void)vault_->drop_client(p.issuer);
+    }
+    return fail(t.error());
+  }
   return store(p, *t);
 }
 

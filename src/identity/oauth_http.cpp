@@ -26,6 +26,14 @@ bool is_http_url(std::string_view url) {
   return u.ok() && !u->host.empty();
 }
 
+bool is_https_or_loopback(std::string_view url) {
+  auto u = transport::detail::parse_url(url);
+  if (!u.ok()) return false;
+  if (u->scheme == "https") return true;
+  std::string host = text::to_lower(u->host);
+  return host == "localhost" || host == "127.0.0.1" || host == "[::1]";
+}
+
 Result<HttpReply> http_exchange(const HttpExchange& x) {
   auto url = transport::detail::parse_url(x.url);
   if (!url.ok()) return fail(url.error());

@@ -41,5 +41,9 @@ Result<HttpReply> http_exchange(const HttpExchange& x);
 // True for an absolute http(s) URL with a host (what authorization,
 // redirect and metadata URLs must be).
 bool is_http_url(std::string_view url);
+// True for an https URL, or an http URL whose host is a loopback name
+// (localhost, 127.0.0.1, [::1]): MCP requires authorization server
+// endpoints over HTTPS and redirect URIs on HTTPS or localhost.
+bool is_https_or_loopback(std::string_view url);
 
 }  // namespace portcullis::identity

@@ -149,6 +149,14 @@ TEST_CASE("authorization server metadata is refused when its issuer differs, lac
   auto bad = parse_authorization_server_metadata(js, "");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().find("not an http(s) URL") != std::string::npos);
+
+  Json cleartext = doc;
+  cleartext["token_endpoint"] = "http://as.example/tenant1/token";
+  auto http = parse_authorization_server_metadata(cleartext, "");
+  REQUIRE_FALSE(http.ok());
+  CHECK(http.error().find("https") != std::string::npos);
+  cleartext["token_endpoint"] = "http://localhost:9000/token";
+  CHECK(parse_authorization_server_metadata(cleartext, "").ok());
 }
 
 // --- authorization response ----------------------------------------------------------
@@ -206,13 +214,15 @@ TEST_CASE("an unknown or reused state is refused before anything is redeemed") {
   CHECK(none.error().rfind("no credential", 0) == 0);
 }
 
-TEST_CASE("a redirect_uri that is not http(s) is refused before any discovery") {
-  OAuthClientOptions o;
-  o.redirect_uri = "javascript:alert(1)";
-  OAuthClient client(o, nullptr);
-  auto p = client.begin_authorization("u", "up", "http://127.0.0.1:1/mcp", nullptr);
-  REQUIRE_FALSE(p.ok());
-  CHECK(p.error().find("redirect_uri") != std::string::npos);
+TEST_CASE("a redirect_uri that is neither https nor loopback http is refused before any discovery") {
+  for (const char* uri : {"javascript:alert(1)", "http://gateway.example/callback", "myapp://cb"}) {
+    OAuthClientOptions o;
+    o.redirect_uri = uri;
+    OAuthClient client(o, nullptr);
+    auto p = client.begin_authorization("u", "up", "http://127.0.0.1:1/mcp", nullptr);
+    REQUIRE_FALSE(p.ok());
+    CHECK(p.error().find("redirect_uri") != std::string::npos);
+  }
 }
 
 TEST_CASE("token exchange needs a subject token and an audience or resource") {
@@ -224,4 +234,6 @@ TEST_CASE("token exchange needs a subject token and an audience or resource") {
   r.audience = "https://upstream.example";
   r.token_endpoint = "file:///etc/passwd";
   CHECK(exchange_token(r).error().find("not an http(s) URL") != std::string::npos);
+  r.token_endpoint = "http://as.example/token";
+  CHECK(exchange_token(r).error().find("not https") != std::string::npos);
 }
