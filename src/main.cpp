@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "config/watch.h"
 #include "bridge/stdio_bridge.h"
+#include "identity/upstream_probe.h"
 #include "core/scheduler.h"
 #include "pipeline/gateway.h"
 #include "record/audit.h"
@@ -48,7 +49,7 @@ Usage:
       clients that only launch local processes (Claude Desktop). The default
       URL is http://<listen of DIR/portcullis.yaml>/mcp/<virtual-server>;
       --url replaces it. Logs go to stderr (level warn unless --log-level).
-  portcullis --help | --version
+%PROBE%  portcullis --help | --version
 
 A config DIR holds servers.d/*.yaml, an optional portcullis.yaml and
 policies/. The default DIR is the current directory.
@@ -63,6 +64,11 @@ struct Args {
   std::string connect_server, connect_url, connect_log_level;  // connect
   std::vector<std::string> rest;  // passed through (audit)
 };
+
+std::string usage_text() {
+  std::string u = kUsage;
+  return u.replace(u.find("%PROBE%"), 7, identity::kProbeUsage);
+}
 
 int usage_error(const std::string& msg) {
   std::cerr << "portcullis: " << msg << "\nRun 'portcullis --help' for usage.\n";
@@ -245,14 +251,17 @@ int cmd_pins(const Args& a) {
 int main(int argc, char** argv) {
   std::vector<std::string> argv_s(argv + 1, argv + argc);
   if (argv_s.empty()) {
-    std::cerr << kUsage;
+    std::cerr << usage_text();
     return 2;
   }
   Args a;
   a.command = argv_s[0];
   if (a.command == "--help" || a.command == "-h" || a.command == "help") {
-    std::cout << kUsage;
+    std::cout << usage_text();
     return 0;
+  }
+  if (a.command == "probe") {
+    return identity::run_probe_cli(std::vector<std::string>(argv_s.begin() + 1, argv_s.end()));
   }
   if (a.command == "--version" || a.command == "version") {
     std::cout << "portcullis 0.1.0\n";
@@ -268,7 +277,7 @@ int main(int argc, char** argv) {
       return argv_s[++i];
     };
     if (s == "--help" || s == "-h") {
-      std::cout << kUsage;
+      std::cout << usage_text();
       return 0;
     } else if (s == "--config") {
       auto v = value("--config");
