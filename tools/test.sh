@@ -4,9 +4,11 @@
 #   2. integration tests (tests/integration/*.test.mjs, Node's test runner,
 #      real MCP servers and the official SDK client against build/portcullis),
 #   3. the official MCP conformance suite through the gateway
-#      (tools/conformance/run.sh; known failures are in its baseline.txt).
+#      (tools/conformance/run.sh; known failures are in its baseline.txt),
+#   4. the suite's client auth scenarios against `portcullis probe`
+#      (tools/conformance/client-auth.sh).
 # Exits non-zero if anything failed. The last line is "N passed, M failed",
-# counting unit test cases, integration tests, and the conformance step as one.
+# counting unit test cases, integration tests, and each conformance step as one.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -94,6 +96,23 @@ rm -f "$conf_log"
 conf_pass=$(( conf_rc == 0 ? 1 : 0 ))
 conf_fail=$(( conf_rc == 0 ? 0 : 1 ))
 
+# --- client auth conformance -------------------------------------------------
+# The suite's client authorization scenarios against Portcullis's upstream
+# OAuth client (`portcullis probe`); known failures in
+# tools/conformance/client-auth-baseline.txt. Counts as one test.
+say "client auth conformance: tools/conformance/client-auth.sh"
+ca_log="$(mktemp)"
+bash tools/conformance/client-auth.sh >"$ca_log" 2>&1
+ca_rc=$?
+grep -E '^(client-auth \(|  FAIL |  (OK|NEW|now passing))' "$ca_log" || true
+if [[ $ca_rc -ne 0 ]]; then
+  say "client auth conformance FAILED (exit $ca_rc); last lines:"
+  tail -n 30 "$ca_log"
+fi
+rm -f "$ca_log"
+conf_pass=$(( conf_pass + (ca_rc == 0 ? 1 : 0) ))
+conf_fail=$(( conf_fail + (ca_rc == 0 ? 0 : 1) ))
+
 echo
 echo "$(( unit_pass + int_pass + conf_pass )) passed, $(( unit_fail + int_fail + conf_fail )) failed"
-[[ $unit_rc -eq 0 && $int_rc -eq 0 && $conf_rc -eq 0 ]]
+[[ $unit_rc -eq 0 && $int_rc -eq 0 && $conf_rc -eq 0 && $ca_rc -eq 0 ]]
