@@ -214,14 +214,13 @@ Result<Jwk> JwksCache::key(std::string_view kid) {
   if (const Jwk* k = s->set.find(kid)) return *k;
   if (auto why = s->set.skipped_reason(kid); !why.empty()) return fail("token names an unusable key: " + why);
   std::string msg = "no key with kid " + quote(kid) + " in the issuer's key set";
-  if (!fetched) {
-    std::lock_guard l(mu_);
+  std::lock_guard l(mu_);
+  if (!last_error_.empty()) {
+    msg += " (refetch failed: " + last_error_ + ")";
+  } else if (!fetched) {
     auto ago = std::chrono::duration_cast<seconds>(opt_.clock() - last_attempt_).count();
     msg += " (fetched " + std::to_string(ago) + " s ago; refetches are limited to one per " +
            std::to_string(opt_.min_refetch_interval.count()) + " s)";
-  } else {
-    std::lock_guard l(mu_);
-    if (!last_error_.empty()) msg += " (refetch failed: " + last_error_ + ")";
   }
   return fail(msg);
 }

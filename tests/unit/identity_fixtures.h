@@ -177,6 +177,8 @@ class IssuerServer {
     });
     port_ = svr_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    // stop() is a no-op until the accept loop runs: wait for it.
+    while (!svr_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   ~IssuerServer() {
     svr_.stop();
