@@ -918,7 +918,7 @@ LoadResult load_settings(const TempConfig& t, const std::string& yaml) {
 TEST_CASE("the issue's auth and metadata example loads into AuthSettings and MetadataSettings") {
   setenv("PCT_HS_SECRET", "0123456789abcdef0123456789abcdef", 1);
   TempConfig t;
-  t.write("keys/api_keys.yaml", "keys: []\n");
+  t.write("keys/api_keys.yaml", "[]\n");
   auto r = load_settings(t, R"(auth:
   mode: oauth+api_key
   resource: http://127.0.0.1:8080/
@@ -1029,7 +1029,7 @@ TEST_CASE("auth mode must be given and known; oauth needs resource, oauth and is
   }
   SUBCASE("api_key mode needs no resource") {
     TempConfig t;
-    t.write("api_keys.yaml", "keys: []\n");
+    t.write("api_keys.yaml", "[]\n");
     auto r = load_settings(t, "auth:\n  mode: api_key\n  api_keys_file: api_keys.yaml\n");
     CHECK(formatted(r.errors) == Lines{});
     REQUIRE(r.config);
