@@ -43,6 +43,18 @@ const char* to_string(PinningMode m) {
   return "unknown";
 }
 
+const char* to_string(AuthMode m) {
+  switch (m) {
+    case AuthMode::None: return "none";
+    case AuthMode::ApiKey: return "api_key";
+    case AuthMode::OAuth: return "oauth";
+    case AuthMode::OAuthOrApiKey: return "oauth+api_key";
+  }
+  return "unknown";
+}
+
+const char* to_string(UntaggedPolicy p) { return p == UntaggedPolicy::Reject ? "reject" : "tag"; }
+
 const char* to_string(Transport t) {
   switch (t) {
     case Transport::Stdio: return "stdio";
@@ -592,16 +604,192 @@ class Loader {
         }
       }
     }
-    // auth and metadata belong to later issues: only their shape is checked.
-    if (auto* e = find(f, "auth"); e && expect_map(*e, "")) {
-      if (const YAML::Node mode = e->value["mode"]; mode.IsDefined()) {
-        if (!mode.IsScalar())
-          error(mode, "auth", "'mode' must be a string");
-        else if (mode.Scalar() != "none")
-          s.auth_configured = true;
+    if (auto* e = find(f, "auth"); e && expect_map(*e, "")) load_auth(*e);
+    s.auth_configured = s.auth.mode != AuthMode::None;
+    if (auto* e = find(f, "metadata"); e && expect_map(*e, "")) load_metadata(*e);
+  }
+
+  // ---- auth and metadata (portcullis.yaml) --------------------------------
+
+  static std::string metadata_key_list() {
+    std::string out;
+    for (auto k : kMetadataKeys) out += (out.empty() ? "" : ", ") + std::string(k);
+    return out;
+  }
+
+  // An absolute http(s) URL without query or fragment (RFC 8707 resource and
+  // RFC 8414 issuer identifiers).
+  bool check_identifier_url(const Entry& e, const std::string& where, const std::string& v) {
+    std::string lower = text::to_lower(v);
+    std::string msg;
+    if (!text::starts_with(lower, "http://") && !text::starts_with(lower, "https://"))
+      msg = "must start with http:// or https://";
+    else if (v.find_first_of("?#") != std::string::npos)
+      msg = "must not contain a query or fragment";
+    else if (size_t host = v.find("://") + 3; host >= v.size() || v[host] == '/')
+      msg = "has no host";
+    if (msg.empty()) return true;
+    error(e.value, where, quote(e.name()) + " " + msg + " (got \"" + v + "\")");
+    return false;
+  }
+
+  void load_auth(const Entry& section) {
+    AuthSettings& a = cfg_.settings.auth;
+    a.pos = {file_, line_of(section.key)};
+    Fields f = fields(section.value, {"mode", "resource", "oauth", "api_keys_file"}, "auth");
+    if (auto* e = find(f, "mode")) {
+      if (auto v = get_string(*e, "auth", false)) {
+        if (*v == "none") a.mode = AuthMode::None;
+        else if (*v == "api_key") a.mode = AuthMode::ApiKey;
+        else if (*v == "oauth") a.mode = AuthMode::OAuth;
+        else if (*v == "oauth+api_key") a.mode = AuthMode::OAuthOrApiKey;
+        else error(e->value, "auth", "unknown mode " + quote(*v) + suggestion(*v, {"none", "api_key", "oauth", "oauth+api_key"}));
+      }
+    } else {
+      error(section.key, "auth", "missing required key 'mode' (none, api_key, oauth or oauth+api_key)");
+    }
+    if (auto* e = find(f, "resource")) {
+      if (auto v = get_string(*e, "auth", true); v && check_identifier_url(*e, "auth", *v)) {
+        while (v->back() == '/') v->pop_back();  // the host is non-empty, so this stops there
+        a.resource = std::move(*v);
+      }
+    } else if (a.uses_oauth()) {
+      error(section.key, "auth", std::string("mode ") + to_string(a.mode) +
+                                     " requires 'resource' (this gateway's URL, e.g. https://gateway.example.com)");
+    }
+    if (auto* e = find(f, "oauth"); e && expect_map(*e, "auth")) {
+      if (!a.uses_oauth()) warn(e->key, std::string("auth: 'oauth' is ignored with mode ") + to_string(a.mode));
+      load_oauth(*e, a);
+    } else if (!e && a.uses_oauth()) {
+      error(section.key, "auth", std::string("mode ") + to_string(a.mode) + " requires 'oauth' with at least 'issuer'");
+    }
+    if (auto* e = find(f, "api_keys_file")) {
+      if (!a.uses_api_keys()) warn(e->key, std::string("auth: 'api_keys_file' is ignored with mode ") + to_string(a.mode));
+      if (auto v = get_string(*e, "auth", false)) {
+        fs::path p(*v);
+        p = (p.is_absolute() ? p : root_ / p).lexically_normal();
+        std::error_code ec;
+        if (v->empty())
+          error(e->value, "auth", "'api_keys_file' must not be empty");
+        else if (a.uses_api_keys() && !fs::is_regular_file(p, ec))
+          error(e->value, "auth", "api_keys_file " + quote(*v) + " does not exist (looked for " + p.string() + ")");
+        else
+          a.api_keys_file = p.string();
+      }
+    } else if (a.uses_api_keys()) {
+      error(section.key, "auth", std::string("mode ") + to_string(a.mode) + " requires 'api_keys_file'");
+    }
+  }
+
+  void load_oauth(const Entry& section, AuthSettings& a) {
+    OAuthSettings& o = a.oauth;
+    const std::string where = "auth.oauth";
+    o.pos = {file_, line_of(section.key)};
+    Fields f = fields(section.value, {"issuer", "jwks_uri", "audience", "groups_claim", "scopes", "algorithms",
+                                      "hs256_secret", "leeway", "metadata_claims"},
+                      where);
+    if (auto* e = find(f, "issuer")) {
+      if (auto v = get_string(*e, where, true); v && check_identifier_url(*e, where, *v)) o.issuer = std::move(*v);
+    } else if (a.uses_oauth()) {
+      error(section.key, where, "missing required key 'issuer' (the authorization server's issuer URL)");
+    }
+    if (auto* e = find(f, "jwks_uri")) {
+      if (auto v = get_string(*e, where, true); v && check_identifier_url(*e, where, *v)) o.jwks_uri = std::move(*v);
+    }
+    if (auto* e = find(f, "audience")) {
+      if (auto v = get_strings(*e, where, true)) {
+        for (const auto& s : *v)
+          if (s.empty()) error(e->value, where, "'audience' entries must not be empty");
+        o.audience = std::move(*v);
       }
     }
-    if (auto* e = find(f, "metadata")) expect_map(*e, "");
+    if (auto* e = find(f, "groups_claim")) {
+      if (auto v = get_string(*e, where, false)) {
+        if (v->empty()) error(e->value, where, "'groups_claim' must not be empty");
+        else o.groups_claim = std::move(*v);
+      }
+    }
+    if (auto* e = find(f, "scopes")) {
+      if (auto v = get_strings(*e, where, false)) {
+        for (const auto& s : *v)
+          if (s.empty() || s.find_first_of(" \t\"\\") != std::string::npos)
+            error(e->value, where, "scope " + quote(s) + " is not a valid scope token");
+        o.scopes = std::move(*v);
+      }
+    }
+    if (auto* e = find(f, "hs256_secret")) {
+      if (auto v = get_string(*e, where, true)) {
+        if (v->empty()) error(e->value, where, "'hs256_secret' must not be empty");
+        else if (v->size() < 32) warn(e->value, where + ": 'hs256_secret' is shorter than 32 bytes; use a longer random secret");
+        o.hs256_secret = std::move(*v);
+      }
+    }
+    if (auto* e = find(f, "algorithms")) {
+      if (auto v = get_strings(*e, where, false)) {
+        if (v->empty()) error(e->value, where, "'algorithms' must not be empty");
+        for (const auto& alg : *v) {
+          if (alg == "RS256" || alg == "ES256") {
+          } else if (alg == "HS256") {
+            if (o.hs256_secret.empty()) error(e->value, where, "algorithm HS256 requires 'hs256_secret'");
+          } else if (text::to_lower(alg) == "none") {
+            error(e->value, where, "algorithm 'none' is never accepted (unsigned tokens)");
+          } else {
+            error(e->value, where, "unsupported algorithm " + quote(alg) + " (supported: RS256, ES256, HS256)");
+          }
+        }
+        o.algorithms = std::move(*v);
+      }
+    } else {
+      o.algorithms = {"RS256", "ES256"};
+      if (!o.hs256_secret.empty()) o.algorithms.push_back("HS256");
+    }
+    if (auto* e = find(f, "leeway")) {
+      auto r = e->value.IsScalar() ? text::parse_duration(e->value.Scalar())
+                                   : Result<std::chrono::milliseconds>(fail("must be a duration (e.g. 60s)"));
+      if (!r) error(e->value, where, "leeway: " + r.error());
+      else if (*r > std::chrono::minutes(10)) error(e->value, where, "'leeway' must be at most 10m");
+      else o.leeway = *r;
+    }
+    if (auto* e = find(f, "metadata_claims")) {
+      auto claims = get_string_map(*e, where, false);
+      for (auto& [key, claim] : claims) {
+        if (std::find(kMetadataKeys.begin(), kMetadataKeys.end(), key) == kMetadataKeys.end()) {
+          error(e->value, where, "metadata_claims: " + quote(key) + " is not a metadata key (known: " +
+                                     metadata_key_list() + ")");
+        } else if (claim.empty()) {
+          error(e->value, where, "metadata_claims." + key + " must name a claim");
+        } else {
+          o.metadata_claims.emplace(key, claim);
+        }
+      }
+    }
+  }
+
+  void load_metadata(const Entry& section) {
+    MetadataSettings& m = cfg_.settings.metadata;
+    m.pos = {file_, line_of(section.key)};
+    Fields f = fields(section.value, {"required", "untagged"}, "metadata");
+    if (auto* e = find(f, "required")) {
+      if (auto v = get_strings(*e, "metadata", false)) {
+        size_t i = 0;
+        for (const auto& key : *v) {
+          const YAML::Node item = e->value[i++];
+          if (std::find(kMetadataKeys.begin(), kMetadataKeys.end(), key) == kMetadataKeys.end())
+            error(item, "metadata", "required: " + quote(key) + " is not a metadata key (known: " + metadata_key_list() + ")");
+          else if (std::find(m.required.begin(), m.required.end(), key) != m.required.end())
+            error(item, "metadata", "required: " + quote(key) + " is listed twice");
+          else
+            m.required.push_back(key);
+        }
+      }
+    }
+    if (auto* e = find(f, "untagged")) {
+      if (auto v = get_string(*e, "metadata", false)) {
+        if (*v == "tag") m.untagged = UntaggedPolicy::Tag;
+        else if (*v == "reject") m.untagged = UntaggedPolicy::Reject;
+        else error(e->value, "metadata", "unknown untagged policy " + quote(*v) + " (tag or reject)");
+      }
+    }
   }
 
   static bool valid_listen(const std::string& v) {

@@ -5,11 +5,13 @@
 // A loaded GatewayConfig is immutable and shared by snapshot (shared_ptr to
 // const); reload builds a new one and swaps it in.
 #pragma once
+#include <array>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/json.h"
@@ -104,6 +106,57 @@ struct VirtualServerConfig {
   size_t upstream_count() const;
 };
 
+// The metadata contract keys (identity/principal.h re-exports them as
+// identity::kMetadataKeys; a static_assert there keeps the two equal). They
+// live here because config validates `metadata.required` and
+// `auth.oauth.metadata_claims` against them and sits below identity.
+inline constexpr std::array<std::string_view, 9> kMetadataKeys = {
+    "team",        "project_id", "workflow",  "surface",       "environment",
+    "cost_center", "ticket_id",  "session_id", "policy_version"};
+
+// How downstream clients authenticate to the gateway.
+//  None:          no authentication; main only allows a loopback listener.
+//  ApiKey:        a key from api_keys_file (Authorization: Bearer pk_... or X-API-Key).
+//  OAuth:         a JWT access token from the configured issuer.
+//  OAuthOrApiKey: either ("oauth+api_key" in YAML).
+enum class AuthMode { None, ApiKey, OAuth, OAuthOrApiKey };
+const char* to_string(AuthMode m);  // "none", "api_key", "oauth", "oauth+api_key"
+
+struct OAuthSettings {
+  std::string issuer;    // compared exactly with the token's `iss`
+  std::string jwks_uri;  // empty: discovered from the issuer's metadata
+  std::vector<std::string> audience;  // extra accepted `aud` values besides auth.resource
+  std::string groups_claim = "groups";
+  std::vector<std::string> scopes;      // required on every request; empty = none
+  std::vector<std::string> algorithms;  // allow-list; defaults to RS256, ES256 (+ HS256 with a secret)
+  std::string hs256_secret;             // ${VAR} expanded; empty = HS256 disabled
+  std::chrono::milliseconds leeway{60000};
+  std::map<std::string, std::string> metadata_claims;  // metadata key -> claim name
+  SourcePos pos;
+};
+
+struct AuthSettings {
+  AuthMode mode = AuthMode::None;
+  std::string resource;  // this gateway's resource identifier (RFC 8707/9728), no trailing '/'
+  OAuthSettings oauth;   // meaningful when uses_oauth()
+  std::string api_keys_file;  // absolute (resolved against DIR); set when uses_api_keys()
+  SourcePos pos;
+
+  bool uses_oauth() const { return mode == AuthMode::OAuth || mode == AuthMode::OAuthOrApiKey; }
+  bool uses_api_keys() const { return mode == AuthMode::ApiKey || mode == AuthMode::OAuthOrApiKey; }
+};
+
+// What happens to a request missing a required metadata key: it is tagged
+// with the value UNTAGGED, or refused with 400.
+enum class UntaggedPolicy { Tag, Reject };
+const char* to_string(UntaggedPolicy p);  // "tag", "reject"
+
+struct MetadataSettings {
+  std::vector<std::string> required;  // kMetadataKeys only, no duplicates
+  UntaggedPolicy untagged = UntaggedPolicy::Tag;
+  SourcePos pos;
+};
+
 struct Settings {
   std::string listen = "127.0.0.1:8080";
   size_t max_body_bytes = 4 * 1024 * 1024;
@@ -117,7 +170,9 @@ struct Settings {
   std::vector<std::string> allowed_origins;  // besides loopback origins
   std::string pins_db;  // approved tool definitions; default: portcullis-pins.db beside audit_db
   std::string audit_db = "portcullis-audit.db";  // load() resolves it against the config DIR
-  bool auth_configured = false;                  // set by later issues (identity)
+  AuthSettings auth;
+  MetadataSettings metadata;
+  bool auth_configured = false;  // auth.mode != none
   SourcePos pos;
 };
 

@@ -2,7 +2,13 @@
 
 #include <algorithm>
 
+#include "config/config.h"
+
 namespace portcullis::identity {
+
+// config validates metadata keys without depending on identity; the two
+// lists must stay the same.
+static_assert(kMetadataKeys == config::kMetadataKeys, "metadata contract keys differ between identity and config");
 
 bool is_metadata_key(std::string_view key) {
   return std::find(kMetadataKeys.begin(), kMetadataKeys.end(), key) != kMetadataKeys.end();

@@ -199,7 +199,7 @@ session_idle_timeout: 10m
 allowed_origins: ["https://app.example.com", "http://localhost:3000"]
 audit: { db: data/audit.db }
 auth: { mode: none }
-metadata: { anything: [1, 2] }
+metadata: { required: [team] }
 )");
   auto r = t.load();
   CHECK(formatted(r.errors) == Lines{});
@@ -213,6 +213,8 @@ metadata: { anything: [1, 2] }
   CHECK(s.allowed_origins == Lines{"https://app.example.com", "http://localhost:3000"});
   CHECK(s.audit_db == t.dir() + "/data/audit.db");
   CHECK_FALSE(s.auth_configured);
+  CHECK(s.auth.mode == AuthMode::None);
+  CHECK(s.metadata.required == Lines{"team"});
   CHECK(s.pos.file == "portcullis.yaml");
   CHECK(r.config->files == Lines{t.dir() + "/portcullis.yaml", t.dir() + "/servers.d/s.yaml"});
 }
@@ -220,7 +222,9 @@ metadata: { anything: [1, 2] }
 TEST_CASE("an absolute audit db path is kept and an auth mode other than none marks auth as configured") {
   TempConfig t;
   t.write("servers.d/s.yaml", std::string(kEverything) + "virtual_servers:\n  dev:\n    tools: [ { upstream: everything } ]\n");
-  t.write("portcullis.yaml", "audit:\n  db: /var/lib/portcullis/audit.db\nauth:\n  mode: oidc\n  issuer: https://id\n");
+  t.write("portcullis.yaml",
+          "audit:\n  db: /var/lib/portcullis/audit.db\nauth:\n  mode: oauth\n  resource: https://gw\n"
+          "  oauth: { issuer: https://id }\n");
   auto r = t.load();
   CHECK(formatted(r.errors) == Lines{});
   REQUIRE(r.config);
@@ -893,4 +897,213 @@ TEST_CASE("revision defaults to auto, accepts 2025-11-25 and 2026-07-28, and rej
             "servers.d/s.yaml:9: upstream 'b': revision 2026-07-28 is not possible with transport sse (HTTP+SSE is "
             "a 2024-11-05 transport)",
         });
+}
+
+// ---- auth and metadata ------------------------------------------------------
+
+namespace {
+
+const char* kOneServer = "upstreams:\n  everything:\n    transport: stdio\n    command: npx\n"
+                         "virtual_servers:\n  dev:\n    tools: [ { upstream: everything } ]\n";
+
+// Loads DIR with the given portcullis.yaml (and optional extra files).
+LoadResult load_settings(const TempConfig& t, const std::string& yaml) {
+  t.write("servers.d/s.yaml", kOneServer);
+  t.write("portcullis.yaml", yaml);
+  return t.load();
+}
+
+}  // namespace
+
+TEST_CASE("the issue's auth and metadata example loads into AuthSettings and MetadataSettings") {
+  setenv("PCT_HS_SECRET", "0123456789abcdef0123456789abcdef", 1);
+  TempConfig t;
+  t.write("keys/api_keys.yaml", "[]\n");
+  auto r = load_settings(t, R"(auth:
+  mode: oauth+api_key
+  resource: http://127.0.0.1:8080/
+  oauth:
+    issuer: http://127.0.0.1:9000
+    jwks_uri: http://127.0.0.1:9000/jwks
+    audience: [api://portcullis]
+    groups_claim: roles
+    scopes: [mcp]
+    algorithms: [RS256, HS256]
+    hs256_secret: ${PCT_HS_SECRET}
+    leeway: 30s
+    metadata_claims: {team: team, project_id: project}
+  api_keys_file: keys/api_keys.yaml
+metadata:
+  required: [team, project_id]
+  untagged: reject
+)");
+  unsetenv("PCT_HS_SECRET");
+  CHECK(formatted(r.errors) == Lines{});
+  CHECK(formatted(r.warnings) == Lines{});
+  REQUIRE(r.config);
+  const Settings& s = r.config->settings;
+  CHECK(s.auth_configured);
+  CHECK(s.auth.mode == AuthMode::OAuthOrApiKey);
+  CHECK(s.auth.uses_oauth());
+  CHECK(s.auth.uses_api_keys());
+  CHECK(s.auth.resource == "http://127.0.0.1:8080");  // trailing '/' dropped
+  CHECK(s.auth.pos.line == 1);
+  CHECK(s.auth.api_keys_file == t.dir() + "/keys/api_keys.yaml");
+  const OAuthSettings& o = s.auth.oauth;
+  CHECK(o.issuer == "http://127.0.0.1:9000");
+  CHECK(o.jwks_uri == "http://127.0.0.1:9000/jwks");
+  CHECK(o.audience == Lines{"api://portcullis"});
+  CHECK(o.groups_claim == "roles");
+  CHECK(o.scopes == Lines{"mcp"});
+  CHECK(o.algorithms == Lines{"RS256", "HS256"});
+  CHECK(o.hs256_secret == "0123456789abcdef0123456789abcdef");
+  CHECK(o.leeway == 30s);
+  CHECK(o.metadata_claims == std::map<std::string, std::string>{{"team", "team"}, {"project_id", "project"}});
+  CHECK(s.metadata.required == Lines{"team", "project_id"});
+  CHECK(s.metadata.untagged == UntaggedPolicy::Reject);
+  CHECK(std::string(to_string(s.auth.mode)) == "oauth+api_key");
+}
+
+TEST_CASE("auth defaults: groups claim, algorithms (HS256 only with a secret), 60s leeway, tag untagged traffic") {
+  TempConfig t;
+  auto r = load_settings(t, "auth:\n  mode: oauth\n  resource: https://gw.example.com\n  oauth: { issuer: https://id.example.com/realms/a }\n");
+  CHECK(formatted(r.errors) == Lines{});
+  REQUIRE(r.config);
+  const Settings& s = r.config->settings;
+  CHECK(s.auth.mode == AuthMode::OAuth);
+  CHECK_FALSE(s.auth.uses_api_keys());
+  CHECK(s.auth.oauth.jwks_uri.empty());
+  CHECK(s.auth.oauth.audience.empty());
+  CHECK(s.auth.oauth.groups_claim == "groups");
+  CHECK(s.auth.oauth.scopes.empty());
+  CHECK(s.auth.oauth.algorithms == Lines{"RS256", "ES256"});
+  CHECK(s.auth.oauth.leeway == 60s);
+  CHECK(s.metadata.required.empty());
+  CHECK(s.metadata.untagged == UntaggedPolicy::Tag);
+
+  TempConfig t2;
+  auto r2 = load_settings(t2, "auth:\n  mode: oauth\n  resource: https://gw\n  oauth:\n    issuer: https://id\n"
+                              "    hs256_secret: 0123456789abcdef0123456789abcdef\n");
+  REQUIRE(r2.config);
+  CHECK(r2.config->settings.auth.oauth.algorithms == Lines{"RS256", "ES256", "HS256"});
+}
+
+TEST_CASE("without portcullis.yaml or an auth section, auth mode is none") {
+  TempConfig t;
+  auto r = load_settings(t, "listen: 127.0.0.1:8080\n");
+  REQUIRE(r.config);
+  CHECK(r.config->settings.auth.mode == AuthMode::None);
+  CHECK_FALSE(r.config->settings.auth_configured);
+}
+
+TEST_CASE("auth mode must be given and known; oauth needs resource, oauth and issuer; api_key needs a keys file") {
+  SUBCASE("missing and unknown modes") {
+    TempConfig t;
+    auto r = load_settings(t, "auth:\n  resource: https://gw\n");
+    CHECK(formatted(r.errors) == Lines{"portcullis.yaml:1: auth: missing required key 'mode' (none, api_key, oauth or oauth+api_key)"});
+    TempConfig t2;
+    auto r2 = load_settings(t2, "auth:\n  mode: oauht\n");
+    CHECK(formatted(r2.errors) == Lines{"portcullis.yaml:2: auth: unknown mode 'oauht' (did you mean 'oauth'?)"});
+  }
+  SUBCASE("oauth without resource or oauth section") {
+    TempConfig t;
+    auto r = load_settings(t, "auth:\n  mode: oauth\n");
+    CHECK(formatted(r.errors) ==
+          Lines{"portcullis.yaml:1: auth: mode oauth requires 'resource' (this gateway's URL, e.g. https://gateway.example.com)",
+                "portcullis.yaml:1: auth: mode oauth requires 'oauth' with at least 'issuer'"});
+  }
+  SUBCASE("oauth without issuer") {
+    TempConfig t;
+    auto r = load_settings(t, "auth:\n  mode: oauth\n  resource: https://gw\n  oauth:\n    scopes: [mcp]\n");
+    CHECK(formatted(r.errors) ==
+          Lines{"portcullis.yaml:4: auth.oauth: missing required key 'issuer' (the authorization server's issuer URL)"});
+  }
+  SUBCASE("api_key without a keys file, or with a missing one") {
+    TempConfig t;
+    auto r = load_settings(t, "auth:\n  mode: api_key\n");
+    CHECK(formatted(r.errors) == Lines{"portcullis.yaml:1: auth: mode api_key requires 'api_keys_file'"});
+    TempConfig t2;
+    auto r2 = load_settings(t2, "auth:\n  mode: api_key\n  api_keys_file: nope.yaml\n");
+    CHECK(formatted(r2.errors) == Lines{"portcullis.yaml:3: auth: api_keys_file 'nope.yaml' does not exist (looked for " +
+                                        t2.dir() + "/nope.yaml)"});
+  }
+  SUBCASE("api_key mode needs no resource") {
+    TempConfig t;
+    t.write("api_keys.yaml", "[]\n");
+    auto r = load_settings(t, "auth:\n  mode: api_key\n  api_keys_file: api_keys.yaml\n");
+    CHECK(formatted(r.errors) == Lines{});
+    REQUIRE(r.config);
+    CHECK(r.config->settings.auth_configured);
+    CHECK(r.config->settings.auth.api_keys_file == t.dir() + "/api_keys.yaml");
+  }
+}
+
+TEST_CASE("auth values are checked at their line: URLs, algorithms, leeway, scopes, claims and unknown keys") {
+  TempConfig t;
+  auto r = load_settings(t, R"(auth:
+  mode: oauth
+  resource: gw.example.com
+  protected_paths: [/mcp]
+  oauth:
+    issuer: https://id/?x=1
+    jwks_uri: ftp://id/jwks
+    algorithms: [RS256, none, HS256, PS256]
+    leeway: 1h
+    scopes: ["a b"]
+    groups_claim: ""
+    metadata_claims: {tenant: tid}
+    audiance: [x]
+)");
+  CHECK(formatted(r.errors) ==
+        Lines{
+            "portcullis.yaml:3: auth: 'resource' must start with http:// or https:// (got \"gw.example.com\")",
+            "portcullis.yaml:4: auth: unknown key 'protected_paths' (expected one of: mode, resource, oauth, api_keys_file)",
+            "portcullis.yaml:6: auth.oauth: 'issuer' must not contain a query or fragment (got \"https://id/?x=1\")",
+            "portcullis.yaml:7: auth.oauth: 'jwks_uri' must start with http:// or https:// (got \"ftp://id/jwks\")",
+            "portcullis.yaml:8: auth.oauth: algorithm 'none' is never accepted (unsigned tokens)",
+            "portcullis.yaml:8: auth.oauth: algorithm HS256 requires 'hs256_secret'",
+            "portcullis.yaml:8: auth.oauth: unsupported algorithm 'PS256' (supported: RS256, ES256, HS256)",
+            "portcullis.yaml:9: auth.oauth: 'leeway' must be at most 10m",
+            "portcullis.yaml:10: auth.oauth: scope 'a b' is not a valid scope token",
+            "portcullis.yaml:11: auth.oauth: 'groups_claim' must not be empty",
+            "portcullis.yaml:12: auth.oauth: metadata_claims: 'tenant' is not a metadata key (known: team, project_id, "
+            "workflow, surface, environment, cost_center, ticket_id, session_id, policy_version)",
+            "portcullis.yaml:13: auth.oauth: unknown key 'audiance' (did you mean 'audience'?)",
+        });
+  CHECK(r.config == nullptr);
+}
+
+TEST_CASE("an unset hs256_secret variable is an error and a short secret is a warning") {
+  unsetenv("PCT_NO_SUCH_SECRET");
+  TempConfig t;
+  auto r = load_settings(t, "auth:\n  mode: oauth\n  resource: https://gw\n  oauth:\n    issuer: https://id\n"
+                            "    hs256_secret: ${PCT_NO_SUCH_SECRET}\n");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].pos.line == 6);
+  CHECK(r.errors[0].message.find("PCT_NO_SUCH_SECRET") != std::string::npos);
+  TempConfig t2;
+  auto r2 = load_settings(t2, "auth:\n  mode: oauth\n  resource: https://gw\n  oauth:\n    issuer: https://id\n"
+                              "    hs256_secret: short\n");
+  CHECK(formatted(r2.errors) == Lines{});
+  CHECK(formatted(r2.warnings) ==
+        Lines{"portcullis.yaml:6: auth.oauth: 'hs256_secret' is shorter than 32 bytes; use a longer random secret"});
+}
+
+TEST_CASE("oauth settings with mode api_key or none are ignored with a warning") {
+  TempConfig t;
+  auto r = load_settings(t, "auth:\n  mode: none\n  oauth: { issuer: https://id }\n  api_keys_file: k.yaml\n");
+  CHECK(formatted(r.errors) == Lines{});
+  CHECK(formatted(r.warnings) == Lines{"portcullis.yaml:3: auth: 'oauth' is ignored with mode none",
+                                       "portcullis.yaml:4: auth: 'api_keys_file' is ignored with mode none"});
+}
+
+TEST_CASE("metadata.required names contract keys once each and untagged is tag or reject") {
+  TempConfig t;
+  auto r = load_settings(t, "metadata:\n  required:\n    - team\n    - tenant\n    - team\n  untagged: warn\n  strict: true\n");
+  CHECK(formatted(r.errors) ==
+        Lines{"portcullis.yaml:4: metadata: required: 'tenant' is not a metadata key (known: team, project_id, workflow, "
+              "surface, environment, cost_center, ticket_id, session_id, policy_version)",
+              "portcullis.yaml:5: metadata: required: 'team' is listed twice",
+              "portcullis.yaml:6: metadata: unknown untagged policy 'warn' (tag or reject)",
+              "portcullis.yaml:7: metadata: unknown key 'strict' (expected one of: required, untagged)"});
 }
