@@ -27,8 +27,8 @@ std::string quote(std::string_view s) {
 
 bool is_id(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-           c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
   });
 }
 
@@ -72,14 +72,16 @@ class Parser {
   }
   void error(const YAML::Node& n, const std::string& msg) { error_line(line_of(n), msg); }
 
-  std::optional<std::string> string_of(const YAML::Node& v, const std::string& where, const char* name) {
+  std::optional<std::string> string_of(const YAML::Node& v, const std::string& where,
+                                       const char* name) {
     if (!v.IsScalar()) {
       error(v, where + ": " + quote(name) + " must be a string");
       return std::nullopt;
     }
     return v.Scalar();
   }
-  std::optional<std::vector<std::string>> strings_of(const YAML::Node& v, const std::string& where, const char* name) {
+  std::optional<std::vector<std::string>> strings_of(const YAML::Node& v, const std::string& where,
+                                                     const char* name) {
     if (!v.IsSequence()) {
       error(v, where + ": " + quote(name) + " must be a list of strings");
       return std::nullopt;
@@ -113,12 +115,17 @@ class Parser {
         ok = false;
       } else if (k == "id") {
         auto s = string_of(v, where, "id");
-        if (s && !is_id(*s)) error(v, where + ": id " + quote(*s) + " must use letters, digits, '_', '.' or '-'");
-        if (s && is_id(*s)) e.id = *s; else ok = false;
+        if (s && !is_id(*s))
+          error(v, where + ": id " + quote(*s) + " must use letters, digits, '_', '.' or '-'");
+        if (s && is_id(*s))
+          e.id = *s;
+        else
+          ok = false;
       } else if (k == "hash") {
         auto s = string_of(v, where, "hash");
         std::string hex = s && s->rfind("sha256:", 0) == 0 ? s->substr(7) : "";
-        std::transform(hex.begin(), hex.end(), hex.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::transform(hex.begin(), hex.end(), hex.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
         if (hex.size() != 64 || !crypto::from_hex(hex)) {
           if (s) error(v, where + ": 'hash' must be sha256: followed by 64 hex digits");
           ok = false;
@@ -128,15 +135,25 @@ class Parser {
       } else if (k == "subject") {
         auto s = string_of(v, where, "subject");
         if (s && s->empty()) error(v, where + ": 'subject' must not be empty");
-        if (s && !s->empty()) e.subject = *s; else ok = false;
+        if (s && !s->empty())
+          e.subject = *s;
+        else
+          ok = false;
       } else if (k == "groups") {
-        if (auto g = strings_of(v, where, "groups")) e.groups = std::move(*g); else ok = false;
+        if (auto g = strings_of(v, where, "groups"))
+          e.groups = std::move(*g);
+        else
+          ok = false;
       } else if (k == "scopes") {
-        if (auto g = strings_of(v, where, "scopes")) e.scopes = std::move(*g); else ok = false;
+        if (auto g = strings_of(v, where, "scopes"))
+          e.scopes = std::move(*g);
+        else
+          ok = false;
       } else if (k == "metadata") {
         ok = metadata(v, where, e) && ok;
       } else {
-        error(kv.first, where + ": unknown key " + quote(k) + " (expected one of: id, hash, subject, groups, metadata, scopes)");
+        error(kv.first, where + ": unknown key " + quote(k) +
+                            " (expected one of: id, hash, subject, groups, metadata, scopes)");
         ok = false;
       }
     }
@@ -168,8 +185,9 @@ class Parser {
     for (const auto& kv : v) {
       const std::string k = kv.first.IsScalar() ? kv.first.Scalar() : "";
       if (!is_metadata_key(k)) {
-        error(kv.first, where + ": metadata key " + quote(k) + " is not a metadata contract key (allowed: " +
-                            allowed_metadata_keys() + ")");
+        error(kv.first, where + ": metadata key " + quote(k) +
+                            " is not a metadata contract key (allowed: " + allowed_metadata_keys() +
+                            ")");
         ok = false;
       } else if (!kv.second.IsScalar() || kv.second.Scalar().empty()) {
         error(kv.first, where + ": metadata." + k + " must be a non-empty string");
@@ -222,7 +240,8 @@ const ApiKeyEntry* ApiKeyStore::find(std::string_view presented) const {
 }
 
 bool looks_like_api_key(std::string_view credential) {
-  return credential.size() > kApiKeyPrefix.size() && credential.substr(0, kApiKeyPrefix.size()) == kApiKeyPrefix;
+  return credential.size() > kApiKeyPrefix.size() &&
+         credential.substr(0, kApiKeyPrefix.size()) == kApiKeyPrefix;
 }
 
 Result<GeneratedApiKey> generate_api_key(const std::string& id, const std::string& subject,
@@ -232,7 +251,8 @@ Result<GeneratedApiKey> generate_api_key(const std::string& id, const std::strin
   if (subject.empty()) return fail("a key needs a subject");
   for (const auto& [k, v] : metadata)
     if (!is_metadata_key(k))
-      return fail("metadata key " + quote(k) + " is not a metadata contract key (allowed: " + allowed_metadata_keys() + ")");
+      return fail("metadata key " + quote(k) +
+                  " is not a metadata contract key (allowed: " + allowed_metadata_keys() + ")");
   GeneratedApiKey g;
   g.key = std::string(kApiKeyPrefix) + base64url_encode(crypto::random_bytes(32));
   YAML::Emitter out;

@@ -15,10 +15,14 @@ namespace {
 std::string header_safe(std::string_view s) {
   std::string out;
   for (char c : s.substr(0, 300)) {
-    if (c == '"') out += '\'';
-    else if (c == '\\') out += '/';
-    else if (c < 0x20 || c > 0x7e) out += '?';
-    else out += c;
+    if (c == '"')
+      out += '\'';
+    else if (c == '\\')
+      out += '/';
+    else if (c < 0x20 || c > 0x7e)
+      out += '?';
+    else
+      out += c;
   }
   return out;
 }
@@ -62,7 +66,8 @@ std::vector<std::string> claim_strings(const Json& claims, const std::string& na
 }  // namespace
 
 Json AuthFailure::body() const {
-  return {{"error", error.empty() ? std::string("unauthorized") : error}, {"error_description", message}};
+  return {{"error", error.empty() ? std::string("unauthorized") : error},
+          {"error_description", message}};
 }
 
 // The oauth section is ignored (config warns) unless the mode uses OAuth; in
@@ -90,7 +95,8 @@ Result<std::shared_ptr<const Authenticator>> Authenticator::create(const config:
     a->verifier_ = std::make_unique<TokenVerifier>(auth.oauth, auth.resource, a->keys_, vo);
   }
   if (auth.uses_api_keys()) {
-    auto loaded = ApiKeyStore::load(auth.api_keys_file, std::filesystem::path(auth.api_keys_file).filename().string());
+    auto loaded = ApiKeyStore::load(auth.api_keys_file,
+                                    std::filesystem::path(auth.api_keys_file).filename().string());
     if (!loaded.store) {
       std::vector<std::string> lines;
       for (const auto& d : loaded.errors) lines.push_back(d.format());
@@ -107,8 +113,9 @@ AuthOutcome Authenticator::authenticate(const RequestView& r) const {
     return bad_request("send one credential: either Authorization or X-API-Key, not both");
   if (!r.api_key.empty()) {
     if (!auth_.uses_api_keys())
-      return unauthorized(r, "invalid_token", "API keys are not accepted here (auth.mode is " +
-                                                  std::string(config::to_string(auth_.mode)) + ")");
+      return unauthorized(r, "invalid_token",
+                          "API keys are not accepted here (auth.mode is " +
+                              std::string(config::to_string(auth_.mode)) + ")");
     return with_api_key(text::trim(r.api_key), r);
   }
   if (r.authorization.empty()) return unauthorized(r, "", "authentication required");
@@ -117,10 +124,12 @@ AuthOutcome Authenticator::authenticate(const RequestView& r) const {
   if (token->empty()) return unauthorized(r, "invalid_token", "empty bearer token");
   if (looks_like_api_key(*token)) {
     if (auth_.uses_api_keys()) return with_api_key(*token, r);
-    return unauthorized(r, "invalid_token", "API keys are not accepted here (auth.mode is " +
-                                                std::string(config::to_string(auth_.mode)) + ")");
+    return unauthorized(r, "invalid_token",
+                        "API keys are not accepted here (auth.mode is " +
+                            std::string(config::to_string(auth_.mode)) + ")");
   }
-  if (!auth_.uses_oauth()) return unauthorized(r, "invalid_token", "this gateway accepts API keys only (pk_...)");
+  if (!auth_.uses_oauth())
+    return unauthorized(r, "invalid_token", "this gateway accepts API keys only (pk_...)");
   return with_bearer(*token, r);
 }
 
@@ -149,7 +158,8 @@ AuthOutcome Authenticator::with_api_key(std::string_view key, const RequestView&
   // An entry without scopes is granted the required ones: the operator
   // issued the key for this gateway.
   std::vector<std::string> scopes = e->scopes.value_or(auth_.oauth.scopes);
-  if (auto missing = missing_scopes(scopes)) return insufficient_scope(r, "API key '" + e->id + "' " + *missing);
+  if (auto missing = missing_scopes(scopes))
+    return insufficient_scope(r, "API key '" + e->id + "' " + *missing);
   Principal p;
   p.method = AuthMethod::ApiKey;
   p.subject = e->subject;
@@ -167,7 +177,8 @@ AuthOutcome Authenticator::finish(Principal p, const std::map<std::string, std::
   return p;
 }
 
-std::optional<std::string> Authenticator::missing_scopes(const std::vector<std::string>& granted) const {
+std::optional<std::string> Authenticator::missing_scopes(
+    const std::vector<std::string>& granted) const {
   std::vector<std::string> missing;
   for (const auto& s : auth_.oauth.scopes)
     if (std::find(granted.begin(), granted.end(), s) == granted.end()) missing.push_back(s);
@@ -176,7 +187,8 @@ std::optional<std::string> Authenticator::missing_scopes(const std::vector<std::
          joined(missing, ", ");
 }
 
-AuthFailure Authenticator::unauthorized(const RequestView& r, std::string error, std::string message) const {
+AuthFailure Authenticator::unauthorized(const RequestView& r, std::string error,
+                                        std::string message) const {
   AuthFailure f;
   f.status = 401;
   std::vector<std::string> params;
@@ -184,8 +196,10 @@ AuthFailure Authenticator::unauthorized(const RequestView& r, std::string error,
     params.push_back("error=\"" + error + "\"");
     params.push_back("error_description=\"" + header_safe(message) + "\"");
   }
-  if (auto url = resource_metadata_url(r.path); !url.empty()) params.push_back("resource_metadata=\"" + url + "\"");
-  if (!auth_.oauth.scopes.empty()) params.push_back("scope=\"" + joined(auth_.oauth.scopes, " ") + "\"");
+  if (auto url = resource_metadata_url(r.path); !url.empty())
+    params.push_back("resource_metadata=\"" + url + "\"");
+  if (!auth_.oauth.scopes.empty())
+    params.push_back("scope=\"" + joined(auth_.oauth.scopes, " ") + "\"");
   f.www_authenticate = params.empty() ? "Bearer" : "Bearer " + joined(params, ", ");
   f.error = std::move(error);
   f.message = std::move(message);
@@ -197,8 +211,10 @@ AuthFailure Authenticator::insufficient_scope(const RequestView& r, std::string 
   f.status = 403;
   f.error = "insufficient_scope";
   f.message = (text::starts_with(message, "API key") ? "" : "token ") + message;
-  f.www_authenticate = "Bearer error=\"insufficient_scope\", scope=\"" + joined(auth_.oauth.scopes, " ") + "\"";
-  if (auto url = resource_metadata_url(r.path); !url.empty()) f.www_authenticate += ", resource_metadata=\"" + url + "\"";
+  f.www_authenticate =
+      "Bearer error=\"insufficient_scope\", scope=\"" + joined(auth_.oauth.scopes, " ") + "\"";
+  if (auto url = resource_metadata_url(r.path); !url.empty())
+    f.www_authenticate += ", resource_metadata=\"" + url + "\"";
   return f;
 }
 
@@ -222,7 +238,8 @@ std::string Authenticator::resource_metadata_url(std::string_view path) const {
 
 std::optional<Json> Authenticator::protected_resource_metadata(std::string_view path) const {
   if (auth_.resource.empty()) return std::nullopt;
-  Json doc = {{"resource", auth_.resource + std::string(path)}, {"bearer_methods_supported", {"header"}}};
+  Json doc = {{"resource", auth_.resource + std::string(path)},
+              {"bearer_methods_supported", {"header"}}};
   if (auth_.uses_oauth()) doc["authorization_servers"] = {auth_.oauth.issuer};
   if (!auth_.oauth.scopes.empty()) doc["scopes_supported"] = auth_.oauth.scopes;
   std::string name = opt_.resource_name;

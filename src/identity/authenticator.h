@@ -44,8 +44,9 @@ struct RequestView {
 };
 
 struct AuthFailure {
-  int status = 401;              // 400 (bad request), 401 (unauthenticated), 403 (insufficient scope)
-  std::string error;             // OAuth error code: invalid_token, insufficient_scope, invalid_request; "" = none sent
+  int status = 401;   // 400 (bad request), 401 (unauthenticated), 403 (insufficient scope)
+  std::string error;  // OAuth error code: invalid_token, insufficient_scope, invalid_request; "" =
+                      // none sent
   std::string message;           // what was wrong; never contains a credential
   std::string www_authenticate;  // header value; empty for 400
   // {"error": error (or "unauthorized"), "error_description": message}
@@ -98,7 +99,8 @@ class Authenticator {
   Authenticator(const config::Settings& s, AuthenticatorOptions o);
   AuthOutcome with_bearer(std::string_view token, const RequestView& r) const;
   AuthOutcome with_api_key(std::string_view key, const RequestView& r) const;
-  AuthOutcome finish(Principal p, const std::map<std::string, std::string>& identity, const RequestView& r) const;
+  AuthOutcome finish(Principal p, const std::map<std::string, std::string>& identity,
+                     const RequestView& r) const;
   AuthFailure unauthorized(const RequestView& r, std::string error, std::string message) const;
   AuthFailure insufficient_scope(const RequestView& r, std::string message) const;
   static AuthFailure bad_request(std::string message);
@@ -107,8 +109,8 @@ class Authenticator {
   const config::AuthSettings auth_;
   const config::MetadataSettings metadata_;
   const AuthenticatorOptions opt_;
-  std::shared_ptr<JwksCache> keys_;            // oauth modes only
-  std::unique_ptr<TokenVerifier> verifier_;    // oauth modes only
+  std::shared_ptr<JwksCache> keys_;              // oauth modes only
+  std::unique_ptr<TokenVerifier> verifier_;      // oauth modes only
   std::shared_ptr<const ApiKeyStore> api_keys_;  // api_key modes only
 };
 

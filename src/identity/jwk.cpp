@@ -48,7 +48,8 @@ Result<std::string> member(const Json& jwk, const char* name, const std::string&
   return std::move(*bytes);
 }
 
-Result<std::shared_ptr<evp_pkey_st>> from_params(const char* type, Params& p, const std::string& what) {
+Result<std::shared_ptr<evp_pkey_st>> from_params(const char* type, Params& p,
+                                                 const std::string& what) {
   p.params = OSSL_PARAM_BLD_to_param(p.bld);
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr);
   EVP_PKEY* pkey = nullptr;
@@ -75,12 +76,14 @@ Result<std::shared_ptr<evp_pkey_st>> rsa_key(const Json& jwk, const std::string&
   if (!n) return fail(n.error());
   auto e = member(jwk, "e", what);
   if (!e) return fail(e.error());
-  Bn bn_n(BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()), static_cast<int>(n->size()), nullptr));
-  Bn bn_e(BN_bin2bn(reinterpret_cast<const unsigned char*>(e->data()), static_cast<int>(e->size()), nullptr));
+  Bn bn_n(BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()), static_cast<int>(n->size()),
+                    nullptr));
+  Bn bn_e(BN_bin2bn(reinterpret_cast<const unsigned char*>(e->data()), static_cast<int>(e->size()),
+                    nullptr));
   if (!bn_n || !bn_e) return fail(what + ": out of memory");
   if (BN_num_bits(bn_n.get()) < kMinRsaBits)
-    return fail(what + " is a " + std::to_string(BN_num_bits(bn_n.get())) + "-bit RSA key; at least " +
-                std::to_string(kMinRsaBits) + " bits are required");
+    return fail(what + " is a " + std::to_string(BN_num_bits(bn_n.get())) +
+                "-bit RSA key; at least " + std::to_string(kMinRsaBits) + " bits are required");
   Params p;
   if (!p.bld || OSSL_PARAM_BLD_push_BN(p.bld, OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
       OSSL_PARAM_BLD_push_BN(p.bld, OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1)
@@ -92,17 +95,20 @@ Result<std::shared_ptr<evp_pkey_st>> ec_key(const Json& jwk, const std::string& 
   auto crv = jwk.find("crv");
   if (crv == jwk.end() || !crv->is_string()) return fail(what + " has no 'crv' member");
   if (*crv != "P-256")
-    return fail(what + " uses curve " + quote(crv->get<std::string>()) + "; only P-256 (ES256) is supported");
+    return fail(what + " uses curve " + quote(crv->get<std::string>()) +
+                "; only P-256 (ES256) is supported");
   auto x = member(jwk, "x", what);
   if (!x) return fail(x.error());
   auto y = member(jwk, "y", what);
   if (!y) return fail(y.error());
-  if (x->size() != 32 || y->size() != 32) return fail(what + ": P-256 coordinates must be 32 bytes each");
+  if (x->size() != 32 || y->size() != 32)
+    return fail(what + ": P-256 coordinates must be 32 bytes each");
   std::string point = "\x04" + *x + *y;  // uncompressed SEC1 point
   Params p;
   char group[] = "prime256v1";
   if (!p.bld || OSSL_PARAM_BLD_push_utf8_string(p.bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
-      OSSL_PARAM_BLD_push_octet_string(p.bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1)
+      OSSL_PARAM_BLD_push_octet_string(p.bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                       point.size()) != 1)
     return fail(what + ": out of memory");
   return from_params("EC", p, what);
 }
@@ -133,8 +139,10 @@ std::string ecdsa_raw_to_der(std::string_view raw) {
 Result<Jwk> Jwk::from_json(const Json& jwk) {
   if (!jwk.is_object()) return fail("a JWKS key must be a JSON object");
   Jwk k;
-  if (auto it = jwk.find("kid"); it != jwk.end() && it->is_string()) k.kid_ = it->get<std::string>();
-  if (auto it = jwk.find("alg"); it != jwk.end() && it->is_string()) k.alg_ = it->get<std::string>();
+  if (auto it = jwk.find("kid"); it != jwk.end() && it->is_string())
+    k.kid_ = it->get<std::string>();
+  if (auto it = jwk.find("alg"); it != jwk.end() && it->is_string())
+    k.alg_ = it->get<std::string>();
   const std::string what = k.kid_.empty() ? std::string("key without kid") : "key " + quote(k.kid_);
   if (auto it = jwk.find("use"); it != jwk.end() && *it != "sig")
     return fail(what + " is not a signing key (use " + it->dump() + ")");
@@ -148,12 +156,13 @@ Result<Jwk> Jwk::from_json(const Json& jwk) {
     k.kind_ = Kind::EcP256;
     pkey = ec_key(jwk, what);
   } else {
-    return fail(what + " has unsupported key type " + quote(kty->get<std::string>()) + " (supported: RSA, EC P-256)");
+    return fail(what + " has unsupported key type " + quote(kty->get<std::string>()) +
+                " (supported: RSA, EC P-256)");
   }
   if (!pkey) return fail(pkey.error());
   if (!k.alg_.empty() && k.alg_ != k.jws_alg())
-    return fail(what + " declares alg " + quote(k.alg_) + ", which this gateway does not verify with a " +
-                k.kind_name() + " key");
+    return fail(what + " declares alg " + quote(k.alg_) +
+                ", which this gateway does not verify with a " + k.kind_name() + " key");
   k.pkey_ = std::move(pkey).value();
   return k;
 }
@@ -170,9 +179,12 @@ bool Jwk::verify(std::string_view data, std::string_view signature) const {
     signature = der;
   }
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = ctx && EVP_DigestVerifyInit_ex(ctx, nullptr, "SHA256", nullptr, nullptr, pkey_.get(), nullptr) == 1 &&
-            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
-                             reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
+  bool ok = ctx &&
+            EVP_DigestVerifyInit_ex(ctx, nullptr, "SHA256", nullptr, nullptr, pkey_.get(),
+                                    nullptr) == 1 &&
+            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
+                             signature.size(), reinterpret_cast<const unsigned char*>(data.data()),
+                             data.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
 }
@@ -187,7 +199,9 @@ Result<KeySet> KeySet::parse(const Json& jwks) {
     if (k) {
       set.keys.push_back(std::move(k).value());
     } else {
-      std::string kid = j.is_object() && j.contains("kid") && j["kid"].is_string() ? j["kid"].get<std::string>() : "";
+      std::string kid = j.is_object() && j.contains("kid") && j["kid"].is_string()
+                            ? j["kid"].get<std::string>()
+                            : "";
       set.skipped.emplace_back(kid, k.error());
     }
   }

@@ -68,14 +68,18 @@ Result<Fetched> get_json(const std::string& url, const JwksOptions& opt, int* st
 
 std::vector<std::string> discovery_urls(std::string_view issuer) {
   size_t scheme = issuer.find("://");
-  size_t host_end = scheme == std::string_view::npos ? std::string_view::npos : issuer.find('/', scheme + 3);
+  size_t host_end =
+      scheme == std::string_view::npos ? std::string_view::npos : issuer.find('/', scheme + 3);
   std::string origin(issuer.substr(0, host_end));
-  std::string path(host_end == std::string_view::npos ? std::string_view() : issuer.substr(host_end));
+  std::string path(host_end == std::string_view::npos ? std::string_view()
+                                                      : issuer.substr(host_end));
   while (!path.empty() && path.back() == '/') path.pop_back();
   if (path.empty())
-    return {origin + "/.well-known/oauth-authorization-server", origin + "/.well-known/openid-configuration"};
+    return {origin + "/.well-known/oauth-authorization-server",
+            origin + "/.well-known/openid-configuration"};
   return {origin + "/.well-known/oauth-authorization-server" + path,
-          origin + "/.well-known/openid-configuration" + path, origin + path + "/.well-known/openid-configuration"};
+          origin + "/.well-known/openid-configuration" + path,
+          origin + path + "/.well-known/openid-configuration"};
 }
 
 std::optional<seconds> cache_control_max_age(std::string_view value) {
@@ -88,7 +92,8 @@ std::optional<seconds> cache_control_max_age(std::string_view value) {
     if (d == "no-store" || d == "no-cache") return seconds(0);
     if (text::starts_with(d, "max-age=")) {
       std::string_view n = std::string_view(d).substr(8);
-      if (!n.empty() && n.front() == '"' && n.back() == '"' && n.size() >= 2) n = n.substr(1, n.size() - 2);
+      if (!n.empty() && n.front() == '"' && n.back() == '"' && n.size() >= 2)
+        n = n.substr(1, n.size() - 2);
       long long v = 0;
       auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), v);
       if (ec == std::errc() && p == n.data() + n.size() && v >= 0) out = seconds(v);
@@ -124,13 +129,16 @@ Result<std::string> JwksCache::discover() {
     auto iss = m.find("issuer");
     if (iss == m.end() || !iss->is_string() || *iss != issuer_)
       return fail("authorization server metadata at " + url + " names issuer " +
-                  (iss != m.end() && iss->is_string() ? quote(iss->get<std::string>()) : std::string("(none)")) +
+                  (iss != m.end() && iss->is_string() ? quote(iss->get<std::string>())
+                                                      : std::string("(none)")) +
                   ", not the configured " + quote(issuer_));
     auto uri = m.find("jwks_uri");
-    if (uri == m.end() || !uri->is_string()) return fail("authorization server metadata at " + url + " has no jwks_uri");
+    if (uri == m.end() || !uri->is_string())
+      return fail("authorization server metadata at " + url + " has no jwks_uri");
     return uri->get<std::string>();
   }
-  return fail("no authorization server metadata found for issuer " + quote(issuer_) + " (" + tried + ")");
+  return fail("no authorization server metadata found for issuer " + quote(issuer_) + " (" + tried +
+              ")");
 }
 
 Result<JwksCache::Snapshot> JwksCache::fetch() {
@@ -156,7 +164,7 @@ Result<JwksCache::Snapshot> JwksCache::fetch() {
   return s;
 }
 
-bool JwksCache::refetch(Why, const std::shared_ptr<const Snapshot>& seen) {
+bool JwksCache::refetch(const std::shared_ptr<const Snapshot>& seen) {
   std::unique_lock l(mu_);
   if (snap_ != seen) return true;  // replaced since the caller looked: use the new one
   if (fetching_) {
@@ -189,30 +197,33 @@ bool JwksCache::refetch(Why, const std::shared_ptr<const Snapshot>& seen) {
 
 void JwksCache::refresh_if_stale() {
   auto s = snapshot();
-  if (!s || opt_.clock() >= s->expires_at) refetch(s ? Why::Stale : Why::Missing, s);
+  if (!s || opt_.clock() >= s->expires_at) refetch(s);
 }
 
 Result<Jwk> JwksCache::key(std::string_view kid) {
   auto s = snapshot();
   if (!s || opt_.clock() >= s->expires_at) {
-    refetch(s ? Why::Stale : Why::Missing, s);
+    refetch(s);
     s = snapshot();
   }
   if (!s) {
     std::lock_guard l(mu_);
-    return fail(last_error_.empty() ? std::string("the issuer's keys are not available yet") : last_error_);
+    return fail(last_error_.empty() ? std::string("the issuer's keys are not available yet")
+                                    : last_error_);
   }
   if (kid.empty()) {
     if (s->set.keys.size() == 1) return s->set.keys.front();
     if (s->set.keys.empty()) return fail("the issuer's key set has no usable keys");
-    return fail("token has no kid and the issuer's key set has " + std::to_string(s->set.keys.size()) + " keys");
+    return fail("token has no kid and the issuer's key set has " +
+                std::to_string(s->set.keys.size()) + " keys");
   }
   if (const Jwk* k = s->set.find(kid)) return *k;
   // An unknown kid usually means the issuer rotated its keys.
-  bool fetched = refetch(Why::UnknownKid, s);
+  bool fetched = refetch(s);
   s = snapshot();
   if (const Jwk* k = s->set.find(kid)) return *k;
-  if (auto why = s->set.skipped_reason(kid); !why.empty()) return fail("token names an unusable key: " + why);
+  if (auto why = s->set.skipped_reason(kid); !why.empty())
+    return fail("token names an unusable key: " + why);
   std::string msg = "no key with kid " + quote(kid) + " in the issuer's key set";
   std::lock_guard l(mu_);
   if (!last_error_.empty()) {

@@ -74,14 +74,12 @@ class JwksCache {
     std::chrono::system_clock::time_point fetched_at;
     std::chrono::system_clock::time_point expires_at;
   };
-  enum class Why { Missing, Stale, UnknownKid };
 
   std::shared_ptr<const Snapshot> snapshot() const;
   // Runs or joins one fetch. False when the rate limit refused it.
-  bool refetch(Why why, const std::shared_ptr<const Snapshot>& seen);
+  bool refetch(const std::shared_ptr<const Snapshot>& seen);
   Result<Snapshot> fetch();  // discovery (if needed) + JWKS; no locks held
   Result<std::string> discover();
-  Result<void> lookup_error(const Snapshot* s, std::string_view kid) const;
 
   const std::string issuer_;
   const JwksOptions opt_;

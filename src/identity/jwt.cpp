@@ -40,7 +40,8 @@ Result<std::optional<long long>> numeric_date(const Json& claims, const char* na
   if (it == claims.end()) return std::optional<long long>();
   if (!it->is_number()) return fail(std::string("token claim '") + name + "' must be a number");
   double v = it->get<double>();
-  if (!std::isfinite(v) || std::abs(v) > 1e15) return fail(std::string("token claim '") + name + "' is out of range");
+  if (!std::isfinite(v) || std::abs(v) > 1e15)
+    return fail(std::string("token claim '") + name + "' is out of range");
   return std::optional<long long>(static_cast<long long>(std::floor(v)));
 }
 
@@ -59,7 +60,8 @@ std::string seconds(long long s) { return std::to_string(s) + " s"; }
 Result<Jwt> parse_jwt(std::string_view compact) {
   if (compact.empty()) return fail("empty bearer token");
   if (compact.size() > kMaxTokenBytes)
-    return fail("token is " + std::to_string(compact.size()) + " bytes; the limit is " + std::to_string(kMaxTokenBytes));
+    return fail("token is " + std::to_string(compact.size()) + " bytes; the limit is " +
+                std::to_string(kMaxTokenBytes));
   size_t d1 = compact.find('.');
   size_t d2 = d1 == std::string_view::npos ? d1 : compact.find('.', d1 + 1);
   if (d2 == std::string_view::npos || compact.find('.', d2 + 1) != std::string_view::npos)
@@ -81,10 +83,12 @@ Result<Jwt> parse_jwt(std::string_view compact) {
     if (!kid->is_string()) return fail("token header 'kid' must be a string");
     t.kid = kid->get<std::string>();
   }
-  if (t.header.contains("crit")) return fail("token header has 'crit' extensions, which this gateway does not understand");
+  if (t.header.contains("crit"))
+    return fail("token header has 'crit' extensions, which this gateway does not understand");
   if (t.signature.empty()) {
     // Unsecured JWS (alg none) carries an empty signature; say so plainly.
-    return fail(t.alg == "none" ? "unsigned token (alg 'none') refused" : "token has an empty signature");
+    return fail(t.alg == "none" ? "unsigned token (alg 'none') refused"
+                                : "token has an empty signature");
   }
   t.signing_input = std::string(compact.substr(0, d2));
   return t;
@@ -92,8 +96,8 @@ Result<Jwt> parse_jwt(std::string_view compact) {
 
 Result<void> verify_signature(const Jwt& jwt, const Jwk& key) {
   if (jwt.alg != key.jws_alg())
-    return fail("token alg " + quote(jwt.alg) + " cannot be verified with " + key.kind_name() + " key " +
-                quote(key.kid()) + " (expects " + key.jws_alg() + ")");
+    return fail("token alg " + quote(jwt.alg) + " cannot be verified with " + key.kind_name() +
+                " key " + quote(key.kid()) + " (expects " + key.jws_alg() + ")");
   if (!key.verify(jwt.signing_input, jwt.signature)) return fail("token signature is invalid");
   return {};
 }
@@ -104,7 +108,8 @@ Result<void> verify_hs256(const Jwt& jwt, std::string_view secret) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (!HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-            reinterpret_cast<const unsigned char*>(jwt.signing_input.data()), jwt.signing_input.size(), mac, &len))
+            reinterpret_cast<const unsigned char*>(jwt.signing_input.data()),
+            jwt.signing_input.size(), mac, &len))
     return fail("HS256 computation failed");
   if (jwt.signature.size() != len || CRYPTO_memcmp(mac, jwt.signature.data(), len) != 0)
     return fail("token signature is invalid");
@@ -116,7 +121,8 @@ Result<void> check_claims(const Json& c, const ClaimRules& rules, long long now)
   auto iss = c.find("iss");
   if (iss == c.end() || !iss->is_string()) return fail("token has no 'iss' claim");
   if (*iss != rules.issuer)
-    return fail("token issuer '" + iss->get<std::string>() + "' is not the configured issuer '" + rules.issuer + "'");
+    return fail("token issuer '" + iss->get<std::string>() + "' is not the configured issuer '" +
+                rules.issuer + "'");
   auto sub = c.find("sub");
   if (sub == c.end() || !sub->is_string() || sub->get_ref<const std::string&>().empty())
     return fail("token has no 'sub' claim");
@@ -127,10 +133,12 @@ Result<void> check_claims(const Json& c, const ClaimRules& rules, long long now)
   if (now > **exp + leeway) return fail("token expired " + seconds(now - **exp) + " ago");
   auto nbf = numeric_date(c, "nbf");
   if (!nbf) return fail(nbf.error());
-  if (*nbf && now + leeway < **nbf) return fail("token is not valid for another " + seconds(**nbf - now));
+  if (*nbf && now + leeway < **nbf)
+    return fail("token is not valid for another " + seconds(**nbf - now));
   auto iat = numeric_date(c, "iat");
   if (!iat) return fail(iat.error());
-  if (*iat && now + leeway < **iat) return fail("token was issued " + seconds(**iat - now) + " in the future");
+  if (*iat && now + leeway < **iat)
+    return fail("token was issued " + seconds(**iat - now) + " in the future");
 
   auto aud = c.find("aud");
   if (aud == c.end()) return fail("token has no 'aud' claim");
@@ -148,7 +156,8 @@ Result<void> check_claims(const Json& c, const ClaimRules& rules, long long now)
       if (same_audience(p, want)) return {};
   std::string got;
   for (const auto& p : presented) got += (got.empty() ? "'" : ", '") + p + "'";
-  return fail("audience " + (got.empty() ? std::string("(empty)") : got) + " does not name this resource ('" +
+  return fail("audience " + (got.empty() ? std::string("(empty)") : got) +
+              " does not name this resource ('" +
               (rules.audiences.empty() ? std::string() : rules.audiences.front()) + "')");
 }
 
@@ -166,7 +175,8 @@ std::vector<std::string> scopes_of(const Json& c) {
   if (auto it = c.find("scope"); it != c.end() && it->is_string()) {
     split(it->get<std::string>());
   } else if (auto scp = c.find("scp"); scp != c.end()) {
-    if (scp->is_string()) split(scp->get<std::string>());
+    if (scp->is_string())
+      split(scp->get<std::string>());
     else if (scp->is_array())
       for (const Json& s : *scp)
         if (s.is_string()) out.push_back(s.get<std::string>());

@@ -19,10 +19,10 @@ namespace portcullis::identity {
 inline constexpr size_t kMaxTokenBytes = 16 * 1024;
 
 struct Jwt {
-  std::string alg;  // header "alg" (always present after parsing)
-  std::string kid;  // header "kid"; empty when absent
-  Json header;      // JSON object
-  Json claims;      // JSON object
+  std::string alg;            // header "alg" (always present after parsing)
+  std::string kid;            // header "kid"; empty when absent
+  Json header;                // JSON object
+  Json claims;                // JSON object
   std::string signing_input;  // "<header>.<payload>" exactly as received
   std::string signature;      // decoded signature bytes
 };
@@ -38,8 +38,8 @@ Result<void> verify_signature(const Jwt& jwt, const Jwk& key);
 Result<void> verify_hs256(const Jwt& jwt, std::string_view secret);
 
 struct ClaimRules {
-  std::string issuer;                   // `iss` must equal it exactly
-  std::vector<std::string> audiences;   // `aud` must contain one of them
+  std::string issuer;                  // `iss` must equal it exactly
+  std::vector<std::string> audiences;  // `aud` must contain one of them
   std::chrono::seconds leeway{60};
 };
 

@@ -38,7 +38,8 @@ Result<std::map<std::string, std::string>> parse_metadata_header(std::string_vie
       continue;
     }
     if (!v.is_string()) return fail(name + ": the value of '" + k + "' must be a string");
-    if (v.get_ref<const std::string&>().empty()) return fail(name + ": the value of '" + k + "' must not be empty");
+    if (v.get_ref<const std::string&>().empty())
+      return fail(name + ": the value of '" + k + "' must not be empty");
     out[k] = v.get<std::string>();
   }
   if (!unknown.empty())
@@ -47,7 +48,8 @@ Result<std::map<std::string, std::string>> parse_metadata_header(std::string_vie
   return out;
 }
 
-Result<RequestMetadata> build_metadata(std::string_view header, const std::map<std::string, std::string>& identity,
+Result<RequestMetadata> build_metadata(std::string_view header,
+                                       const std::map<std::string, std::string>& identity,
                                        const config::MetadataSettings& settings) {
   auto parsed = parse_metadata_header(header);
   if (!parsed) return fail(parsed.error());
@@ -60,8 +62,8 @@ Result<RequestMetadata> build_metadata(std::string_view header, const std::map<s
     if (!m.values.count(k)) missing.push_back(k);
   if (missing.empty()) return m;
   if (settings.untagged == config::UntaggedPolicy::Reject)
-    return fail("missing required metadata: " + key_list(missing) + " (send them in " + std::string(kMetadataHeader) +
-                ")");
+    return fail("missing required metadata: " + key_list(missing) + " (send them in " +
+                std::string(kMetadataHeader) + ")");
   for (const auto& k : missing) m.values[k] = std::string(kUntagged);
   m.untagged = std::move(missing);
   return m;

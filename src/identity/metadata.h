@@ -35,7 +35,8 @@ Result<std::map<std::string, std::string>> parse_metadata_header(std::string_vie
 // Merges header and identity fields (identity wins) and applies the
 // required/untagged rules. Fails only when a required key is missing and
 // the policy is reject, or the header is invalid.
-Result<RequestMetadata> build_metadata(std::string_view header, const std::map<std::string, std::string>& identity,
+Result<RequestMetadata> build_metadata(std::string_view header,
+                                       const std::map<std::string, std::string>& identity,
                                        const config::MetadataSettings& settings);
 
 }  // namespace portcullis::identity

@@ -42,7 +42,8 @@ ClaimRules TokenVerifier::rules_for(std::string_view path) const {
   return r;
 }
 
-Result<std::shared_ptr<const VerifiedToken>> TokenVerifier::verify(std::string_view token, std::string_view path) {
+Result<std::shared_ptr<const VerifiedToken>> TokenVerifier::verify(std::string_view token,
+                                                                   std::string_view path) {
   const long long now = unix_seconds(opt_.clock());
   std::string key = crypto::sha256_hex(token);
   std::shared_ptr<const VerifiedToken> hit;
@@ -62,11 +63,13 @@ Result<std::shared_ptr<const VerifiedToken>> TokenVerifier::verify(std::string_v
 }
 
 Result<std::shared_ptr<const VerifiedToken>> TokenVerifier::verify_uncached(std::string_view token,
-                                                                            std::string_view path, long long now) {
+                                                                            std::string_view path,
+                                                                            long long now) {
   auto jwt = parse_jwt(token);
   if (!jwt) return fail(jwt.error());
   const std::string& alg = jwt->alg;
-  if (alg == "none" || alg == "None" || alg == "NONE") return fail("unsigned token (alg 'none') refused");
+  if (alg == "none" || alg == "None" || alg == "NONE")
+    return fail("unsigned token (alg 'none') refused");
   if (std::find(algorithms_.begin(), algorithms_.end(), alg) == algorithms_.end())
     return fail("token alg '" + alg + "' is not allowed (allowed: " + joined(algorithms_) + ")");
   // The issuer is checked before any key lookup so that tokens from other
@@ -74,7 +77,8 @@ Result<std::shared_ptr<const VerifiedToken>> TokenVerifier::verify_uncached(std:
   auto iss = jwt->claims.find("iss");
   if (iss == jwt->claims.end() || !iss->is_string()) return fail("token has no 'iss' claim");
   if (*iss != issuer_)
-    return fail("token issuer '" + iss->get<std::string>() + "' is not the configured issuer '" + issuer_ + "'");
+    return fail("token issuer '" + iss->get<std::string>() + "' is not the configured issuer '" +
+                issuer_ + "'");
   if (alg == "HS256") {
     if (auto ok = verify_hs256(*jwt, hs256_secret_); !ok) return fail(ok.error());
   } else {
@@ -92,7 +96,8 @@ Result<std::shared_ptr<const VerifiedToken>> TokenVerifier::verify_uncached(std:
   return std::shared_ptr<const VerifiedToken>(std::move(v));
 }
 
-void TokenVerifier::remember(std::string key, std::shared_ptr<const VerifiedToken> v, long long now) {
+void TokenVerifier::remember(std::string key, std::shared_ptr<const VerifiedToken> v,
+                             long long now) {
   if (opt_.cache_capacity == 0) return;
   std::unique_lock l(mu_);
   if (cache_.size() >= opt_.cache_capacity) {

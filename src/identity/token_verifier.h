@@ -47,16 +47,18 @@ struct TokenVerifierOptions {
 class TokenVerifier {
  public:
   // `keys` may be shared with other verifiers of the same issuer.
-  TokenVerifier(const config::OAuthSettings& oauth, std::string resource, std::shared_ptr<JwksCache> keys,
-                TokenVerifierOptions options = {});
+  TokenVerifier(const config::OAuthSettings& oauth, std::string resource,
+                std::shared_ptr<JwksCache> keys, TokenVerifierOptions options = {});
 
   // `path` is the virtual-server path of the request ("" for the gateway).
-  Result<std::shared_ptr<const VerifiedToken>> verify(std::string_view token, std::string_view path);
+  Result<std::shared_ptr<const VerifiedToken>> verify(std::string_view token,
+                                                      std::string_view path);
 
   size_t cached() const;  // entries in the verification cache
 
  private:
-  Result<std::shared_ptr<const VerifiedToken>> verify_uncached(std::string_view token, std::string_view path,
+  Result<std::shared_ptr<const VerifiedToken>> verify_uncached(std::string_view token,
+                                                               std::string_view path,
                                                                long long now);
   ClaimRules rules_for(std::string_view path) const;
   void remember(std::string key, std::shared_ptr<const VerifiedToken> v, long long now);

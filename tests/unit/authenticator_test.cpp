@@ -46,7 +46,8 @@ struct Gateway {
   config::Settings settings;
   std::shared_ptr<const Authenticator> auth;
 
-  explicit Gateway(config::AuthMode mode, config::UntaggedPolicy untagged = config::UntaggedPolicy::Tag) {
+  explicit Gateway(config::AuthMode mode,
+                   config::UntaggedPolicy untagged = config::UntaggedPolicy::Tag) {
     as.set_keys({&idtest::rsa_key()});
     auto ops = generate_api_key("ops", "ops-bot", {"ops"}, {{"team", "platform"}});
     auto narrow = generate_api_key("narrow", "reader");
@@ -71,24 +72,29 @@ struct Gateway {
   }
 
   std::string token(Json extra = Json::object()) const {
-    Json c = {{"iss", as.issuer()}, {"sub", "alice"}, {"aud", kResource}, {"exp", clock.now() + 600},
-              {"scope", "mcp"}, {"roles", {"dev", "admin"}}, {"team", "infra"}};
+    Json c = {{"iss", as.issuer()},       {"sub", "alice"}, {"aud", kResource},
+              {"exp", clock.now() + 600}, {"scope", "mcp"}, {"roles", {"dev", "admin"}},
+              {"team", "infra"}};
     c.update(extra);
     return idtest::rsa_key().sign(c);
   }
-  AuthOutcome bearer(const std::string& tok, std::string_view metadata = "", std::string_view path = "/mcp/dev") const {
+  AuthOutcome bearer(const std::string& tok, std::string_view metadata = "",
+                     std::string_view path = "/mcp/dev") const {
     std::string header = "Bearer " + tok;
     return auth->authenticate({header, "", metadata, path});
   }
 };
 
 std::string rm(const std::string& path = "/mcp/dev") {
-  return "resource_metadata=\"http://127.0.0.1:8080/.well-known/oauth-protected-resource" + path + "\"";
+  return "resource_metadata=\"http://127.0.0.1:8080/.well-known/oauth-protected-resource" + path +
+         "\"";
 }
 
 }  // namespace
 
-TEST_CASE("a valid token yields a principal with subject, issuer, groups, scopes, claims-won metadata and the token") {
+TEST_CASE(
+    "a valid token yields a principal with subject, issuer, groups, scopes, claims-won metadata "
+    "and the token") {
   Gateway g(config::AuthMode::OAuth);
   std::string tok = g.token();
   auto out = g.bearer(tok, R"({"team":"spoofed","workflow":"triage"})");
@@ -99,7 +105,8 @@ TEST_CASE("a valid token yields a principal with subject, issuer, groups, scopes
   CHECK(p.issuer == g.as.issuer());
   CHECK(p.groups == std::vector<std::string>{"dev", "admin"});
   CHECK(p.scopes == std::vector<std::string>{"mcp"});
-  CHECK(p.metadata == std::map<std::string, std::string>{{"team", "infra"}, {"workflow", "triage"}});
+  CHECK(p.metadata ==
+        std::map<std::string, std::string>{{"team", "infra"}, {"workflow", "triage"}});
   CHECK(p.untagged.empty());
   CHECK(p.bearer_token == tok);
   CHECK(p.expires_at == g.clock.now() + 600);
@@ -112,7 +119,8 @@ TEST_CASE("no credential gets 401 with the resource metadata URL and the require
   REQUIRE_FALSE(out.ok());
   CHECK(out.failure().status == 401);
   CHECK(out.failure().www_authenticate == "Bearer " + rm() + ", scope=\"mcp\"");
-  CHECK(out.failure().body() == Json{{"error", "unauthorized"}, {"error_description", "authentication required"}});
+  CHECK(out.failure().body() ==
+        Json{{"error", "unauthorized"}, {"error_description", "authentication required"}});
   auto gw = g.auth->authenticate({"", "", "", ""});
   CHECK(gw.failure().www_authenticate == "Bearer " + rm("") + ", scope=\"mcp\"");
   auto basic = g.auth->authenticate({"Basic dXNlcjpwYXNz", "", "", "/mcp/dev"});
@@ -120,7 +128,9 @@ TEST_CASE("no credential gets 401 with the resource metadata URL and the require
   CHECK(basic.failure().message == "the Authorization header must use the Bearer scheme");
 }
 
-TEST_CASE("an invalid token gets 401 invalid_token with a header-safe description and never echoes the token") {
+TEST_CASE(
+    "an invalid token gets 401 invalid_token with a header-safe description and never echoes the "
+    "token") {
   Gateway g(config::AuthMode::OAuth);
   g.clock.advance(0);
   std::string expired = g.token({{"exp", g.clock.now() - 100}});
@@ -131,12 +141,14 @@ TEST_CASE("an invalid token gets 401 invalid_token with a header-safe descriptio
   CHECK(f.error == "invalid_token");
   CHECK(f.message == "token expired 100 s ago");
   CHECK(f.www_authenticate ==
-        "Bearer error=\"invalid_token\", error_description=\"token expired 100 s ago\", " + rm() + ", scope=\"mcp\"");
-  CHECK(f.body() == Json{{"error", "invalid_token"}, {"error_description", "token expired 100 s ago"}});
+        "Bearer error=\"invalid_token\", error_description=\"token expired 100 s ago\", " + rm() +
+            ", scope=\"mcp\"");
+  CHECK(f.body() ==
+        Json{{"error", "invalid_token"}, {"error_description", "token expired 100 s ago"}});
 
   auto wrong_iss = g.bearer(g.token({{"iss", "https://evil\"x"}}));
-  CHECK(wrong_iss.failure().www_authenticate.find("error_description=\"token issuer 'https://evil'x' is not") !=
-        std::string::npos);
+  CHECK(wrong_iss.failure().www_authenticate.find(
+            "error_description=\"token issuer 'https://evil'x' is not") != std::string::npos);
   auto garbage = g.bearer("not-a-jwt");
   CHECK(garbage.failure().message.find("not-a-jwt") == std::string::npos);
   CHECK(garbage.failure().www_authenticate.find("not-a-jwt") == std::string::npos);
@@ -148,24 +160,30 @@ TEST_CASE("a valid token without the required scope gets 403 insufficient_scope"
   REQUIRE_FALSE(out.ok());
   CHECK(out.failure().status == 403);
   CHECK(out.failure().message == "token lacks required scope: mcp");
-  CHECK(out.failure().www_authenticate == "Bearer error=\"insufficient_scope\", scope=\"mcp\", " + rm());
+  CHECK(out.failure().www_authenticate ==
+        "Bearer error=\"insufficient_scope\", scope=\"mcp\", " + rm());
 }
 
-TEST_CASE("API keys authenticate by X-API-Key or Bearer pk_..., with the entry's groups, metadata and scopes") {
+TEST_CASE(
+    "API keys authenticate by X-API-Key or Bearer pk_..., with the entry's groups, metadata and "
+    "scopes") {
   Gateway g(config::AuthMode::OAuthOrApiKey);
   for (const std::string& header : {std::string("X-API-Key"), std::string("Authorization")}) {
     CAPTURE(header);
     std::string bearer = "Bearer " + g.ops_key;
     RequestView r{"", "", R"({"team":"spoofed"})", "/mcp/dev"};
-    if (header == "X-API-Key") r.api_key = g.ops_key;
-    else r.authorization = bearer;
+    if (header == "X-API-Key")
+      r.api_key = g.ops_key;
+    else
+      r.authorization = bearer;
     auto out = g.auth->authenticate(r);
     REQUIRE(out.ok());
     CHECK(out.principal().method == AuthMethod::ApiKey);
     CHECK(out.principal().subject == "ops-bot");
     CHECK(out.principal().groups == std::vector<std::string>{"ops"});
-    CHECK(out.principal().scopes == std::vector<std::string>{"mcp"});  // no scopes in the entry: the required ones
-    CHECK(out.principal().metadata.at("team") == "platform");           // the key entry wins over the header
+    CHECK(out.principal().scopes ==
+          std::vector<std::string>{"mcp"});  // no scopes in the entry: the required ones
+    CHECK(out.principal().metadata.at("team") == "platform");  // the key entry wins over the header
     CHECK(out.principal().bearer_token.empty());
   }
   auto narrow = g.auth->authenticate({"", g.narrow_key, R"({"team":"a"})", "/mcp/dev"});
@@ -198,7 +216,8 @@ TEST_CASE("mode none gives the anonymous principal, still tagged with metadata")
   REQUIRE(out.ok());
   CHECK(out.principal().subject == "anonymous");
   CHECK(out.principal().method == AuthMethod::None);
-  CHECK(out.principal().metadata == std::map<std::string, std::string>{{"project_id", "p"}, {"team", "UNTAGGED"}});
+  CHECK(out.principal().metadata ==
+        std::map<std::string, std::string>{{"project_id", "p"}, {"team", "UNTAGGED"}});
   CHECK(out.principal().untagged == std::vector<std::string>{"team"});
 }
 
@@ -213,7 +232,8 @@ TEST_CASE("missing required metadata is tagged or refused with 400, and a bad he
   auto r = reject.bearer(reject.token({{"team", nullptr}}));
   REQUIRE_FALSE(r.ok());
   CHECK(r.failure().status == 400);
-  CHECK(r.failure().message == "missing required metadata: team (send them in X-Portcullis-Metadata)");
+  CHECK(r.failure().message ==
+        "missing required metadata: team (send them in X-Portcullis-Metadata)");
   CHECK(r.failure().www_authenticate.empty());
   auto bad = reject.bearer(reject.token(), R"({"tenant":"x"})");
   CHECK(bad.failure().status == 400);
@@ -222,13 +242,19 @@ TEST_CASE("missing required metadata is tagged or refused with 400, and a bad he
 
 TEST_CASE("protected resource metadata describes the gateway and each virtual server path") {
   Gateway g(config::AuthMode::OAuth);
-  CHECK(g.auth->resource_metadata_url("/mcp/dev") == "http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp/dev");
-  CHECK(*g.auth->protected_resource_metadata("") ==
-        Json{{"resource", kResource}, {"authorization_servers", {g.as.issuer()}}, {"scopes_supported", {"mcp"}},
-             {"bearer_methods_supported", {"header"}}, {"resource_name", "Portcullis"}});
+  CHECK(g.auth->resource_metadata_url("/mcp/dev") ==
+        "http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp/dev");
+  CHECK(*g.auth->protected_resource_metadata("") == Json{{"resource", kResource},
+                                                         {"authorization_servers", {g.as.issuer()}},
+                                                         {"scopes_supported", {"mcp"}},
+                                                         {"bearer_methods_supported", {"header"}},
+                                                         {"resource_name", "Portcullis"}});
   CHECK(*g.auth->protected_resource_metadata("/mcp/dev") ==
-        Json{{"resource", kResource + "/mcp/dev"}, {"authorization_servers", {g.as.issuer()}},
-             {"scopes_supported", {"mcp"}}, {"bearer_methods_supported", {"header"}}, {"resource_name", "Portcullis: dev"}});
+        Json{{"resource", kResource + "/mcp/dev"},
+             {"authorization_servers", {g.as.issuer()}},
+             {"scopes_supported", {"mcp"}},
+             {"bearer_methods_supported", {"header"}},
+             {"resource_name", "Portcullis: dev"}});
 }
 
 TEST_CASE("a resource with a path gets its metadata URL by RFC 9728 path insertion") {
@@ -236,14 +262,18 @@ TEST_CASE("a resource with a path gets its metadata URL by RFC 9728 path inserti
   s.auth.mode = config::AuthMode::OAuth;
   s.auth.resource = "https://example.com/gw";
   s.auth.oauth.issuer = "https://id.example.com";
-  auto a = Authenticator::create(s);
+  auto a = Authenticator::create(s, AuthenticatorOptions());
   REQUIRE(a.ok());
-  CHECK((*a)->resource_metadata_url("/mcp/dev") == "https://example.com/.well-known/oauth-protected-resource/gw/mcp/dev");
-  CHECK((*a)->protected_resource_metadata("/mcp/dev")->at("resource") == "https://example.com/gw/mcp/dev");
+  CHECK((*a)->resource_metadata_url("/mcp/dev") ==
+        "https://example.com/.well-known/oauth-protected-resource/gw/mcp/dev");
+  CHECK((*a)->protected_resource_metadata("/mcp/dev")->at("resource") ==
+        "https://example.com/gw/mcp/dev");
   // No scopes configured: no scope parameter.
   auto out = (*a)->authenticate({"", "", "", "/mcp/dev"});
-  CHECK(out.failure().www_authenticate ==
-        "Bearer resource_metadata=\"https://example.com/.well-known/oauth-protected-resource/gw/mcp/dev\"");
+  CHECK(
+      out.failure().www_authenticate ==
+      "Bearer "
+      "resource_metadata=\"https://example.com/.well-known/oauth-protected-resource/gw/mcp/dev\"");
 }
 
 TEST_CASE("an invalid api_keys.yaml makes create() fail with file:line messages") {
@@ -251,7 +281,7 @@ TEST_CASE("an invalid api_keys.yaml makes create() fail with file:line messages"
   config::Settings s;
   s.auth.mode = config::AuthMode::ApiKey;
   s.auth.api_keys_file = f.path();
-  auto a = Authenticator::create(s);
+  auto a = Authenticator::create(s, AuthenticatorOptions());
   REQUIRE_FALSE(a.ok());
   CHECK(a.error() == "api_keys.yaml:1: key[0]: missing required key 'hash'");
 }

@@ -43,7 +43,8 @@ class TestKey {
  public:
   enum class Kind { Rsa, Ec };
   TestKey(Kind kind, std::string kid, int rsa_bits = 2048) : kind_(kind), kid_(std::move(kid)) {
-    EVP_PKEY* k = kind == Kind::Rsa ? EVP_RSA_gen(static_cast<unsigned>(rsa_bits)) : EVP_EC_gen("P-256");
+    EVP_PKEY* k =
+        kind == Kind::Rsa ? EVP_RSA_gen(static_cast<unsigned>(rsa_bits)) : EVP_EC_gen("P-256");
     if (!k) throw std::runtime_error("key generation failed");
     pkey_.reset(k, EVP_PKEY_free);
   }
@@ -54,10 +55,13 @@ class TestKey {
   Json jwk(bool with_kid = true) const {
     Json j;
     if (kind_ == Kind::Rsa) {
-      j = {{"kty", "RSA"}, {"n", base64url_encode(bn_bytes(pkey_.get(), OSSL_PKEY_PARAM_RSA_N))},
+      j = {{"kty", "RSA"},
+           {"n", base64url_encode(bn_bytes(pkey_.get(), OSSL_PKEY_PARAM_RSA_N))},
            {"e", base64url_encode(bn_bytes(pkey_.get(), OSSL_PKEY_PARAM_RSA_E))}};
     } else {
-      j = {{"kty", "EC"}, {"crv", "P-256"}, {"x", base64url_encode(bn_bytes(pkey_.get(), OSSL_PKEY_PARAM_EC_PUB_X, 32))},
+      j = {{"kty", "EC"},
+           {"crv", "P-256"},
+           {"x", base64url_encode(bn_bytes(pkey_.get(), OSSL_PKEY_PARAM_EC_PUB_X, 32))},
            {"y", base64url_encode(bn_bytes(pkey_.get(), OSSL_PKEY_PARAM_EC_PUB_Y, 32))}};
     }
     if (with_kid) j["kid"] = kid_;
@@ -88,7 +92,8 @@ class TestKey {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     size_t len = 0;
     EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, pkey_.get());
-    EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+    EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()),
+                   input.size());
     std::string sig(len, '\0');
     EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
                    reinterpret_cast<const unsigned char*>(input.data()), input.size());
@@ -125,7 +130,8 @@ inline const TestKey& ec_key() {
   return k;
 }
 
-inline std::string hs256_token(const std::string& secret, const Json& claims, Json header = Json::object()) {
+inline std::string hs256_token(const std::string& secret, const Json& claims,
+                               Json header = Json::object()) {
   if (!header.contains("alg")) header["alg"] = "HS256";
   std::string input = base64url_encode(header.dump()) + "." + base64url_encode(claims.dump());
   unsigned char mac[EVP_MAX_MD_SIZE];
@@ -136,13 +142,15 @@ inline std::string hs256_token(const std::string& secret, const Json& claims, Js
 }
 
 inline std::string unsigned_token(const Json& claims) {
-  return base64url_encode(Json{{"alg", "none"}}.dump()) + "." + base64url_encode(claims.dump()) + ".";
+  return base64url_encode(Json{{"alg", "none"}}.dump()) + "." + base64url_encode(claims.dump()) +
+         ".";
 }
 
 // A wall clock the test moves by hand. Copies share the time.
 class TestClock {
  public:
-  explicit TestClock(long long start = 1'800'000'000) : t_(std::make_shared<std::atomic<long long>>(start)) {}
+  explicit TestClock(long long start = 1'800'000'000)
+      : t_(std::make_shared<std::atomic<long long>>(start)) {}
   portcullis::identity::WallClock fn() const {
     auto t = t_;
     return [t] { return std::chrono::system_clock::time_point(std::chrono::seconds(t->load())); };
@@ -168,11 +176,13 @@ class IssuerServer {
       res.status = jwks_status_;
       res.set_content(jwks_.dump(), "application/json");
     });
-    svr_.Get("/.well-known/oauth-authorization-server" + path_, [this](const httplib::Request&, httplib::Response& res) {
+    svr_.Get("/.well-known/oauth-authorization-server" + path_, [this](const httplib::Request&,
+                                                                       httplib::Response& res) {
       std::lock_guard l(mu_);
       ++metadata_fetches_;
       res.set_content(Json{{"issuer", metadata_issuer_.empty() ? issuer() : metadata_issuer_},
-                           {"jwks_uri", base() + "/jwks"}}.dump(),
+                           {"jwks_uri", base() + "/jwks"}}
+                          .dump(),
                       "application/json");
     });
     port_ = svr_.bind_to_any_port("127.0.0.1");

@@ -24,7 +24,8 @@ JwksOptions options(const TestClock& clock) {
 
 }  // namespace
 
-TEST_CASE("discovery URLs follow RFC 8414 path insertion and OIDC discovery, in the MCP spec's order") {
+TEST_CASE(
+    "discovery URLs follow RFC 8414 path insertion and OIDC discovery, in the MCP spec's order") {
   CHECK(discovery_urls("https://as.example.com") ==
         std::vector<std::string>{"https://as.example.com/.well-known/oauth-authorization-server",
                                  "https://as.example.com/.well-known/openid-configuration"});
@@ -32,9 +33,10 @@ TEST_CASE("discovery URLs follow RFC 8414 path insertion and OIDC discovery, in 
         std::vector<std::string>{"https://as.example.com/.well-known/oauth-authorization-server",
                                  "https://as.example.com/.well-known/openid-configuration"});
   CHECK(discovery_urls("https://as.example.com/realms/dev") ==
-        std::vector<std::string>{"https://as.example.com/.well-known/oauth-authorization-server/realms/dev",
-                                 "https://as.example.com/.well-known/openid-configuration/realms/dev",
-                                 "https://as.example.com/realms/dev/.well-known/openid-configuration"});
+        std::vector<std::string>{
+            "https://as.example.com/.well-known/oauth-authorization-server/realms/dev",
+            "https://as.example.com/.well-known/openid-configuration/realms/dev",
+            "https://as.example.com/realms/dev/.well-known/openid-configuration"});
 }
 
 TEST_CASE("Cache-Control max-age is read among other directives; no-store and no-cache mean zero") {
@@ -45,7 +47,9 @@ TEST_CASE("Cache-Control max-age is read among other directives; no-store and no
   CHECK(cache_control_max_age("") == std::nullopt);
 }
 
-TEST_CASE("the JWKS URL is discovered from issuer metadata (with a path) and keys are fetched once and cached") {
+TEST_CASE(
+    "the JWKS URL is discovered from issuer metadata (with a path) and keys are fetched once and "
+    "cached") {
   IssuerServer as("/tenant-a");
   as.set_keys({&idtest::rsa_key(), &idtest::ec_key()});
   TestClock clock;
@@ -67,8 +71,10 @@ TEST_CASE("metadata naming another issuer is refused") {
   auto k = cache.key("rsa-1");
   REQUIRE_FALSE(k.ok());
   CHECK(k.error() == "authorization server metadata at " + as.base() +
-                         "/.well-known/oauth-authorization-server names issuer 'https://evil.example.com', not the "
-                         "configured '" + as.issuer() + "'");
+                         "/.well-known/oauth-authorization-server names issuer "
+                         "'https://evil.example.com', not the "
+                         "configured '" +
+                         as.issuer() + "'");
   CHECK(as.jwks_fetches() == 0);
 }
 
@@ -100,8 +106,10 @@ TEST_CASE("unknown kids refetch at most once per 10 s, and the error says when i
   REQUIRE(cache.key("rsa-1").ok());  // fetch 1
   clock.advance(3);
   auto k = cache.key("made-up-1");
-  CHECK(k.error() == "no key with kid 'made-up-1' in the issuer's key set (fetched 3 s ago; refetches are limited to "
-                     "one per 10 s)");
+  CHECK(k.error() ==
+        "no key with kid 'made-up-1' in the issuer's key set (fetched 3 s ago; refetches are "
+        "limited to "
+        "one per 10 s)");
   for (int i = 0; i < 20; ++i) CHECK_FALSE(cache.key("made-up-" + std::to_string(i)).ok());
   CHECK(as.jwks_fetches() == 1);
   clock.advance(8);
@@ -170,11 +178,14 @@ TEST_CASE("a failed refetch keeps the previous keys; a first fetch failure is re
   CHECK(cache.key("rsa-1").ok());  // stale, refetch failed, old key still used
   CHECK(as.jwks_fetches() == 2);
   clock.advance(11);
-  CHECK(cache.key("rsa-9").error() == "no key with kid 'rsa-9' in the issuer's key set (refetch failed: cannot fetch "
-                                       "the issuer's keys: " + as.jwks_uri() + " answered HTTP 503)");
+  CHECK(cache.key("rsa-9").error() ==
+        "no key with kid 'rsa-9' in the issuer's key set (refetch failed: cannot fetch "
+        "the issuer's keys: " +
+            as.jwks_uri() + " answered HTTP 503)");
 
   JwksCache fresh(as.issuer(), as.jwks_uri(), options(clock));
-  CHECK(fresh.key("rsa-1").error() == "cannot fetch the issuer's keys: " + as.jwks_uri() + " answered HTTP 503");
+  CHECK(fresh.key("rsa-1").error() ==
+        "cannot fetch the issuer's keys: " + as.jwks_uri() + " answered HTTP 503");
 }
 
 TEST_CASE("a token without kid uses the only key, and is refused when the set has several") {

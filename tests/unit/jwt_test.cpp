@@ -14,8 +14,11 @@ namespace {
 const long long kNow = 1'800'000'000;
 
 Json claims(Json extra = Json::object()) {
-  Json c = {{"iss", "https://id.example.com"}, {"sub", "alice"}, {"aud", "https://gw.example.com"},
-            {"exp", kNow + 300}, {"iat", kNow - 10}};
+  Json c = {{"iss", "https://id.example.com"},
+            {"sub", "alice"},
+            {"aud", "https://gw.example.com"},
+            {"exp", kNow + 300},
+            {"iat", kNow - 10}};
   c.update(extra);
   return c;
 }
@@ -35,8 +38,11 @@ std::string claim_error(const Json& c) {
 
 }  // namespace
 
-TEST_CASE("base64url round-trips and refuses padding, other alphabets, bad lengths and non-zero trailing bits") {
-  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\xff\xfe\x00\x01", 4)})
+TEST_CASE(
+    "base64url round-trips and refuses padding, other alphabets, bad lengths and non-zero trailing "
+    "bits") {
+  for (const std::string& s : std::vector<std::string>{
+           "", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\xff\xfe\x00\x01", 4)})
     CHECK(base64url_decode(base64url_encode(s)) == s);
   CHECK(base64url_encode("\xfb\xff") == "-_8");
   CHECK(base64url_decode("Zm9v") == std::optional<std::string>("foo"));
@@ -63,8 +69,10 @@ TEST_CASE("parse_jwt splits a compact JWS and explains each malformation") {
     return r ? std::string() : r.error();
   };
   CHECK(err("") == "empty bearer token");
-  CHECK(err("abc.def") == "token is not a compact JWS (expected three base64url segments separated by '.')");
-  CHECK(err("a.b.c.d") == "token is not a compact JWS (expected three base64url segments separated by '.')");
+  CHECK(err("abc.def") ==
+        "token is not a compact JWS (expected three base64url segments separated by '.')");
+  CHECK(err("a.b.c.d") ==
+        "token is not a compact JWS (expected three base64url segments separated by '.')");
   CHECK(err("e30=.e30.c2ln") == "token header is not valid base64url");
   CHECK(err(base64url_encode("[1]") + ".e30.c2ln") == "token header is not a JSON object");
   CHECK(err(base64url_encode("{\"alg\":\"RS256\"}") + "." + base64url_encode("{nope") + ".c2ln") ==
@@ -76,7 +84,8 @@ TEST_CASE("parse_jwt splits a compact JWS and explains each malformation") {
   CHECK(err(std::string(kMaxTokenBytes + 1, 'a')) == "token is 16385 bytes; the limit is 16384");
 }
 
-TEST_CASE("RS256 and ES256 signatures verify with their JWK, and a forged or re-signed token does not") {
+TEST_CASE(
+    "RS256 and ES256 signatures verify with their JWK, and a forged or re-signed token does not") {
   for (const TestKey* key : {&idtest::rsa_key(), &idtest::ec_key()}) {
     CAPTURE(key->alg());
     auto jwk = Jwk::from_json(key->jwk());
@@ -86,7 +95,8 @@ TEST_CASE("RS256 and ES256 signatures verify with their JWK, and a forged or re-
     CHECK(verify_signature(parse_jwt(tok).value(), *jwk).ok());
 
     // Payload swapped for one naming another subject, signature kept.
-    std::string forged = tok.substr(0, tok.find('.') + 1) + base64url_encode(claims({{"sub", "mallory"}}).dump()) +
+    std::string forged = tok.substr(0, tok.find('.') + 1) +
+                         base64url_encode(claims({{"sub", "mallory"}}).dump()) +
                          tok.substr(tok.rfind('.'));
     auto r = verify_signature(parse_jwt(forged).value(), *jwk);
     REQUIRE_FALSE(r.ok());
@@ -94,7 +104,8 @@ TEST_CASE("RS256 and ES256 signatures verify with their JWK, and a forged or re-
   }
   // Signed by a different RSA key with the same kid.
   TestKey impostor(TestKey::Kind::Rsa, "rsa-1");
-  auto r = verify_signature(parse_jwt(impostor.sign(claims())).value(), Jwk::from_json(idtest::rsa_key().jwk()).value());
+  auto r = verify_signature(parse_jwt(impostor.sign(claims())).value(),
+                            Jwk::from_json(idtest::rsa_key().jwk()).value());
   CHECK(r.error() == "token signature is invalid");
 }
 
@@ -105,9 +116,13 @@ TEST_CASE("an alg that does not match the key type is refused before any signatu
   CHECK(verify_signature(es_token, rsa).error() ==
         "token alg 'ES256' cannot be verified with RSA key 'rsa-1' (expects RS256)");
   // HS256 "signed" with the RSA public key as the HMAC secret (alg confusion).
-  auto hs = parse_jwt(idtest::hs256_token(idtest::rsa_key().public_pem(), claims(), {{"kid", "rsa-1"}})).value();
-  CHECK(verify_signature(hs, rsa).error() == "token alg 'HS256' cannot be verified with RSA key 'rsa-1' (expects RS256)");
-  CHECK(verify_signature(hs, ec).error() == "token alg 'HS256' cannot be verified with EC P-256 key 'ec-1' (expects ES256)");
+  auto hs =
+      parse_jwt(idtest::hs256_token(idtest::rsa_key().public_pem(), claims(), {{"kid", "rsa-1"}}))
+          .value();
+  CHECK(verify_signature(hs, rsa).error() ==
+        "token alg 'HS256' cannot be verified with RSA key 'rsa-1' (expects RS256)");
+  CHECK(verify_signature(hs, ec).error() ==
+        "token alg 'HS256' cannot be verified with EC P-256 key 'ec-1' (expects ES256)");
 }
 
 TEST_CASE("HS256 verifies with the shared secret only, compared in constant time") {
@@ -120,12 +135,16 @@ TEST_CASE("HS256 verifies with the shared secret only, compared in constant time
   CHECK(verify_hs256(rs, secret).error() == "token alg 'RS256' is not HS256");
 }
 
-TEST_CASE("JWKs: RSA below 2048 bits, other curves and key types, and mismatched alg are refused clearly") {
+TEST_CASE(
+    "JWKs: RSA below 2048 bits, other curves and key types, and mismatched alg are refused "
+    "clearly") {
   TestKey small(TestKey::Kind::Rsa, "small", 1024);
-  CHECK(Jwk::from_json(small.jwk()).error() == "key 'small' is a 1024-bit RSA key; at least 2048 bits are required");
+  CHECK(Jwk::from_json(small.jwk()).error() ==
+        "key 'small' is a 1024-bit RSA key; at least 2048 bits are required");
   Json p384 = idtest::ec_key().jwk();
   p384["crv"] = "P-384";
-  CHECK(Jwk::from_json(p384).error() == "key 'ec-1' uses curve 'P-384'; only P-256 (ES256) is supported");
+  CHECK(Jwk::from_json(p384).error() ==
+        "key 'ec-1' uses curve 'P-384'; only P-256 (ES256) is supported");
   CHECK(Jwk::from_json({{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", "AA"}, {"kid", "ed"}}).error() ==
         "key 'ed' has unsupported key type 'OKP' (supported: RSA, EC P-256)");
   CHECK(Jwk::from_json({{"kty", "oct"}, {"k", "c2VjcmV0"}}).error() ==
@@ -139,7 +158,8 @@ TEST_CASE("JWKs: RSA below 2048 bits, other curves and key types, and mismatched
         "key 'rsa-1' declares alg 'HS256', which this gateway does not verify with a RSA key");
   Json off_curve = idtest::ec_key().jwk();
   off_curve["y"] = off_curve["x"];
-  CHECK(Jwk::from_json(off_curve).error().find("is not a valid EC public key") != std::string::npos);
+  CHECK(Jwk::from_json(off_curve).error().find("is not a valid EC public key") !=
+        std::string::npos);
   Json no_n = idtest::rsa_key().jwk();
   no_n.erase("n");
   CHECK(Jwk::from_json(no_n).error() == "key 'rsa-1' has no 'n' member");
@@ -154,23 +174,31 @@ TEST_CASE("a key set keeps usable keys, remembers why others were skipped, and r
   CHECK(set->keys.size() == 2);
   CHECK(set->find("ec-1") != nullptr);
   CHECK(set->find("big-ec") == nullptr);
-  CHECK(set->skipped_reason("big-ec") == "key 'big-ec' uses curve 'P-384'; only P-256 (ES256) is supported");
+  CHECK(set->skipped_reason("big-ec") ==
+        "key 'big-ec' uses curve 'P-384'; only P-256 (ES256) is supported");
   CHECK(set->skipped_reason("rsa-1").empty());
   CHECK(KeySet::parse(Json::array()).error() == "the JWKS document is not a JSON object");
   CHECK(KeySet::parse({{"kys", Json::array()}}).error() == "the JWKS document has no 'keys' array");
 }
 
-TEST_CASE("claims: issuer, audience, expiry, not-before and issued-at are checked with leeway and precise messages") {
+TEST_CASE(
+    "claims: issuer, audience, expiry, not-before and issued-at are checked with leeway and "
+    "precise messages") {
   CHECK(claim_error(claims()) == "");
   CHECK(claim_error(claims({{"iss", "https://evil.example.com"}})) ==
-        "token issuer 'https://evil.example.com' is not the configured issuer 'https://id.example.com'");
+        "token issuer 'https://evil.example.com' is not the configured issuer "
+        "'https://id.example.com'");
   CHECK(claim_error(claims({{"iss", "https://id.example.com/"}})) ==
-        "token issuer 'https://id.example.com/' is not the configured issuer 'https://id.example.com'");
+        "token issuer 'https://id.example.com/' is not the configured issuer "
+        "'https://id.example.com'");
   CHECK(claim_error(claims({{"aud", "https://other.example.com"}})) ==
-        "audience 'https://other.example.com' does not name this resource ('https://gw.example.com')");
-  CHECK(claim_error(claims({{"aud", {"a", "b"}}})) == "audience 'a', 'b' does not name this resource ('https://gw.example.com')");
+        "audience 'https://other.example.com' does not name this resource "
+        "('https://gw.example.com')");
+  CHECK(claim_error(claims({{"aud", {"a", "b"}}})) ==
+        "audience 'a', 'b' does not name this resource ('https://gw.example.com')");
   CHECK(claim_error(claims({{"aud", {"a", "https://gw.example.com/"}}})) == "");
-  CHECK(claim_error(claims({{"aud", 7}})) == "token claim 'aud' must be a string or an array of strings");
+  CHECK(claim_error(claims({{"aud", 7}})) ==
+        "token claim 'aud' must be a string or an array of strings");
   Json no_aud = claims();
   no_aud.erase("aud");
   CHECK(claim_error(no_aud) == "token has no 'aud' claim");
@@ -190,14 +218,19 @@ TEST_CASE("claims: issuer, audience, expiry, not-before and issued-at are checke
 }
 
 TEST_CASE("scopes come from a space-separated scope claim or from scp as an array or string") {
-  CHECK(scopes_of({{"scope", "mcp  read write"}}) == std::vector<std::string>{"mcp", "read", "write"});
+  CHECK(scopes_of({{"scope", "mcp  read write"}}) ==
+        std::vector<std::string>{"mcp", "read", "write"});
   CHECK(scopes_of({{"scp", {"mcp", "read", 3}}}) == std::vector<std::string>{"mcp", "read"});
   CHECK(scopes_of({{"scp", "mcp read"}}) == std::vector<std::string>{"mcp", "read"});
   CHECK(scopes_of({{"sub", "x"}}).empty());
 }
 
-TEST_CASE("find_claim reads a top-level claim, then a dotted path, and treats URL claim names literally") {
-  Json c = {{"groups", {"a"}}, {"realm_access", {{"roles", {"admin"}}}}, {"https://example.com/team", "infra"}};
+TEST_CASE(
+    "find_claim reads a top-level claim, then a dotted path, and treats URL claim names "
+    "literally") {
+  Json c = {{"groups", {"a"}},
+            {"realm_access", {{"roles", {"admin"}}}},
+            {"https://example.com/team", "infra"}};
   REQUIRE(find_claim(c, "groups") != nullptr);
   CHECK(*find_claim(c, "realm_access.roles") == Json{"admin"});
   CHECK(*find_claim(c, "https://example.com/team") == "infra");

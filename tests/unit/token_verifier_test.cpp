@@ -21,8 +21,8 @@ struct Fixture {
   std::shared_ptr<JwksCache> keys;
   std::unique_ptr<TokenVerifier> verifier;
 
-  explicit Fixture(std::vector<std::string> algorithms = {"RS256", "ES256"}, std::string secret = "",
-                   size_t capacity = 100) {
+  explicit Fixture(std::vector<std::string> algorithms = {"RS256", "ES256"},
+                   std::string secret = "", size_t capacity = 100) {
     as.set_keys({&idtest::rsa_key(), &idtest::ec_key()});
     oauth.issuer = as.issuer();
     oauth.algorithms = std::move(algorithms);
@@ -38,8 +38,8 @@ struct Fixture {
   }
 
   Json claims(Json extra = Json::object()) const {
-    Json c = {{"iss", as.issuer()}, {"sub", "alice"}, {"aud", kResource}, {"exp", clock.now() + 300},
-              {"iat", clock.now()}, {"scope", "mcp read"}};
+    Json c = {{"iss", as.issuer()},       {"sub", "alice"},     {"aud", kResource},
+              {"exp", clock.now() + 300}, {"iat", clock.now()}, {"scope", "mcp read"}};
     c.update(extra);
     return c;
   }
@@ -51,10 +51,12 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("valid RS256, ES256 and HS256 tokens verify and yield subject, issuer, scopes and expiry") {
+TEST_CASE(
+    "valid RS256, ES256 and HS256 tokens verify and yield subject, issuer, scopes and expiry") {
   Fixture f({"RS256", "ES256", "HS256"}, kSecret);
-  for (const std::string& tok : {idtest::rsa_key().sign(f.claims()), idtest::ec_key().sign(f.claims()),
-                                 idtest::hs256_token(kSecret, f.claims())}) {
+  for (const std::string& tok :
+       {idtest::rsa_key().sign(f.claims()), idtest::ec_key().sign(f.claims()),
+        idtest::hs256_token(kSecret, f.claims())}) {
     auto v = f.verifier->verify(tok, "");
     REQUIRE_MESSAGE(v.ok(), v.error());
     CHECK((*v)->subject == "alice");
@@ -65,31 +67,38 @@ TEST_CASE("valid RS256, ES256 and HS256 tokens verify and yield subject, issuer,
   CHECK(f.as.jwks_fetches() == 1);
 }
 
-TEST_CASE("expired, not-yet-valid, wrong-issuer and wrong-audience tokens are refused with precise messages") {
+TEST_CASE(
+    "expired, not-yet-valid, wrong-issuer and wrong-audience tokens are refused with precise "
+    "messages") {
   Fixture f;
   const auto& k = idtest::rsa_key();
   CHECK(f.error(k.sign(f.claims({{"exp", f.clock.now() - 102}}))) == "token expired 102 s ago");
-  CHECK(f.error(k.sign(f.claims({{"nbf", f.clock.now() + 120}}))) == "token is not valid for another 120 s");
+  CHECK(f.error(k.sign(f.claims({{"nbf", f.clock.now() + 120}}))) ==
+        "token is not valid for another 120 s");
   CHECK(f.error(k.sign(f.claims({{"iss", "https://evil.example.com"}}))) ==
-        "token issuer 'https://evil.example.com' is not the configured issuer '" + f.as.issuer() + "'");
+        "token issuer 'https://evil.example.com' is not the configured issuer '" + f.as.issuer() +
+            "'");
   CHECK(f.error(k.sign(f.claims({{"aud", "http://127.0.0.1:9999"}}))) ==
         "audience 'http://127.0.0.1:9999' does not name this resource ('http://127.0.0.1:8080')");
 }
 
 TEST_CASE("a token from another issuer never causes a JWKS fetch") {
   Fixture f;
-  CHECK_FALSE(f.verifier->verify(idtest::rsa_key().sign(f.claims({{"iss", "https://other"}})), "").ok());
+  CHECK_FALSE(
+      f.verifier->verify(idtest::rsa_key().sign(f.claims({{"iss", "https://other"}})), "").ok());
   CHECK(f.as.jwks_fetches() == 0);
   CHECK(f.as.metadata_fetches() == 0);
 }
 
-TEST_CASE("the audience may be the resource, the virtual server's URL under it, or a configured extra") {
+TEST_CASE(
+    "the audience may be the resource, the virtual server's URL under it, or a configured extra") {
   Fixture f;
   const auto& k = idtest::rsa_key();
   std::string vs = k.sign(f.claims({{"aud", kResource + "/mcp/dev"}}));
   CHECK(f.error(vs, "/mcp/dev") == "");
   CHECK(f.error(vs, "/mcp/other") ==
-        "audience 'http://127.0.0.1:8080/mcp/dev' does not name this resource ('http://127.0.0.1:8080')");
+        "audience 'http://127.0.0.1:8080/mcp/dev' does not name this resource "
+        "('http://127.0.0.1:8080')");
   CHECK(f.error(k.sign(f.claims({{"aud", {"x", "api://portcullis"}}}))) == "");
 }
 
@@ -97,15 +106,20 @@ TEST_CASE("forged signatures, unsigned tokens and algorithms outside the allow-l
   Fixture f({"RS256"});
   std::string tok = idtest::rsa_key().sign(f.claims());
   std::string forged = tok.substr(0, tok.find('.') + 1) +
-                       idtest::base64url_encode(f.claims({{"sub", "root"}}).dump()) + tok.substr(tok.rfind('.'));
+                       idtest::base64url_encode(f.claims({{"sub", "root"}}).dump()) +
+                       tok.substr(tok.rfind('.'));
   CHECK(f.error(forged) == "token signature is invalid");
   CHECK(f.error(idtest::unsigned_token(f.claims())) == "unsigned token (alg 'none') refused");
   // alg none with a bogus signature attached.
-  CHECK(f.error(idtest::unsigned_token(f.claims()) + "c2ln") == "unsigned token (alg 'none') refused");
-  CHECK(f.error(idtest::ec_key().sign(f.claims())) == "token alg 'ES256' is not allowed (allowed: RS256)");
+  CHECK(f.error(idtest::unsigned_token(f.claims()) + "c2ln") ==
+        "unsigned token (alg 'none') refused");
+  CHECK(f.error(idtest::ec_key().sign(f.claims())) ==
+        "token alg 'ES256' is not allowed (allowed: RS256)");
 }
 
-TEST_CASE("alg confusion: HS256 signed with the RSA public key is refused whether or not HS256 is enabled") {
+TEST_CASE(
+    "alg confusion: HS256 signed with the RSA public key is refused whether or not HS256 is "
+    "enabled") {
   const std::string pem = idtest::rsa_key().public_pem();
   {
     Fixture f;
@@ -114,17 +128,21 @@ TEST_CASE("alg confusion: HS256 signed with the RSA public key is refused whethe
   }
   {
     Fixture f({"RS256", "HS256"}, kSecret);
-    CHECK(f.error(idtest::hs256_token(pem, f.claims(), {{"kid", "rsa-1"}})) == "token signature is invalid");
+    CHECK(f.error(idtest::hs256_token(pem, f.claims(), {{"kid", "rsa-1"}})) ==
+          "token signature is invalid");
   }
   {
     // RS256 header on an ES256 key id.
     Fixture f;
     std::string tok = idtest::ec_key().sign(f.claims(), {{"alg", "RS256"}});
-    CHECK(f.error(tok) == "token alg 'RS256' cannot be verified with EC P-256 key 'ec-1' (expects ES256)");
+    CHECK(f.error(tok) ==
+          "token alg 'RS256' cannot be verified with EC P-256 key 'ec-1' (expects ES256)");
   }
 }
 
-TEST_CASE("verified tokens are cached by hash, still checked for expiry and audience, and the cache is bounded") {
+TEST_CASE(
+    "verified tokens are cached by hash, still checked for expiry and audience, and the cache is "
+    "bounded") {
   Fixture f({"RS256"}, "", 3);
   std::string tok = idtest::rsa_key().sign(f.claims());
   CHECK(f.error(tok) == "");
