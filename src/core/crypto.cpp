@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "core/base64.h"
+
 namespace portcullis::crypto {
 
 static std::string to_hex(const unsigned char* p, size_t n) {
@@ -54,51 +56,6 @@ std::optional<std::string> from_hex(std::string_view hex) {
 namespace {
 
 constexpr size_t kNonce = 12, kTag = 16;
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string b64url_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16 | static_cast<unsigned char>(in[i + 1]) << 8 |
-                 static_cast<unsigned char>(in[i + 2]);
-    out += kB64[v >> 18];
-    out += kB64[(v >> 12) & 63];
-    out += kB64[(v >> 6) & 63];
-    out += kB64[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    out += kB64[v >> 18];
-    out += kB64[(v >> 12) & 63];
-  } else if (i + 2 == in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16 | static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kB64[v >> 18];
-    out += kB64[(v >> 12) & 63];
-    out += kB64[(v >> 6) & 63];
-  }
-  return out;
-}
-
-std::optional<std::string> b64url_decode(std::string_view in) {
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  unsigned acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    const char* p = std::strchr(kB64, c);
-    if (!p || c == '\0') return std::nullopt;
-    acc = acc << 6 | static_cast<unsigned>(p - kB64);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -120,11 +77,11 @@ std::string seal(std::string_view key, std::string_view plaintext, std::string_v
             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTag, ct + plaintext.size()) == 1;
   EVP_CIPHER_CTX_free(ctx);
   if (!ok) throw std::runtime_error("AES-256-GCM encryption failed");
-  return b64url_encode(out);
+  return base64url_encode(out);
 }
 
 std::optional<std::string> open(std::string_view key, std::string_view token, std::string_view aad) {
-  auto raw = b64url_decode(token);
+  auto raw = base64url_decode(token);
   if (!raw || raw->size() < kNonce + kTag || key.size() != 32) return std::nullopt;
   const size_t n = raw->size() - kNonce - kTag;
   std::string plain(n, '\0');

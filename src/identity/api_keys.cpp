@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "core/crypto.h"
-#include "identity/base64url.h"
+#include "core/base64.h"
 #include "identity/principal.h"
 
 namespace portcullis::identity {

@@ -6,7 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
-#include "identity/base64url.h"
+#include "core/base64.h"
 
 namespace portcullis::identity {
 

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <optional>
 
-#include "identity/base64url.h"
+#include "core/base64.h"
 
 namespace portcullis::identity {
 

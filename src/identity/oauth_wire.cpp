@@ -16,27 +16,6 @@ int hex_value(char c) {
   return -1;
 }
 
-std::string base64_with(std::string_view in, const char* alphabet, bool pad) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  auto byte = [&](size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(in[k])); };
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    for (int shift : {18, 12, 6, 0}) out += alphabet[(v >> shift) & 63];
-  }
-  if (i + 1 == in.size()) {
-    unsigned v = byte(i) << 16;
-    out += alphabet[v >> 18];
-    out += alphabet[(v >> 12) & 63];
-    if (pad) out += "==";
-  } else if (i + 2 == in.size()) {
-    unsigned v = byte(i) << 16 | byte(i + 1) << 8;
-    for (int shift : {18, 12, 6}) out += alphabet[(v >> shift) & 63];
-    if (pad) out += '=';
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -115,12 +94,5 @@ std::string append_query(std::string_view url, const FormFields& fields) {
   return out + form_encode(fields);
 }
 
-std::string base64_encode(std::string_view bytes) {
-  return base64_with(bytes, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", true);
-}
-
-std::string base64url_encode(std::string_view bytes) {
-  return base64_with(bytes, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", false);
-}
 
 }  // namespace portcullis::identity

@@ -3,6 +3,7 @@
 // Basic client authentication) and base64url without padding (PKCE).
 // All functions are pure and thread-safe.
 #pragma once
+#include "core/base64.h"  // base64 and base64url, which the wire encodings use
 #include <map>
 #include <string>
 #include <string_view>
@@ -29,7 +30,5 @@ std::string_view query_of(std::string_view url);
 // `url` with `fields` appended to its query ('?' or '&' as needed).
 std::string append_query(std::string_view url, const FormFields& fields);
 
-std::string base64_encode(std::string_view bytes);
-std::string base64url_encode(std::string_view bytes);
 
 }  // namespace portcullis::identity

@@ -1,9 +1,9 @@
 #include "server/standard_headers.h"
 
-#include <openssl/evp.h>
 
 #include <charconv>
 
+#include "core/base64.h"
 #include "core/text.h"
 
 namespace portcullis::server {
@@ -19,23 +19,6 @@ std::string_view trim_ows(std::string_view v) {
   return v;
 }
 
-// Strict standard base64: whole quanta, padding only at the end.
-std::optional<std::string> strict_base64(std::string_view in) {
-  if (in.size() % 4 != 0) return std::nullopt;
-  size_t pad = 0;
-  while (pad < 2 && pad < in.size() && in[in.size() - 1 - pad] == '=') ++pad;
-  for (size_t i = 0; i < in.size() - pad; ++i) {
-    char c = in[i];
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-    if (!ok) return std::nullopt;
-  }
-  std::string out(in.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  if (n < 0) return std::nullopt;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
 
 // The value at `path` inside `args`, or null.
 const Json* at_path(const Json& args, const std::vector<std::string>& path) {
@@ -68,7 +51,7 @@ std::optional<std::string> decode_header_value(std::string_view raw) {
   std::string_view v = trim_ows(raw);
   if (v.size() >= kB64Open.size() + kB64Close.size() && text::starts_with(v, kB64Open) &&
       v.substr(v.size() - kB64Close.size()) == kB64Close) {
-    return strict_base64(v.substr(kB64Open.size(), v.size() - kB64Open.size() - kB64Close.size()));
+    return base64_decode(v.substr(kB64Open.size(), v.size() - kB64Open.size() - kB64Close.size()));
   }
   return std::string(v);
 }

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <map>
 
+#include "core/base64.h"
 #include "core/text.h"
 
 namespace portcullis::transport::detail {
@@ -181,27 +182,6 @@ MsgKind kind_of(const Json& msg) {
 
 namespace {
 
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> shift) & 63];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t n = uint8_t(in[i]) << 16;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    for (int shift : {18, 12, 6}) out += kAlphabet[(n >> shift) & 63];
-    out += '=';
-  }
-  return out;
-}
 
 constexpr std::string_view kSentinelPrefix = "=?base64?";
 constexpr std::string_view kSentinelSuffix = "?=";
@@ -218,7 +198,7 @@ std::string encode_header_value(std::string_view v) {
     if (!(u == '\t' || (u >= 0x20 && u <= 0x7e))) plain = false;
   }
   if (plain) return std::string(v);
-  return std::string(kSentinelPrefix) + base64(v) + std::string(kSentinelSuffix);
+  return std::string(kSentinelPrefix) + base64_encode(v) + std::string(kSentinelSuffix);
 }
 
 std::vector<std::pair<std::string, std::string>> modern_request_headers(const Json& m) {

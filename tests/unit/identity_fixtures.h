@@ -21,13 +21,13 @@
 #include <thread>
 
 #include "core/json.h"
-#include "identity/base64url.h"
+#include "core/base64.h"
 #include "identity/clock.h"
 
 namespace idtest {
 
 using portcullis::Json;
-using portcullis::identity::base64url_encode;
+using portcullis::base64url_encode;
 
 inline std::string bn_bytes(const EVP_PKEY* k, const char* name, int pad = 0) {
   BIGNUM* bn = nullptr;

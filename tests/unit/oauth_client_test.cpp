@@ -41,12 +41,6 @@ TEST_CASE("form encoding escapes everything but unreserved characters and round-
   CHECK(append_query("https://as/authorize", {{"a", "1"}}) == "https://as/authorize?a=1");
 }
 
-TEST_CASE("base64 pads and base64url does not") {
-  CHECK(base64_encode("client:secret") == "Y2xpZW50OnNlY3JldA==");
-  CHECK(base64_encode("ab") == "YWI=");
-  CHECK(base64url_encode("\xfb\xff") == "-_8");
-}
-
 // --- discovery -------------------------------------------------------------------
 
 #include "identity/auth_discovery.h"
