@@ -37,9 +37,12 @@ Result<void> Gateway::start() {
   auto audit = record::AuditLog::open(cfg->settings.audit_db);
   if (!audit.ok()) return fail("cannot open the audit database " + cfg->settings.audit_db + ": " + audit.error());
   audit_ = std::move(audit.value());
+  auto auth = identity::Authenticator::create(cfg->settings);
+  if (!auth.ok()) return fail("authentication is misconfigured: " + auth.error());
   std::lock_guard lock(rebuild_mu_);
   if (auto r = open_pins(*cfg); !r.ok()) return r;
   auto rt = make_runtime(cfg, nullptr);
+  rt->authenticator = std::move(auth.value());
   {
     std::lock_guard rlock(runtime_mu_);
     runtime_ = rt;
@@ -171,6 +174,8 @@ void Gateway::schedule_reap() {
   Scheduler::shared().after(std::chrono::seconds(30), [this, guard = guard_] {
     if_running(guard, [&] {
       sessions_.reap(runtime()->config->settings.session_idle_timeout);
+      // Off the scheduler thread: it may fetch the issuer's keys.
+      if (auto auth = authenticator()) std::thread([auth] { auth->refresh_keys_if_stale(); }).detach();
       reap_exchanges();
       schedule_reap();
     });
@@ -230,6 +235,12 @@ std::vector<config::Diagnostic> Gateway::reload() {
     for (const auto& e : loaded.errors) spdlog::error("{}", e.format());
     return loaded.errors;
   }
+  auto auth = identity::Authenticator::create(loaded.config->settings);
+  if (!auth.ok()) {
+    spdlog::error("config reload rejected: authentication is misconfigured: {}; the previous config keeps serving",
+                  auth.error());
+    return {config::Diagnostic{loaded.config->settings.auth.pos, auth.error()}};
+  }
   configure_sessions(loaded.config->settings);
   if (loaded.config->settings.listen != before->config->settings.listen) {
     spdlog::warn("reload: 'listen' changed; it takes effect on restart");
@@ -240,6 +251,7 @@ std::vector<config::Diagnostic> Gateway::reload() {
     // Without a pin store, pinning stays off; the reload still applies.
     if (auto r = open_pins(*loaded.config); !r.ok()) spdlog::error("{}", r.error());
     rt = make_runtime(loaded.config, before.get());
+    rt->authenticator = std::move(auth.value());
     std::lock_guard rlock(runtime_mu_);
     runtime_ = rt;
   }

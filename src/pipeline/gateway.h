@@ -25,6 +25,7 @@
 #include "compose/catalog.h"
 #include "config/config.h"
 #include "core/elastic_pool.h"
+#include "identity/authenticator.h"
 #include "pipeline/session.h"
 #include "pipeline/upstream.h"
 #include "record/audit.h"
@@ -33,6 +34,8 @@ namespace portcullis::pipeline {
 
 struct Runtime {
   std::shared_ptr<const config::GatewayConfig> config;
+  // The identity stage for this config (auth and metadata settings).
+  std::shared_ptr<const identity::Authenticator> authenticator;
   std::map<std::string, std::shared_ptr<Upstream>> upstreams;
   std::map<std::string, std::shared_ptr<const compose::VirtualCatalog>> catalogs;
   std::vector<std::string> problems;  // composition problems (name collisions)
@@ -69,6 +72,7 @@ std::string request_digest(const std::string& method, const Json& params);
 struct Exchange {
   std::mutex mu;
   std::string handle;  // key in exchanges_, sealed into requestState
+  std::string owner;   // Principal::key() of the client; only it may continue
   std::string digest;  // of the first request: every continuation must repeat it
   std::shared_ptr<mcp::CancelToken> upstream_cancel;  // cancels the held call
   // The downstream request now waiting for the call; null while the client
@@ -139,6 +143,8 @@ class Gateway {
   std::vector<config::Diagnostic> reload();
 
   std::shared_ptr<const Runtime> runtime() const;
+  // Who is asking: the current config's identity stage. Never null after start().
+  std::shared_ptr<const identity::Authenticator> authenticator() const { return runtime()->authenticator; }
   SessionTable& sessions() { return sessions_; }
   ElasticPool& pool() { return pool_; }
   record::AuditLog* audit() { return audit_.get(); }

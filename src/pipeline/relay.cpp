@@ -559,6 +559,11 @@ void Gateway::send(const std::shared_ptr<Session>& session, const std::shared_pt
     r.latency_ms = ms_since(inflight->started);
     r.upstream_ms = upstream_ms;
     r.request_bytes = inflight->request_bytes;
+    if (const auto& who = inflight->principal) {
+      r.subject = who->subject;
+      r.auth_method = identity::to_string(who->method);
+      r.metadata = Json(who->metadata);
+    }
     r.response_bytes = deliver_final(session, inflight, std::move(response));
     audit_->record(std::move(r));
   });

@@ -81,6 +81,7 @@ void SessionTable::publish(const std::shared_ptr<Session>& s) {
                 {"caps", s->client_capabilities},
                 {"info", info},
                 {"exp", s->expires_ms},
+                {"own", s->owner},
                 {"n", crypto::random_hex(8)}};  // two sessions never share an id
   if (!s->upstream_handles.empty()) {
     Json up = Json::object();
@@ -128,6 +129,7 @@ SessionTable::Found SessionTable::find_or_restore(const std::string& id) {
   s->client_capabilities = state.value("caps", Json::object());
   s->client_info = state.value("info", Json::object());
   s->expires_ms = state["exp"].get<long long>();
+  s->owner = state.value("own", std::string());
   if (state.contains("up") && state["up"].is_object()) {
     for (const auto& [name, h] : state["up"].items()) {
       if (!h.is_object() || !h.contains("sid") || !h["sid"].is_string()) continue;
@@ -146,9 +148,10 @@ SessionTable::Found SessionTable::find_or_restore(const std::string& id) {
   return {it->second, ""};
 }
 
-std::shared_ptr<Session> SessionTable::create(const std::string& vs, bool legacy) {
+std::shared_ptr<Session> SessionTable::create(const std::string& vs, bool legacy, std::string owner) {
   // 128 random bits: unguessable, and visible ASCII as the spec requires.
   auto s = std::make_shared<Session>(crypto::random_hex(16), vs, legacy);
+  s->owner = std::move(owner);
   std::lock_guard lock(mu_);
   sessions_[s->id] = s;
   return s;

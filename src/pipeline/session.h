@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "core/json.h"
+#include "identity/principal.h"
 #include "mcp/upstream_link.h"
 #include "pipeline/message_stream.h"
 
@@ -40,6 +41,9 @@ struct InFlight {
   // Set once a stateless request's upstream call asks for client input: from
   // then on its events go to whichever request continues the exchange.
   std::shared_ptr<Exchange> exchange;  // (Gateway::exchanges_mu_)
+  // Who asked (the identity stage's verdict for this very request). Never
+  // null once the request reaches the gateway.
+  std::shared_ptr<const identity::Principal> principal;
   // A stateless request as received, kept until an upstream asks for input
   // (its digest binds the continuation to it) or the request ends.
   std::shared_ptr<const Json> request;
@@ -59,6 +63,12 @@ class Session : public std::enable_shared_from_this<Session> {
   // request and carries its _meta (revision, capabilities, log level). It is
   // never published, owns no upstream links and has no outbox reader.
   bool stateless = false;
+
+  // Whose session this is: Principal::key() of whoever initialized it,
+  // sealed into the id. Every later request must come from the same
+  // principal, or the session does not exist for it. Set once, before the
+  // session is published.
+  std::string owner;
 
   // Set by initialize (before any other request is accepted).
   std::string protocol_version;
@@ -134,7 +144,8 @@ class SessionTable {
   // REQUIRES: key.size() == 32.
   void configure(std::string key, std::chrono::milliseconds ttl);
 
-  std::shared_ptr<Session> create(const std::string& virtual_server, bool legacy_sse);
+  // A legacy SSE session of `owner` (Principal::key()).
+  std::shared_ptr<Session> create(const std::string& virtual_server, bool legacy_sse, std::string owner);
   // Seals an initialized, not yet published session's state into its id and
   // publishes it.
   void publish(const std::shared_ptr<Session>& session);

@@ -347,6 +347,7 @@ void Gateway::ask_input(const std::shared_ptr<Session>& session, const std::shar
     if (!ex) {
       ex = std::make_shared<Exchange>();
       ex->handle = crypto::random_hex(16);
+      ex->owner = session->owner;
       static const Json kNoParams = Json::object();
       const Json* req = inflight->request.get();
       ex->digest = request_digest(inflight->method, req && req->contains("params") ? (*req)["params"] : kNoParams);
@@ -431,7 +432,7 @@ void Gateway::flush_input(const std::shared_ptr<Exchange>& ex) {
     ex->expires_ms = now_ms() + kInputWaitMs;
     // Sealed, so the client can neither read nor forge it; it names the held
     // call, the request it continues, which round, and until when.
-    Json state = {{"h", ex->handle}, {"d", ex->digest}, {"r", ex->round}, {"e", ex->expires_ms}};
+    Json state = {{"h", ex->handle}, {"d", ex->digest}, {"r", ex->round}, {"e", ex->expires_ms}, {"o", ex->owner}};
     result = {{"resultType", "input_required"},
               {"inputRequests", std::move(requests)},
               {"requestState", std::string(kStatePrefix) + crypto::seal(seal_key(), state.dump(), kStateAad)}};
@@ -460,6 +461,8 @@ bool Gateway::resume(const std::shared_ptr<Session>& session, const std::shared_
     return refuse("unreadable");
   }
   if (state["e"].get<long long>() < now_ms()) return refuse("it expired; send the request again without it");
+  // Only whoever started the call may continue it.
+  if (state.value("o", std::string()) != session->owner) return refuse("it was issued to another principal");
   if (state["d"] != request_digest(method, params)) {
     return refuse("it belongs to another request (the method, name and arguments must repeat the original's)");
   }

@@ -8,6 +8,7 @@
 #include "core/elastic_pool.h"
 #include "core/jsonrpc.h"
 #include "core/text.h"
+#include "identity/authenticator.h"
 #include "server/standard_headers.h"
 
 namespace portcullis::server {
@@ -158,13 +159,25 @@ struct HttpFront::Impl {
   httplib::Server svr;
 
   void routes();
+  // The identity stage: who sends this request, per auth.mode, with its
+  // metadata contract. Null when the request is refused; the answer (401
+  // with a WWW-Authenticate challenge, 403 for missing scopes, 400 for bad
+  // metadata) is then already in `res`. `path` is the route's resource
+  // path ("/mcp/<vs>"), which the challenge's resource_metadata names.
+  std::shared_ptr<const identity::Principal> identify(const httplib::Request& req, httplib::Response& res,
+                                                      const std::string& path);
+  void protected_resource_metadata(const httplib::Request& req, httplib::Response& res);
   bool check_origin(const httplib::Request& req, httplib::Response& res);
   bool known_vs(const std::string& vs, httplib::Response& res);
   // `id`: the request's id, echoed in an error (null when there is none).
+  // The session the request names, when it exists, belongs to `vs` and to
+  // `who`: another principal's session does not exist for this one.
   std::shared_ptr<Session> session_of(const httplib::Request& req, httplib::Response& res,
-                                      const std::string& vs, const Json& id = nullptr);
+                                      const std::string& vs, const identity::Principal& who,
+                                      const Json& id = nullptr);
   void post_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
-  void post_stateless(const httplib::Request& req, httplib::Response& res, const std::string& vs, Json msg);
+  void post_stateless(const httplib::Request& req, httplib::Response& res, const std::string& vs, Json msg,
+                      std::shared_ptr<const identity::Principal> who);
   void get_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
   void delete_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
   void get_sse(const httplib::Request& req, httplib::Response& res, const std::string& vs);
@@ -189,6 +202,50 @@ bool HttpFront::Impl::check_origin(const httplib::Request& req, httplib::Respons
   return false;
 }
 
+std::shared_ptr<const identity::Principal> HttpFront::Impl::identify(const httplib::Request& req,
+                                                                      httplib::Response& res,
+                                                                      const std::string& path) {
+  // The views below point into these strings.
+  const std::string authorization = req.get_header_value("Authorization");
+  const std::string api_key = req.get_header_value("X-API-Key");
+  const std::string metadata = req.get_header_value("X-Portcullis-Metadata");
+  auto outcome = gw.authenticator()->authenticate({authorization, api_key, metadata, path});
+  if (outcome.ok()) return std::make_shared<const identity::Principal>(std::move(outcome.principal()));
+  const identity::AuthFailure& f = outcome.failure();
+  if (!f.www_authenticate.empty()) res.set_header("WWW-Authenticate", f.www_authenticate);
+  send_json(res, f.status, f.body());
+  spdlog::debug("{} {} refused with {}: {}", req.method, req.path, f.status, f.message);
+  return nullptr;
+}
+
+void HttpFront::Impl::protected_resource_metadata(const httplib::Request& req, httplib::Response& res) {
+  auto auth = gw.authenticator();
+  // RFC 9728 path insertion: /.well-known/oauth-protected-resource + the
+  // resource's own path + the route ("" for the gateway, /mcp/<vs>, /sse/<vs>).
+  std::string rest = req.matches[1];
+  const std::string base = auth->resource_metadata_url("");
+  const std::string prefix = base.substr(std::min(base.size(), base.find("/.well-known/")));
+  std::string suffix = req.path.substr(std::min(req.path.size(), prefix.size()));
+  if (!text::starts_with(req.path, prefix) || !(suffix.empty() || text::starts_with(suffix, "/mcp/") ||
+                                                 text::starts_with(suffix, "/sse/"))) {
+    send_json(res, 404, {{"error", "not_found"}, {"error_description", "no protected resource at " + req.path}});
+    return;
+  }
+  if (!suffix.empty() && !gw.runtime()->config->virtual_servers.count(suffix.substr(5))) {
+    send_json(res, 404, {{"error", "not_found"}, {"error_description", "no virtual server '" + suffix.substr(5) + "'"}});
+    return;
+  }
+  auto doc = auth->protected_resource_metadata(suffix);
+  if (!doc) {
+    send_json(res, 404, {{"error", "not_found"},
+                         {"error_description", "this gateway is not an OAuth protected resource (auth.resource is not set)"}});
+    return;
+  }
+  res.set_header("Cache-Control", "max-age=300");
+  send_json(res, 200, *doc);
+  (void)rest;
+}
+
 bool HttpFront::Impl::known_vs(const std::string& vs, httplib::Response& res) {
   if (gw.runtime()->config->virtual_servers.count(vs)) return true;
   send_rpc_error(res, 404, rpc::kInvalidRequest, "Not Found: no virtual server '" + vs + "'");
@@ -196,14 +253,15 @@ bool HttpFront::Impl::known_vs(const std::string& vs, httplib::Response& res) {
 }
 
 std::shared_ptr<Session> HttpFront::Impl::session_of(const httplib::Request& req, httplib::Response& res,
-                                                     const std::string& vs, const Json& id) {
+                                                     const std::string& vs, const identity::Principal& who,
+                                                     const Json& id) {
   if (!req.has_header("Mcp-Session-Id")) {
     send_rpc_error(res, 400, rpc::kInvalidRequest, "Bad Request: Mcp-Session-Id header is required", id);
     return nullptr;
   }
   auto found = gw.sessions().find_or_restore(req.get_header_value("Mcp-Session-Id"));
   auto s = found.session;
-  if (!s || s->virtual_server != vs || s->legacy_sse) {
+  if (!s || s->virtual_server != vs || s->legacy_sse || s->owner != who.key()) {
     send_rpc_error(res, 404, -32001, s ? "Session not found" : found.why, id);
     return nullptr;
   }
@@ -252,17 +310,21 @@ std::optional<Json> HttpFront::Impl::parse_body(const httplib::Request& req, htt
 }
 
 void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs) {
-  if (!known_vs(vs, res) || !check_origin(req, res)) return;
+  if (!check_origin(req, res)) return;
+  auto who = identify(req, res, "/mcp/" + vs);
+  if (!who || !known_vs(vs, res)) return;
   auto msg = parse_body(req, res);
   if (!msg) return;
   if (!req.has_header("Mcp-Session-Id") && is_stateless(req, *msg)) {
-    return post_stateless(req, res, vs, std::move(*msg));
+    return post_stateless(req, res, vs, std::move(*msg), std::move(who));
   }
   rpc::Kind kind = rpc::classify(*msg);
   if (kind == rpc::Kind::Request && (*msg)["method"] == "initialize") {
     // The id is minted after initialize, because it seals what was negotiated.
     auto session = std::make_shared<Session>(std::string(), vs, /*legacy_sse=*/false);
+    session->owner = who->key();
     auto inflight = std::make_shared<InFlight>();
+    inflight->principal = who;
     inflight->downstream_id = (*msg)["id"];
     inflight->stream = std::make_shared<MessageStream>();
     gw.handle_request(session, *msg, inflight);
@@ -275,7 +337,7 @@ void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& r
     spdlog::info("session {}... opened on /mcp/{} ({})", session->id.substr(0, 16), vs, session->protocol_version);
     return;
   }
-  auto session = session_of(req, res, vs, kind == rpc::Kind::Request ? (*msg)["id"] : Json(nullptr));
+  auto session = session_of(req, res, vs, *who, kind == rpc::Kind::Request ? (*msg)["id"] : Json(nullptr));
   if (!session) return;
   if (kind == rpc::Kind::Notification) {
     gw.handle_notification(session, *msg);
@@ -288,6 +350,7 @@ void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& r
     return;
   }
   auto inflight = std::make_shared<InFlight>();
+  inflight->principal = std::move(who);
   inflight->downstream_id = (*msg)["id"];
   inflight->request_bytes = req.body.size();
   inflight->stream = std::make_shared<MessageStream>();
@@ -296,7 +359,7 @@ void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& r
 }
 
 void HttpFront::Impl::post_stateless(const httplib::Request& req, httplib::Response& res, const std::string& vs,
-                                     Json body) {
+                                     Json body, std::shared_ptr<const identity::Principal> who) {
   // Kept with the request, for a continuation's digest should an upstream
   // ask for input.
   auto request = std::make_shared<const Json>(std::move(body));
@@ -380,12 +443,14 @@ void HttpFront::Impl::post_stateless(const httplib::Request& req, httplib::Respo
   }
   auto session = std::make_shared<Session>(std::string(), vs, /*legacy_sse=*/false);
   session->stateless = true;
+  session->owner = who->key();
   session->protocol_version = requested;
   session->client_capabilities = *caps;
   if (auto ci = meta->find(kMetaClientInfo); ci != meta->end() && ci->is_object()) session->client_info = *ci;
   session->log_level = log_level;
   session->initialized = true;
   auto inflight = std::make_shared<InFlight>();
+  inflight->principal = std::move(who);
   inflight->downstream_id = id;
   inflight->request_bytes = req.body.size();
   inflight->stream = std::make_shared<MessageStream>();
@@ -469,12 +534,14 @@ void HttpFront::Impl::stream_outbox(httplib::Response& res, const std::shared_pt
 }
 
 void HttpFront::Impl::get_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs) {
-  if (!known_vs(vs, res) || !check_origin(req, res)) return;
+  if (!check_origin(req, res)) return;
+  auto who = identify(req, res, "/mcp/" + vs);
+  if (!who || !known_vs(vs, res)) return;
   if (!accepts(req, "text/event-stream")) {
     send_rpc_error(res, 406, rpc::kInvalidRequest, "Not Acceptable: GET needs Accept: text/event-stream");
     return;
   }
-  auto session = session_of(req, res, vs);
+  auto session = session_of(req, res, vs, *who);
   if (!session) return;
   if (session->outbox.attached()) {
     send_rpc_error(res, 409, rpc::kInvalidRequest, "Conflict: this session already has an open GET stream");
@@ -491,8 +558,10 @@ void HttpFront::Impl::get_mcp(const httplib::Request& req, httplib::Response& re
 }
 
 void HttpFront::Impl::delete_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs) {
-  if (!known_vs(vs, res) || !check_origin(req, res)) return;
-  auto session = session_of(req, res, vs);
+  if (!check_origin(req, res)) return;
+  auto who = identify(req, res, "/mcp/" + vs);
+  if (!who || !known_vs(vs, res)) return;
+  auto session = session_of(req, res, vs, *who);
   if (!session) return;
   gw.sessions().erase(session->id);
   spdlog::info("session {} ended by the client", session->id);
@@ -500,8 +569,10 @@ void HttpFront::Impl::delete_mcp(const httplib::Request& req, httplib::Response&
 }
 
 void HttpFront::Impl::get_sse(const httplib::Request& req, httplib::Response& res, const std::string& vs) {
-  if (!known_vs(vs, res) || !check_origin(req, res)) return;
-  auto session = gw.sessions().create(vs, /*legacy_sse=*/true);
+  if (!check_origin(req, res)) return;
+  auto who = identify(req, res, "/sse/" + vs);
+  if (!who || !known_vs(vs, res)) return;
+  auto session = gw.sessions().create(vs, /*legacy_sse=*/true, who->key());
   session->outbox.set_attached(true);
   session->open_streams++;
   spdlog::info("session {} opened on /sse/{} (legacy SSE)", session->id, vs);
@@ -516,9 +587,11 @@ void HttpFront::Impl::get_sse(const httplib::Request& req, httplib::Response& re
 }
 
 void HttpFront::Impl::post_sse(const httplib::Request& req, httplib::Response& res, const std::string& vs) {
-  if (!known_vs(vs, res) || !check_origin(req, res)) return;
+  if (!check_origin(req, res)) return;
+  auto who = identify(req, res, "/sse/" + vs);
+  if (!who || !known_vs(vs, res)) return;
   auto session = gw.sessions().find(req.get_param_value("sessionId"));
-  if (!session || !session->legacy_sse || session->virtual_server != vs) {
+  if (!session || !session->legacy_sse || session->virtual_server != vs || session->owner != who->key()) {
     send_rpc_error(res, 404, -32001, "Session not found");
     return;
   }
@@ -531,6 +604,7 @@ void HttpFront::Impl::post_sse(const httplib::Request& req, httplib::Response& r
     gw.handle_response(session, *msg);
   } else {
     auto inflight = std::make_shared<InFlight>();
+    inflight->principal = std::move(who);
     inflight->downstream_id = (*msg)["id"];
     inflight->request_bytes = req.body.size();
     // Every answer travels on the SSE stream, so the POST returns at once.
@@ -558,7 +632,18 @@ void HttpFront::Impl::routes() {
   svr.Post(std::string("/sse/") + vs_pattern + "/message", [this](const httplib::Request& q, httplib::Response& r) {
     post_sse(q, r, q.matches[1]);
   });
-  svr.Get("/healthz", [this](const httplib::Request&, httplib::Response& r) {
+  // RFC 9728 Protected Resource Metadata, for the gateway and each virtual
+  // server: public, since it is how a client learns where to authenticate.
+  svr.Get(R"(/\.well-known/oauth-protected-resource(/.*)?)", [this](const httplib::Request& q, httplib::Response& r) {
+    protected_resource_metadata(q, r);
+  });
+  svr.Get("/healthz", [this](const httplib::Request& q, httplib::Response& r) {
+    // Liveness is public; what runs behind the gateway is not.
+    httplib::Response refused;
+    if (!identify(q, refused, "")) {
+      send_json(r, 200, {{"status", "ok"}});
+      return;
+    }
     auto rt = gw.runtime();
     Json ups = Json::object();
     for (const auto& [name, up] : rt->upstreams) ups[name] = up->status();
