@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <thread>
 
 #include "core/text.h"
 #include "transport/http_common.h"
@@ -164,7 +165,7 @@ Result<JwksCache::Snapshot> JwksCache::fetch() {
   return s;
 }
 
-bool JwksCache::refetch(const std::shared_ptr<const Snapshot>& seen) {
+bool JwksCache::refetch(const std::shared_ptr<const Snapshot>& seen, bool wait) {
   std::unique_lock l(mu_);
   if (snap_ != seen) return true;  // replaced since the caller looked: use the new one
   if (fetching_) {
@@ -172,7 +173,13 @@ bool JwksCache::refetch(const std::shared_ptr<const Snapshot>& seen) {
     return true;
   }
   auto now = opt_.clock();
-  if (attempted_ && now - last_attempt_ < opt_.min_refetch_interval) return false;
+  if (attempted_ && now - last_attempt_ < opt_.min_refetch_interval) {
+    auto closed_for = opt_.min_refetch_interval - (now - last_attempt_);
+    if (!wait || closed_for > opt_.kid_miss_wait) return false;
+    l.unlock();
+    std::this_thread::sleep_for(closed_for);
+    return refetch(seen, /*wait=*/false);
+  }
   fetching_ = true;
   attempted_ = true;
   last_attempt_ = now;
@@ -219,7 +226,7 @@ Result<Jwk> JwksCache::key(std::string_view kid) {
   }
   if (const Jwk* k = s->set.find(kid)) return *k;
   // An unknown kid usually means the issuer rotated its keys.
-  bool fetched = refetch(s);
+  bool fetched = refetch(s, /*wait=*/true);
   s = snapshot();
   if (const Jwk* k = s->set.find(kid)) return *k;
   if (auto why = s->set.skipped_reason(kid); !why.empty())

@@ -9,7 +9,9 @@
 //  - when a token names a kid the set does not have (key rotation),
 // but never more often than once per min_refetch_interval, whatever the
 // reason, so that tokens with made-up kids cannot make the gateway hammer the
-// issuer. A failed refetch keeps the previous set.
+// issuer. A token whose kid is unknown while that window is closed waits up
+// to kid_miss_wait for it to open, so a rotation right after a fetch is
+// still followed. A failed refetch keeps the previous set.
 //
 // Thread-safety: key() may be called from any number of threads. Reading the
 // current set takes a short mutex hold; at most one fetch runs at a time and
@@ -30,7 +32,10 @@
 namespace portcullis::identity {
 
 struct JwksOptions {
-  std::chrono::seconds min_refetch_interval{10};
+  std::chrono::seconds min_refetch_interval{2};
+  // Real time an unknown-kid lookup may wait for the refetch window (0: it
+  // fails at once instead).
+  std::chrono::milliseconds kid_miss_wait{2000};
   std::chrono::seconds default_max_age{3600};
   std::chrono::seconds min_max_age{60};
   std::chrono::seconds max_max_age{24 * 3600};
@@ -77,7 +82,9 @@ class JwksCache {
 
   std::shared_ptr<const Snapshot> snapshot() const;
   // Runs or joins one fetch. False when the rate limit refused it.
-  bool refetch(const std::shared_ptr<const Snapshot>& seen);
+  // `wait`: an unknown-kid lookup, which may wait kid_miss_wait for the
+  // refetch window to open. False when the window stayed closed.
+  bool refetch(const std::shared_ptr<const Snapshot>& seen, bool wait = false);
   Result<Snapshot> fetch();  // discovery (if needed) + JWKS; no locks held
   Result<std::string> discover();
 

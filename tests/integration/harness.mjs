@@ -299,9 +299,11 @@ export const fixtureStdio = (file, extra = {}) => ({
 
 // Starts `portcullis serve --config DIR --listen 127.0.0.1:<free port>` and
 // waits until GET /healthz answers 200.
-export async function startGateway(dir, { env, args = [], timeoutMs = 20000 } = {}) {
+// `port`: listen there (e.g. when the config must name the gateway's own
+// URL, as auth.resource does); default: a free port.
+export async function startGateway(dir, { env, args = [], timeoutMs = 20000, port: wanted } = {}) {
   if (!fs.existsSync(PORTCULLIS)) throw new Error(`${PORTCULLIS} is missing: run tools/setup.sh`);
-  const port = await freePort();
+  const port = wanted ?? await freePort();
   const proc = spawnTracked(PORTCULLIS, ['serve', '--config', dir, '--listen', `127.0.0.1:${port}`, ...args], {
     name: 'portcullis',
     env,

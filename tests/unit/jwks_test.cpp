@@ -19,6 +19,8 @@ JwksOptions options(const TestClock& clock) {
   o.clock = clock.fn();
   o.connect_timeout = std::chrono::milliseconds(2000);
   o.read_timeout = std::chrono::milliseconds(5000);
+  o.min_refetch_interval = std::chrono::seconds(10);
+  o.kid_miss_wait = std::chrono::milliseconds(0);  // the test clock moves; real time does not
   return o;
 }
 
@@ -117,6 +119,21 @@ TEST_CASE("unknown kids refetch at most once per 10 s, and the error says when i
   CHECK(k.error() == "no key with kid 'made-up-2' in the issuer's key set");
   CHECK(as.jwks_fetches() == 2);
   CHECK_FALSE(cache.key("made-up-3").ok());
+  CHECK(as.jwks_fetches() == 2);
+}
+
+TEST_CASE("a key rotated in right after a fetch is followed: the lookup waits for the refetch window") {
+  IssuerServer as;
+  as.set_keys({&idtest::rsa_key()});
+  JwksOptions o;  // the real clock: this waits for real
+  o.min_refetch_interval = std::chrono::seconds(1);
+  o.kid_miss_wait = std::chrono::milliseconds(1500);
+  JwksCache cache(as.issuer(), as.jwks_uri(), o);
+  REQUIRE(cache.key("rsa-1").ok());
+  as.set_keys({&idtest::rsa_key(), &idtest::rsa_key2()});
+  auto k = cache.key("rsa-2");  // inside the window: waits for it, then refetches
+  REQUIRE(k.ok());
+  CHECK(k->kid() == "rsa-2");
   CHECK(as.jwks_fetches() == 2);
 }
 
