@@ -17,6 +17,8 @@
 #include "bridge/stdio_bridge.h"
 #include "identity/upstream_probe.h"
 #include "core/scheduler.h"
+#include "identity/api_keys.h"
+#include "identity/authenticator.h"
 #include "pipeline/gateway.h"
 #include "record/audit.h"
 #include "server/http_server.h"
@@ -44,11 +46,16 @@ Usage:
       Show the approved tool definitions and the changes noticed since, or
       approve changes (a virtual server with pinning: block hides a changed
       tool until then). A running gateway picks approvals up within a second.
+  portcullis keys new --id ID --subject SUB [--group G]... [--meta KEY=VALUE]...
+      Make an API key for a service account: prints the key (once; it is
+      never stored) and the api_keys.yaml entry holding its SHA-256.
   portcullis connect <virtual-server> [--url URL] [--config DIR] [--log-level LEVEL]
       Bridge MCP over stdin/stdout to a running gateway's virtual server, for
       clients that only launch local processes (Claude Desktop). The default
       URL is http://<listen of DIR/portcullis.yaml>/mcp/<virtual-server>;
       --url replaces it. Logs go to stderr (level warn unless --log-level).
+      Credentials come from PORTCULLIS_TOKEN or PORTCULLIS_API_KEY, metadata
+      from PORTCULLIS_METADATA.
 %PROBE%  portcullis --help | --version
 
 A config DIR holds servers.d/*.yaml, an optional portcullis.yaml and
@@ -98,6 +105,11 @@ int cmd_check(const Args& a) {
   }
   const auto& cfg = *loaded.config;
   size_t errors = 0;
+  // The identity stage as serve builds it: API keys file, issuer settings.
+  if (auto auth = identity::Authenticator::create(cfg.settings); !auth.ok()) {
+    std::cerr << auth.error() << "\n";
+    ++errors;
+  }
   if (!a.offline) {
     // Names only exist once upstreams list them: start each one (in
     // parallel), list, compose, and report what still collides.
@@ -137,6 +149,37 @@ int cmd_check(const Args& a) {
   }
   std::cout << "config OK: " << cfg.upstreams.size() << " upstream(s), " << cfg.virtual_servers.size()
             << " virtual server(s)\n";
+  return 0;
+}
+
+// `portcullis keys new --id ID --subject SUB [--group G]... [--meta KEY=VALUE]...`
+int cmd_keys(const Args& a) {
+  const auto& r = a.rest;
+  if (r.empty() || r[0] != "new") return usage_error("keys: expected 'new'");
+  std::string id, subject;
+  std::vector<std::string> groups;
+  std::map<std::string, std::string> metadata;
+  for (size_t i = 1; i < r.size(); ++i) {
+    if (i + 1 >= r.size()) return usage_error("keys new: " + r[i] + " needs a value");
+    const std::string& flag = r[i];
+    const std::string& v = r[++i];
+    if (flag == "--id") id = v;
+    else if (flag == "--subject") subject = v;
+    else if (flag == "--group") groups.push_back(v);
+    else if (flag == "--meta" && v.find('=') != std::string::npos) metadata[v.substr(0, v.find('='))] = v.substr(v.find('=') + 1);
+    else return usage_error("keys new: unknown option '" + flag + "'");
+  }
+  if (id.empty() || subject.empty()) return usage_error("keys new needs --id and --subject");
+  auto made = identity::generate_api_key(id, subject, groups, metadata);
+  if (!made.ok()) {
+    std::cerr << "portcullis keys new: " << made.error() << "\n";
+    return 2;
+  }
+  // Line 1: the key, shown this once (only its hash is ever stored); then
+  // the entry to append to api_keys.yaml.
+  std::cout << made.value().key << "\n";
+  std::cout << made.value().yaml_entry;
+  if (!made.value().yaml_entry.empty() && made.value().yaml_entry.back() != '\n') std::cout << "\n";
   return 0;
 }
 
@@ -299,7 +342,7 @@ int main(int argc, char** argv) {
       a.connect_server = s;
     } else if (s == "--offline" && a.command == "check") {
       a.offline = true;
-    } else if (a.command == "audit" || a.command == "pins") {
+    } else if (a.command == "audit" || a.command == "pins" || a.command == "keys") {
       a.rest.push_back(s);
     } else {
       return usage_error("unknown option '" + s + "' for '" + a.command + "'");
@@ -312,5 +355,6 @@ int main(int argc, char** argv) {
   if (a.command == "audit") return cmd_audit(a);
   if (a.command == "connect") return bridge::run_connect(a.connect_server, a.connect_url, a.config_dir, a.connect_log_level);
   if (a.command == "pins") return cmd_pins(a);
+  if (a.command == "keys") return cmd_keys(a);
   return usage_error("unknown command '" + a.command + "'");
 }

@@ -114,7 +114,9 @@ struct Link {
 
 class Bridge {
  public:
-  Bridge(std::string url, Output& out) : url_(std::move(url)), out_(out) {}
+  // `headers` go with every request to the gateway (its credentials).
+  Bridge(std::string url, std::map<std::string, std::string> headers, Output& out)
+      : url_(std::move(url)), headers_(std::move(headers)), out_(out) {}
 
   // One stdin line.
   void handle_line(std::string_view line) {
@@ -230,6 +232,7 @@ class Bridge {
     cfg.name = kUpstreamName;
     cfg.transport = config::Transport::StreamableHttp;
     cfg.url = url_;
+    cfg.headers = headers_;
     cfg.timeout = kRequestTimeout;
     cfg.connect_timeout = kConnectTimeout;
     cfg.pos.file = "<portcullis connect>";
@@ -329,6 +332,7 @@ class Bridge {
   }
 
   const std::string url_;
+  const std::map<std::string, std::string> headers_;
   Output& out_;
   std::mutex mu_;
   std::shared_ptr<Link> link_;                 // (mu_) the current connection
@@ -394,6 +398,18 @@ Result<std::string> default_gateway_url(const std::string& config_dir, const std
   return "http://" + host + ":" + port + "/mcp/" + virtual_server;
 }
 
+std::map<std::string, std::string> gateway_credentials() {
+  std::map<std::string, std::string> headers;
+  auto env = [](const char* name) -> std::string {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+  };
+  if (auto token = env("PORTCULLIS_TOKEN"); !token.empty()) headers["Authorization"] = "Bearer " + token;
+  if (auto key = env("PORTCULLIS_API_KEY"); !key.empty()) headers["X-API-Key"] = key;
+  if (auto meta = env("PORTCULLIS_METADATA"); !meta.empty()) headers["X-Portcullis-Metadata"] = meta;
+  return headers;
+}
+
 int run_connect(const std::string& virtual_server, const std::string& url_arg, const std::string& config_dir,
                 const std::string& log_level) {
   if (virtual_server.empty()) return arg_error("missing the virtual server name (portcullis connect <virtual-server>)");
@@ -442,7 +458,7 @@ int run_connect(const std::string& virtual_server, const std::string& url_arg, c
   spdlog::info("relaying stdio to {}", url);
 
   Output out(STDOUT_FILENO, wake[1]);
-  Bridge bridge(url, out);
+  Bridge bridge(url, gateway_credentials(), out);
   std::string line;
   bool discarding = false;  // inside a line that exceeded kMaxLine
   std::vector<char> buf(64 * 1024);

@@ -13,7 +13,13 @@
 // or its session ended. A dead gateway does not end the bridge: the next
 // message opens a new connection (the client must initialize again).
 // stdin EOF, SIGTERM and SIGINT end the session (DELETE) and exit 0.
+//
+// Credentials come from the environment, never the command line (which
+// other users can read): PORTCULLIS_TOKEN (an OAuth access token, sent as
+// "Authorization: Bearer"), PORTCULLIS_API_KEY (X-API-Key) and
+// PORTCULLIS_METADATA (X-Portcullis-Metadata, a JSON object).
 #pragma once
+#include <map>
 #include <string>
 
 #include "core/result.h"
@@ -29,6 +35,9 @@ Result<std::string> default_gateway_url(const std::string& config_dir, const std
 // overrides the endpoint; `log_level` (may be empty: warn) sets the stderr
 // log level. Returns the process exit code: 0 after a clean end, 2 for bad
 // arguments (with a message on stderr).
+// The gateway credentials the environment holds, as request headers.
+std::map<std::string, std::string> gateway_credentials();
+
 int run_connect(const std::string& virtual_server, const std::string& url, const std::string& config_dir,
                 const std::string& log_level);
 

@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 
@@ -234,12 +235,13 @@ describe('identity: OAuth protected resource and API keys', () => {
   });
 });
 
-describe('identity: untagged traffic refused', () => {
+describe('identity: untagged traffic refused, keys from the CLI, the stdio bridge', () => {
   let gw;
+  let dir;
   const key = apiKey('anon-bot', 'bot@example.com');
 
   before(async () => {
-    const dir = h.makeConfigDir({
+    dir = h.makeConfigDir({
       settings: {
         auth: { mode: 'api_key', api_keys_file: 'api_keys.yaml' },
         metadata: { required: ['team', 'project_id'], untagged: 'reject' },
@@ -267,5 +269,52 @@ describe('identity: untagged traffic refused', () => {
     assert.equal(ok.status, 200);
     await ok.arrayBuffer();
   });
-});
 
+  test('`portcullis keys new` prints a key once and the entry that admits it, holding only its hash', async () => {
+    const made = await h.run(h.PORTCULLIS, ['keys', 'new', '--id', 'deploy-bot', '--subject', 'deploy@example.com', '--group', 'ci', '--meta', 'team=platform', '--meta', 'project_id=deploy']);
+    assert.equal(made.code, 0, made.stderr);
+    const [keyLine, ...entry] = made.stdout.split('\n');
+    assert.match(keyLine, /^pk_[A-Za-z0-9_-]{43}$/);
+    assert.ok(!entry.join('\n').includes(keyLine), 'the entry does not contain the key');
+    const sha = crypto.createHash('sha256').update(keyLine).digest('hex');
+    assert.ok(entry.join('\n').includes(`sha256:${sha}`));
+    // Added to the running gateway's file (reloaded on change), it admits the key.
+    const existing = `- id: ${key.entry.id}\n  hash: ${key.entry.hash}\n  subject: ${key.entry.subject}\n`;
+    h.writeFile(dir, 'api_keys.yaml', `${existing}${entry.join('\n')}`);
+    const check = await h.run(h.PORTCULLIS, ['check', '--offline', '--config', dir]);
+    assert.equal(check.code, 0, check.output);
+    await h.waitUntil(async () => {
+      const r = await h.rawPost(gw.mcpUrl('main'), { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }, { 'X-API-Key': keyLine });
+      await r.arrayBuffer();
+      return r.status === 200;
+    }, { timeoutMs: 10000, what: 'the new key to be admitted after the reload' });
+  });
+
+  test('`portcullis check` reports a broken api_keys.yaml with file:line', async () => {
+    const broken = h.makeConfigDir({
+      settings: { auth: { mode: 'api_key', api_keys_file: 'api_keys.yaml' } },
+      servers,
+      files: { 'api_keys.yaml': '- id: x\n  hash: sha256:nothex\n  subject: s\n' },
+    });
+    const r = await h.run(h.PORTCULLIS, ['check', '--offline', '--config', broken]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /api_keys\.yaml:\d+:.*hash/);
+  });
+
+  test('`portcullis connect` sends the credentials and metadata of its environment', async () => {
+    const transport = new StdioClientTransport({
+      command: h.PORTCULLIS,
+      args: ['connect', 'main', '--url', gw.mcpUrl('main')],
+      env: { ...process.env, PORTCULLIS_API_KEY: key.key, PORTCULLIS_METADATA: JSON.stringify({ team: 'platform', project_id: 'bridge' }) },
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'bridge-it', version: '1.0.0' });
+    await client.connect(transport);
+    assert.equal(h.text(await client.callTool({ name: 'echo', arguments: { message: 'via bridge' } })), 'Echo: via bridge');
+    await client.close();
+    const bare = new StdioClientTransport({ command: h.PORTCULLIS, args: ['connect', 'main', '--url', gw.mcpUrl('main')], env: { PATH: process.env.PATH }, stderr: 'pipe' });
+    const refused = new Client({ name: 'bridge-it', version: '1.0.0' });
+    await assert.rejects(refused.connect(bare), /401|unauthorized|credentials/i);
+    await refused.close().catch(() => {});
+  });
+});
