@@ -64,6 +64,15 @@ const char* to_string(Transport t) {
   return "unknown";
 }
 
+const char* to_string(CredentialType t) {
+  switch (t) {
+    case CredentialType::None: return "none";
+    case CredentialType::Static: return "static";
+    case CredentialType::TokenExchange: return "oauth_token_exchange";
+  }
+  return "none";
+}
+
 const char* to_string(Revision r) {
   switch (r) {
     case Revision::Auto: return "auto";
@@ -78,7 +87,10 @@ bool UpstreamConfig::same_connection(const UpstreamConfig& o) const {
   return transport == o.transport && command == o.command && args == o.args && env == o.env &&
          cwd == o.cwd && url == o.url && headers == o.headers && timeout == o.timeout &&
          connect_timeout == o.connect_timeout && sessions == o.sessions && max_sessions == o.max_sessions &&
-         revision == o.revision;
+         revision == o.revision && auth.type == o.auth.type && auth.token_endpoint == o.auth.token_endpoint &&
+         auth.client_id == o.auth.client_id && auth.client_secret == o.auth.client_secret &&
+         auth.audience == o.auth.audience && auth.resource == o.auth.resource && auth.scopes == o.auth.scopes &&
+         auth.token_env == o.auth.token_env;
 }
 
 size_t VirtualServerConfig::upstream_count() const {
@@ -872,7 +884,7 @@ class Loader {
       return;
     }
     Fields f = fields(val, {"transport", "command", "args", "env", "cwd", "url", "headers", "timeout", "connect_timeout",
-                            "sessions", "max_sessions", "revision"},
+                            "sessions", "max_sessions", "revision", "auth"},
                       where);
 
     std::optional<Transport> transport;
@@ -931,6 +943,8 @@ class Loader {
       }
     }
 
+    if (auto* e = find(f, "auth")) parse_upstream_auth(*e, where, transport, u);
+
     if (transport == Transport::Stdio) {
       if (!find(f, "command")) error(key, where, "transport stdio requires 'command'");
       for (std::string_view k : {"url", "headers"})
@@ -947,6 +961,77 @@ class Loader {
       }
     }
     if (first) cfg_.upstreams.emplace(name, std::move(u));
+  }
+
+  void parse_upstream_auth(const Entry& e, const std::string& upstream, std::optional<Transport> transport,
+                           UpstreamConfig& u) {
+    const std::string where = upstream + " auth";
+    if (!expect_map(e, upstream)) return;
+    UpstreamAuth& a = u.auth;
+    a.pos = {file_, line_of(e.key)};
+    Fields f = fields(e.value, {"type", "header", "value", "env", "token_endpoint", "client_id", "client_secret",
+                                "audience", "resource", "scopes", "token_env"},
+                      where);
+    auto* t = find(f, "type");
+    if (!t) {
+      error(e.key, where, "missing required key 'type' (none, static or oauth_token_exchange)");
+      return;
+    }
+    auto type = get_string(*t, where, false);
+    if (!type) return;
+    if (*type == "none") a.type = CredentialType::None;
+    else if (*type == "static") a.type = CredentialType::Static;
+    else if (*type == "oauth_token_exchange") a.type = CredentialType::TokenExchange;
+    else if (*type == "oauth_user")
+      return error(t->value, where, "type oauth_user (per-user upstream OAuth with consent) is not available yet; "
+                                    "use oauth_token_exchange or static");
+    else
+      return error(t->value, where, "unknown type " + quote(*type) + suggestion(*type, {"none", "static", "oauth_token_exchange"}));
+    auto str = [&](std::string_view k, std::string& out) {
+      if (auto* x = find(f, k))
+        if (auto v = get_string(*x, where, true)) out = std::move(*v);
+    };
+    str("header", a.header);
+    str("value", a.value);
+    if (auto* x = find(f, "env")) a.env = get_string_map(*x, where, true);
+    str("token_endpoint", a.token_endpoint);
+    str("client_id", a.client_id);
+    str("client_secret", a.client_secret);
+    str("audience", a.audience);
+    str("resource", a.resource);
+    str("token_env", a.token_env);
+    if (auto* x = find(f, "scopes"))
+      if (auto v = get_strings(*x, where, false)) a.scopes = std::move(*v);
+    // Which keys belong to which type.
+    std::vector<std::string_view> allowed;
+    if (a.type == CredentialType::Static) allowed = {"type", "header", "value", "env"};
+    else if (a.type == CredentialType::TokenExchange)
+      allowed = {"type", "token_endpoint", "client_id", "client_secret", "audience", "resource", "scopes", "token_env"};
+    else allowed = {"type"};
+    for (const auto& [k, field] : f) {
+      if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
+        error(field.key, where, quote(k) + " is not used by type " + *type);
+    }
+    const bool stdio = transport == Transport::Stdio;
+    if (a.type == CredentialType::Static) {
+      if (stdio && find(f, "value")) error(find(f, "value")->key, where, "stdio upstreams take a static credential as 'env'");
+      if (!stdio && find(f, "env")) error(find(f, "env")->key, where, "HTTP upstreams take a static credential as 'header' and 'value'");
+      if (stdio && !find(f, "env")) error(e.key, where, "type static needs 'env' for a stdio upstream");
+      if (!stdio && !find(f, "value")) error(e.key, where, "type static needs 'value'");
+      if (!stdio) u.headers[a.header] = a.value;
+      else for (const auto& [k, v] : a.env) u.env[k] = v;
+    }
+    if (a.type == CredentialType::TokenExchange) {
+      if (a.token_endpoint.empty()) error(e.key, where, "type oauth_token_exchange needs 'token_endpoint'");
+      else if (!text::starts_with(text::to_lower(a.token_endpoint), "http://") &&
+               !text::starts_with(text::to_lower(a.token_endpoint), "https://"))
+        error(find(f, "token_endpoint")->value, where, "'token_endpoint' must be an http(s) URL");
+      if (a.resource.empty() && !stdio) a.resource = u.url;
+      if (stdio && a.audience.empty() && a.resource.empty())
+        error(e.key, where, "a stdio upstream has no URL: give 'audience' or 'resource' for the exchanged token");
+      if (u.sessions != SessionMode::PerClient)
+        error(e.key, where, "per-user credentials need 'sessions: per_client' (each user gets their own upstream session)");
+    }
   }
 
   void parse_virtual_server(const YAML::Node& key, const YAML::Node& val) {

@@ -7,6 +7,7 @@
 #pragma once
 #include <array>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -51,6 +52,36 @@ enum class SessionMode { PerClient, Shared };
 enum class Revision { Auto, Legacy, Modern };
 const char* to_string(Revision r);  // "auto", "2025-11-25", "2026-07-28"
 
+// Which credential Portcullis presents to an upstream. The caller's own
+// token is never passed through.
+//  None:          nothing.
+//  Static:        one fixed value for everyone (a header, or env for stdio).
+//  TokenExchange: per user: the caller's token exchanged at the issuer's
+//                 token endpoint (RFC 8693) for one whose audience is the
+//                 upstream; stdio gets it in `token_env`.
+enum class CredentialType { None, Static, TokenExchange };
+const char* to_string(CredentialType t);  // "none", "static", "oauth_token_exchange"
+
+struct UpstreamAuth {
+  CredentialType type = CredentialType::None;
+  // static, HTTP: this header with this value (${VAR} expanded); stdio: env.
+  std::string header = "Authorization";
+  std::string value;
+  std::map<std::string, std::string> env;
+  // oauth_token_exchange
+  std::string token_endpoint;
+  std::string client_id, client_secret;
+  std::string audience;  // requested audience (default: none)
+  std::string resource;  // requested resource (default: the upstream's url)
+  std::vector<std::string> scopes;
+  std::string token_env = "UPSTREAM_TOKEN";  // stdio: the variable that carries the user's token
+  SourcePos pos;
+
+  // Each user gets their own credential, so their own upstream session
+  // (stdio: process), and catalogues are listed per user.
+  bool per_user() const { return type == CredentialType::TokenExchange; }
+};
+
 struct UpstreamConfig {
   std::string name;  // [a-z0-9-]+
   Transport transport = Transport::Stdio;
@@ -67,7 +98,13 @@ struct UpstreamConfig {
   SessionMode sessions = SessionMode::PerClient;
   Revision revision = Revision::Auto;
   size_t max_sessions = 256;  // per_client: upper bound on live upstream sessions
+  UpstreamAuth auth;
   SourcePos pos;
+  // Not from YAML: the gateway sets it on a per-user link's copy of the
+  // config. HTTP transports call it for every request and send its value
+  // as the Authorization header (a per-user token, renewed while the
+  // upstream session lasts); an empty value sends none.
+  std::function<std::string()> authorization;
 
   // True when two configs would produce the same upstream behaviour; used by
   // reload to keep running connections of unchanged upstreams.

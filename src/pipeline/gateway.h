@@ -26,6 +26,7 @@
 #include "config/config.h"
 #include "core/elastic_pool.h"
 #include "identity/authenticator.h"
+#include "identity/upstream_tokens.h"
 #include "pipeline/session.h"
 #include "pipeline/upstream.h"
 #include "record/audit.h"
@@ -275,6 +276,14 @@ class Gateway {
                     const std::shared_ptr<CallState>& state);
   Result<std::shared_ptr<mcp::UpstreamLink>> link_for(const std::shared_ptr<Session>& session,
                                                       const std::shared_ptr<Upstream>& upstream);
+  // The session principal's own copy of a per-user upstream's config: its
+  // token in the environment (stdio) or on every request (HTTP). `expires`:
+  // when the token handed out now expires.
+  Result<config::UpstreamConfig> personal_config(const std::shared_ptr<Session>& session,
+                                                 const std::shared_ptr<Upstream>& upstream, long long* expires);
+  // Lists the per-user upstreams of the session's virtual server through the
+  // session's own links, once, into its catalogue overlay.
+  void list_personal_catalogs(const std::shared_ptr<Session>& session);
   mcp::UpstreamLink::Handlers client_link_handlers(const std::shared_ptr<Session>& session,
                                                    const std::shared_ptr<Upstream>& upstream);
 
@@ -338,6 +347,8 @@ class Gateway {
   std::mutex stateless_mu_;
   std::map<std::string, std::shared_ptr<StatelessSlot>> stateless_links_;  // (stateless_mu_)
   const std::shared_ptr<CatalogOverlay> stateless_overlay_ = std::make_shared<CatalogOverlay>();
+  // Per-user tokens for upstreams that act as each user.
+  const std::shared_ptr<identity::UpstreamTokens> upstream_tokens_ = std::make_shared<identity::UpstreamTokens>();
   std::mutex exchanges_mu_;
   std::unordered_map<std::string, std::shared_ptr<Exchange>> exchanges_;  // (exchanges_mu_)
   std::mutex listeners_mu_;

@@ -14,6 +14,41 @@
 
 namespace portcullis::pipeline {
 
+void Gateway::list_personal_catalogs(const std::shared_ptr<Session>& session) {
+  if (session->stateless) return;
+  auto rt = runtime();
+  const compose::VirtualCatalog* cat = rt->catalog(session->virtual_server);
+  if (!cat) return;
+  for (const auto& name : cat->upstreams()) {
+    auto up = rt->upstreams.find(name);
+    if (up == rt->upstreams.end() || !up->second->personal()) continue;
+    {
+      std::lock_guard lock(session->mu);
+      if (!session->personal_listed.insert(name).second) continue;
+    }
+    auto link = link_for(session, up->second);
+    if (!link.ok()) {
+      spdlog::warn("session {}: upstream '{}' could not be listed with the user's credential: {}", session->id, name,
+                   link.error());
+      std::lock_guard lock(session->mu);
+      session->personal_listed.erase(name);  // the next request tries again
+      session->personal_failures[name] = link.error();
+      continue;
+    }
+    {
+      std::lock_guard lock(session->mu);
+      session->personal_failures.erase(name);
+    }
+    std::shared_ptr<CatalogOverlay> overlay;
+    {
+      std::lock_guard lock(session->mu);
+      if (!session->catalogs) session->catalogs = std::make_shared<CatalogOverlay>();
+      overlay = session->catalogs;
+    }
+    apply_private_list(*overlay, session, name, *link.value());
+  }
+}
+
 std::shared_ptr<const compose::VirtualCatalog> Gateway::catalog_of(Session& session,
                                                                    const std::shared_ptr<const Runtime>& rt) {
   if (session.stateless) return stateless_catalog(session.virtual_server, rt);

@@ -91,6 +91,7 @@ void Gateway::handle_request(const std::shared_ptr<Session>& session, const Json
   {
     std::lock_guard lock(session->mu);
     session->inflight[id_key(inflight->downstream_id)] = inflight;
+    if (inflight->principal) session->principal = inflight->principal;
   }
   if (session->stateless) {
     // 2026-07-28 has no handshake, no ping, no session-wide log level and no
@@ -112,9 +113,14 @@ void Gateway::handle_request(const std::shared_ptr<Session>& session, const Json
                        "Method not found: " + method + " belongs to protocol revision 2026-07-28; this session "
                        "negotiated " + session->protocol_version);
   }
+  if (!session->stateless && method != "initialize" && method != "ping" && method != "logging/setLevel") {
+    // A session restored elsewhere has not listed its per-user upstreams yet.
+    list_personal_catalogs(session);
+  }
   if (method == "initialize") {
     Json result = initialize(*session, params);
     open_roaming_links(session);
+    list_personal_catalogs(session);
     finish(session, inflight, rpc::make_result(inflight->downstream_id, std::move(result)));
   } else if (method == "ping") {
     finish(session, inflight, rpc::make_result(inflight->downstream_id, Json::object()));
@@ -262,9 +268,16 @@ void Gateway::call_tool(const std::shared_ptr<Session>& session, const std::shar
       for (const auto& sel : vs->second.tools) {
         auto up = rt->upstreams.find(sel.upstream);
         if (!seen.insert(sel.upstream).second || up == rt->upstreams.end()) continue;
-        if (!up->second->ready() && up->second->catalog()->tools.empty()) {
+        if (!up->second->ready() && !up->second->personal() && up->second->catalog()->tools.empty()) {
           why += (why.empty() ? " (" : "; ") + std::string("upstream '") + sel.upstream + "' is " + up->second->status() +
                  ", so its tools are not listed";
+        }
+        if (up->second->personal()) {
+          std::lock_guard lock(session->mu);
+          if (auto f = session->personal_failures.find(sel.upstream); f != session->personal_failures.end()) {
+            why += (why.empty() ? " (" : "; ") + std::string("the tools of upstream '") + sel.upstream +
+                   "' could not be listed for you: " + f->second;
+          }
         }
       }
       if (!why.empty()) why += ")";
@@ -377,8 +390,52 @@ void Gateway::set_log_level(const std::shared_ptr<Session>& session, const std::
 
 // ---------------------------------------------------------------- forwarding
 
+Result<config::UpstreamConfig> Gateway::personal_config(const std::shared_ptr<Session>& session,
+                                                        const std::shared_ptr<Upstream>& up, long long* expires) {
+  std::shared_ptr<const identity::Principal> who;
+  {
+    std::lock_guard lock(session->mu);
+    who = session->principal;
+  }
+  if (!who) return fail("upstream '" + up->name() + "' needs the caller's identity, and this request has none");
+  config::UpstreamConfig cfg = up->config();
+  // Fail now, with the issuer's reason, rather than on the upstream's 401.
+  auto token = upstream_tokens_->token_for(*who, cfg);
+  if (!token.ok()) return fail(token.error());
+  *expires = token.value().expires_at;
+  if (cfg.transport == config::Transport::Stdio) {
+    // This user's own process, with this user's token in its environment.
+    cfg.env[cfg.auth.token_env] = token.value().value;
+    return cfg;
+  }
+  // HTTP: the newest token of the session's principal on every request.
+  std::weak_ptr<Session> ws = session;
+  std::shared_ptr<identity::UpstreamTokens> tokens = upstream_tokens_;
+  config::UpstreamConfig base = cfg;
+  cfg.authorization = [ws, tokens, base]() -> std::string {
+    auto s = ws.lock();
+    if (!s) return {};
+    std::shared_ptr<const identity::Principal> p;
+    {
+      std::lock_guard lock(s->mu);
+      p = s->principal;
+    }
+    auto t = p ? tokens->token_for(*p, base) : Result<identity::UpstreamTokens::Token>(fail("no principal"));
+    if (!t.ok()) {
+      spdlog::warn("{}", t.error());
+      return {};
+    }
+    return "Bearer " + t.value().value;
+  };
+  return cfg;
+}
+
 Result<std::shared_ptr<mcp::UpstreamLink>> Gateway::link_for(const std::shared_ptr<Session>& session,
                                                              const std::shared_ptr<Upstream>& up) {
+  if (session->stateless && up->config().auth.per_user()) {
+    return fail("upstream '" + up->name() + "' acts as each user, which 2026-07-28 stateless requests cannot do yet; "
+                "use a 2025-11-25 session (initialize) for it");
+  }
   if (session->stateless) return stateless_link(up);
   if (up->config().sessions == config::SessionMode::Shared) {
     auto link = up->shared_link();
@@ -393,10 +450,29 @@ Result<std::shared_ptr<mcp::UpstreamLink>> Gateway::link_for(const std::shared_p
     slot = s;
   }
   std::lock_guard lock(slot->mu);
-  if (slot->link && slot->link->state() != mcp::LinkState::Closed) return slot->link;
+  if (slot->link && slot->link->state() != mcp::LinkState::Closed) {
+    // A stdio process holds its user's token from its start: renew it by
+    // restarting the process shortly before the token expires.
+    if (!slot->credential_expires || now_ms() / 1000 < slot->credential_expires - 60) return slot->link;
+    spdlog::info("upstream '{}': the user's token expires soon; restarting their process with a fresh one", up->name());
+    slot->link->close();
+    if (slot->release) slot->release();
+    slot->release = nullptr;
+    slot->link.reset();
+  }
   std::optional<mcp::UpstreamLink::SessionHandle> resume;
   if (auto h = session->upstream_handles.find(up->name()); h != session->upstream_handles.end()) resume = h->second;
-  auto link = up->open_client_link(session->client_capabilities, client_link_handlers(session, up), std::move(resume));
+  std::optional<config::UpstreamConfig> personal;
+  slot->credential_expires = 0;
+  if (up->config().auth.per_user()) {
+    long long expires = 0;
+    auto cfg = personal_config(session, up, &expires);
+    if (!cfg.ok()) return fail(cfg.error());
+    personal = std::move(cfg.value());
+    if (personal->transport == config::Transport::Stdio) slot->credential_expires = expires;
+  }
+  auto link = up->open_client_link(session->client_capabilities, client_link_handlers(session, up), std::move(resume),
+                                   std::move(personal));
   if (!link.ok()) return fail(link.error());
   slot->link = link.value();
   std::weak_ptr<Upstream> weak_up = up;

@@ -107,6 +107,7 @@ class Session : public std::enable_shared_from_this<Session> {
   struct LinkSlot {
     std::mutex mu;  // serializes creation
     std::shared_ptr<mcp::UpstreamLink> link;
+    long long credential_expires = 0;  // stdio with a per-user token: restart before then
     std::function<void()> release;  // returns the upstream's session slot
   };
   std::map<std::string, std::shared_ptr<LinkSlot>> links;                  // (mu) per upstream
@@ -123,6 +124,13 @@ class Session : public std::enable_shared_from_this<Session> {
   long long next_server_request = 1;                            // (mu)
   std::set<std::string> subscriptions;                          // (mu) resource URIs
   std::string log_level;                                        // (mu) empty: never set
+  // The principal of the newest request, whose credentials per-user
+  // upstream links use (its token may be fresher than the first one's).
+  std::shared_ptr<const identity::Principal> principal;        // (mu)
+  // Per-user upstreams whose catalogue this session has listed with its
+  // own credentials (see Gateway::list_personal_catalogs).
+  std::set<std::string> personal_listed;                        // (mu)
+  std::map<std::string, std::string> personal_failures;         // (mu) upstream -> why it could not be listed
   // What this session's own upstream links list, once one of them announced
   // a list change; null until then (Gateway::catalog_of).
   std::shared_ptr<CatalogOverlay> catalogs;                     // (mu)

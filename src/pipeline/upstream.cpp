@@ -20,6 +20,8 @@ Upstream::Upstream(config::UpstreamConfig cfg, OnCatalogChanged on_changed, OnSh
 Upstream::~Upstream() { stop(); }
 
 void Upstream::start() {
+  // Nobody's credential could list it: each session does, with its own.
+  if (personal()) return;
   std::weak_ptr<Upstream> weak = weak_from_this();
   mcp::UpstreamLink::Handlers h;
   h.on_notification = [weak](const transport::Incoming& in) {
@@ -82,6 +84,7 @@ bool Upstream::ready() const { return link_ && link_->state() == mcp::LinkState:
 
 std::string Upstream::status() const {
   if (ready()) return "ready";
+  if (personal()) return "per user (each session connects with its own credential)";
   std::lock_guard lock(mu_);
   return "down: " + (last_error_.empty() ? std::string("starting") : last_error_);
 }
@@ -162,7 +165,7 @@ void Upstream::schedule_refresh() {
 
 Result<std::shared_ptr<mcp::UpstreamLink>> Upstream::open_client_link(
     const Json& client_capabilities, mcp::UpstreamLink::Handlers handlers,
-    std::optional<mcp::UpstreamLink::SessionHandle> resume) {
+    std::optional<mcp::UpstreamLink::SessionHandle> resume, std::optional<config::UpstreamConfig> personal) {
   if (client_links_.fetch_add(1) >= cfg_.max_sessions) {
     client_links_.fetch_sub(1);
     return fail("upstream '" + name() + "' has reached max_sessions (" +
@@ -178,7 +181,7 @@ Result<std::shared_ptr<mcp::UpstreamLink>> Upstream::open_client_link(
     }
   }
   client.resume = std::move(resume);
-  auto link = mcp::UpstreamLink::create(cfg_, client, std::move(handlers));
+  auto link = mcp::UpstreamLink::create(personal ? std::move(*personal) : cfg_, client, std::move(handlers));
   auto r = link->start();
   if (!r.ok()) {
     link->close();

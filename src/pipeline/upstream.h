@@ -56,9 +56,15 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   // A private link for one downstream session (per_client mode). Fails when
   // max_sessions links are open or the upstream cannot be started.
   // `resume`: an upstream session to continue (Streamable HTTP).
+  // `personal`: this user's copy of the config (their credential), for
+  // upstreams whose auth is per user.
   Result<std::shared_ptr<mcp::UpstreamLink>> open_client_link(
       const Json& client_capabilities, mcp::UpstreamLink::Handlers handlers,
-      std::optional<mcp::UpstreamLink::SessionHandle> resume = std::nullopt);
+      std::optional<mcp::UpstreamLink::SessionHandle> resume = std::nullopt,
+      std::optional<config::UpstreamConfig> personal = std::nullopt);
+  // True when the upstream acts as each user (per-user credentials): it has
+  // no shared link, and each session lists it with its own credential.
+  bool personal() const { return cfg_.auth.per_user(); }
   void client_link_closed();
 
  private:

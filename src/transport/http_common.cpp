@@ -146,6 +146,12 @@ ClientTimeouts timeouts_for(const config::UpstreamConfig& cfg) {
 httplib::Headers base_headers(const config::UpstreamConfig& cfg) {
   httplib::Headers h;
   for (const auto& [k, v] : cfg.headers) h.emplace(k, v);
+  if (cfg.authorization) {
+    if (std::string value = cfg.authorization(); !value.empty()) {
+      h.erase("Authorization");
+      h.emplace("Authorization", std::move(value));
+    }
+  }
   // Streams must not sit in a compressor's buffer.
   if (h.find("Accept-Encoding") == h.end()) h.emplace("Accept-Encoding", "identity");
   return h;

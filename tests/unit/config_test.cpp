@@ -1107,3 +1107,68 @@ TEST_CASE("metadata.required names contract keys once each and untagged is tag o
               "portcullis.yaml:6: metadata: unknown untagged policy 'warn' (tag or reject)",
               "portcullis.yaml:7: metadata: unknown key 'strict' (expected one of: required, untagged)"});
 }
+
+TEST_CASE("an upstream's auth block: a static credential becomes a header or env, a token exchange is per user") {
+  TempConfig t;
+  t.write("servers.d/s.yaml", R"(upstreams:
+  api:
+    transport: streamable-http
+    url: http://127.0.0.1:1/mcp
+    auth: {type: static, header: X-Api-Token, value: s3cret}
+  tool:
+    transport: stdio
+    command: node
+    auth: {type: static, env: {GITHUB_TOKEN: ghp_x}}
+  mine:
+    transport: streamable-http
+    url: http://127.0.0.1:2/mcp
+    auth: {type: oauth_token_exchange, token_endpoint: http://127.0.0.1:9/token, client_id: gw, scopes: [mcp]}
+)");
+  auto r = t.load();
+  REQUIRE(r.errors.empty());
+  const auto& ups = r.config->upstreams;
+  CHECK(ups.at("api").headers.at("X-Api-Token") == "s3cret");
+  CHECK(ups.at("tool").env.at("GITHUB_TOKEN") == "ghp_x");
+  CHECK_FALSE(ups.at("api").auth.per_user());
+  const auto& mine = ups.at("mine").auth;
+  CHECK(mine.type == portcullis::config::CredentialType::TokenExchange);
+  CHECK(mine.per_user());
+  CHECK(mine.resource == "http://127.0.0.1:2/mcp");  // defaults to the upstream's url
+  CHECK(mine.scopes == std::vector<std::string>{"mcp"});
+}
+
+TEST_CASE("an upstream's auth block is refused with a reason when it cannot work") {
+  CHECK(errors_of(R"(upstreams:
+  a:
+    transport: streamable-http
+    url: http://127.0.0.1:1/mcp
+    sessions: shared
+    auth: {type: oauth_token_exchange, token_endpoint: http://127.0.0.1:9/token}
+  b:
+    transport: stdio
+    command: node
+    auth: {type: oauth_token_exchange, token_endpoint: http://127.0.0.1:9/token}
+  c:
+    transport: stdio
+    command: node
+    auth: {type: static, value: x}
+  d:
+    transport: streamable-http
+    url: http://127.0.0.1:1/mcp
+    auth: {type: oauth_user}
+  e:
+    transport: streamable-http
+    url: http://127.0.0.1:1/mcp
+    auth: {type: static, value: x, token_endpoint: http://x}
+)") == Lines{
+            "servers.d/s.yaml:6: upstream 'a' auth: per-user credentials need 'sessions: per_client' (each user gets "
+            "their own upstream session)",
+            "servers.d/s.yaml:10: upstream 'b' auth: a stdio upstream has no URL: give 'audience' or 'resource' for "
+            "the exchanged token",
+            "servers.d/s.yaml:14: upstream 'c' auth: stdio upstreams take a static credential as 'env'",
+            "servers.d/s.yaml:14: upstream 'c' auth: type static needs 'env' for a stdio upstream",
+            "servers.d/s.yaml:18: upstream 'd' auth: type oauth_user (per-user upstream OAuth with consent) is not "
+            "available yet; use oauth_token_exchange or static",
+            "servers.d/s.yaml:22: upstream 'e' auth: 'token_endpoint' is not used by type static",
+        });
+}
