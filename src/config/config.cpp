@@ -127,7 +127,7 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   return d[a.size()][b.size()];
 }
 
-std::string quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+using text::quote;
 
 // " (did you mean 'x'?)" when a candidate is within edit distance 2,
 // otherwise " (expected one of: a, b, c)".

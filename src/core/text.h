@@ -54,6 +54,10 @@ std::string sse_event(std::string_view data, std::string_view event = {}, std::s
 
 // `s` without leading and trailing ASCII whitespace.
 std::string_view trim(std::string_view s);
+// `s` in single quotes, for diagnostics: quote("x") == "'x'".
+std::string quote(std::string_view s);
+// The non-empty space-separated words of `s` (OAuth scope strings).
+std::vector<std::string> split_words(std::string_view s);
 std::string to_lower(std::string_view s);
 bool starts_with(std::string_view s, std::string_view prefix);
 

@@ -11,19 +11,13 @@
 #include "core/crypto.h"
 #include "core/base64.h"
 #include "identity/principal.h"
+#include "core/text.h"
 
 namespace portcullis::identity {
 
-namespace {
+using text::quote;
 
-std::string quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '\'';
-  out += s;
-  out += '\'';
-  return out;
-}
+namespace {
 
 bool is_id(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {

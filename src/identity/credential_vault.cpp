@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "core/crypto.h"
+#include "core/text.h"
 
 namespace portcullis::identity {
 
@@ -48,18 +49,6 @@ std::string join(const std::vector<std::string>& v) {
   for (const auto& s : v) {
     if (!out.empty()) out += ' ';
     out += s;
-  }
-  return out;
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t j = s.find(' ', i);
-    if (j == std::string::npos) j = s.size();
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j + 1;
   }
   return out;
 }
@@ -181,7 +170,7 @@ Result<std::optional<UpstreamCredential>> CredentialVault::get(const std::string
   c.refresh_token = std::move(*refresh);
   c.token_type = st.text(2);
   c.expires_at = st.integer(3);
-  c.scopes = split(st.text(4));
+  c.scopes = text::split_words(st.text(4));
   c.issuer = st.text(5);
   c.resource = st.text(6);
   c.token_endpoint = st.text(7);
@@ -214,7 +203,7 @@ Result<std::vector<CredentialSummary>> CredentialVault::list(const std::string& 
     s.upstream = st.text(0);
     s.issuer = st.text(1);
     s.resource = st.text(2);
-    s.scopes = split(st.text(3));
+    s.scopes = text::split_words(st.text(3));
     s.expires_at = st.integer(4);
     s.has_refresh_token = st.integer(5) != 0;
     s.updated_at = st.integer(6);
@@ -264,7 +253,7 @@ Result<std::optional<ClientRegistration>> CredentialVault::client(const std::str
   r.client_secret = std::move(*secret);
   r.token_endpoint_auth_method = st.text(2);
   r.source = st.text(3);
-  r.redirect_uris = split(st.text(4));
+  r.redirect_uris = text::split_words(st.text(4));
   r.client_secret_expires_at = st.integer(5);
   r.registered_at = st.integer(6);
   return std::optional<ClientRegistration>(std::move(r));

@@ -7,8 +7,11 @@
 #include <openssl/param_build.h>
 
 #include "core/base64.h"
+#include "core/text.h"
 
 namespace portcullis::identity {
+
+using text::quote;
 
 namespace {
 
@@ -27,17 +30,6 @@ struct Params {
     OSSL_PARAM_BLD_free(bld);
   }
 };
-
-// Built by appending: "'" + std::string(s) + "'" trips a GCC 12 -Wrestrict
-// false positive (PR 105329).
-std::string quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '\'';
-  out += s;
-  out += '\'';
-  return out;
-}
 
 // A base64url member of the JWK, decoded.
 Result<std::string> member(const Json& jwk, const char* name, const std::string& what) {

@@ -11,6 +11,8 @@
 
 namespace portcullis::identity {
 
+using text::quote;
+
 namespace {
 
 using std::chrono::seconds;
@@ -21,17 +23,6 @@ struct Fetched {
   std::string cache_control;
   int status = 0;
 };
-
-// Built by appending: "'" + std::string(s) + "'" trips a GCC 12 -Wrestrict
-// false positive (PR 105329).
-std::string quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '\'';
-  out += s;
-  out += '\'';
-  return out;
-}
 
 // GET `url` and parse its JSON body. A non-200 status is an error naming it
 // (status is kept in the returned message so discovery can move on).

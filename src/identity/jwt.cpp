@@ -9,21 +9,13 @@
 #include <optional>
 
 #include "core/base64.h"
+#include "core/text.h"
 
 namespace portcullis::identity {
 
-namespace {
+using text::quote;
 
-// Built by appending: "'" + std::string(s) + "'" trips a GCC 12 -Wrestrict
-// false positive (PR 105329).
-std::string quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '\'';
-  out += s;
-  out += '\'';
-  return out;
-}
+namespace {
 
 Result<Json> decode_json_segment(std::string_view seg, const char* what) {
   auto bytes = base64url_decode(seg);
@@ -163,20 +155,11 @@ Result<void> check_claims(const Json& c, const ClaimRules& rules, long long now)
 
 std::vector<std::string> scopes_of(const Json& c) {
   std::vector<std::string> out;
-  auto split = [&](const std::string& s) {
-    size_t i = 0;
-    while (i < s.size()) {
-      size_t j = s.find(' ', i);
-      if (j == std::string::npos) j = s.size();
-      if (j > i) out.push_back(s.substr(i, j - i));
-      i = j + 1;
-    }
-  };
   if (auto it = c.find("scope"); it != c.end() && it->is_string()) {
-    split(it->get<std::string>());
+    out = text::split_words(it->get_ref<const std::string&>());
   } else if (auto scp = c.find("scp"); scp != c.end()) {
     if (scp->is_string())
-      split(scp->get<std::string>());
+      out = text::split_words(scp->get_ref<const std::string&>());
     else if (scp->is_array())
       for (const Json& s : *scp)
         if (s.is_string()) out.push_back(s.get<std::string>());

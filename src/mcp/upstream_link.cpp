@@ -126,6 +126,10 @@ struct LinkCore : std::enable_shared_from_this<LinkCore> {
 
   Result<void> start();
   Result<void> fail_start(uint64_t g, const std::string& why);
+  // During start(): retires the current transport (ending its session, or
+  // leaving it alive for others when !end_session) and opens a fresh one
+  // under a new generation, stored back into `g`.
+  Result<std::shared_ptr<transport::UpstreamTransport>> reopen_transport(uint64_t& g, bool end_session);
   // `session_id`: an upstream session to continue (Streamable HTTP).
   Result<std::shared_ptr<transport::UpstreamTransport>> open_transport(uint64_t g,
                                                                       const std::string& session_id = {});
@@ -311,6 +315,21 @@ Result<std::shared_ptr<transport::UpstreamTransport>> LinkCore::open_transport(u
   return t;
 }
 
+Result<std::shared_ptr<transport::UpstreamTransport>> LinkCore::reopen_transport(uint64_t& g, bool end_session) {
+  std::shared_ptr<transport::UpstreamTransport> old;
+  {
+    std::lock_guard lock(mu);
+    if (closed || gen != g) return fail("the link is closed");
+    g = ++gen;
+    death_reason.clear();
+    old = std::move(transport);
+    transport.reset();
+  }
+  if (old && !end_session) old->detach();
+  dispose(std::move(old));
+  return open_transport(g);
+}
+
 LinkCore::StartExchange LinkCore::exchange(uint64_t g, const std::shared_ptr<transport::UpstreamTransport>& t,
                                            const std::string& method, Json params, Clock::time_point deadline) {
   StartExchange x;
@@ -380,20 +399,8 @@ Result<void> LinkCore::start() {
     if (x.died == "the link is closed") return fail_start(g, x.died);
     spdlog::info("{}: upstream session {} cannot be continued ({}); starting a new one", who, resume->session_id,
                  !x.died.empty() ? x.died : x.answered ? rpc::dump(x.response) : std::string("no answer to ping"));
-    std::shared_ptr<transport::UpstreamTransport> old;
-    {
-      std::unique_lock lock(mu);
-      if (closed || gen != g) {
-        lock.unlock();  // fail_start takes mu
-        return fail_start(g, "the link is closed");
-      }
-      g = ++gen;
-      death_reason.clear();
-      old = std::move(transport);
-      transport.reset();
-    }
-    if (old) old->detach();  // not ours to end
-    auto reopened = open_transport(g);
+    // The session is not ours to end: detach rather than DELETE it.
+    auto reopened = reopen_transport(g, /*end_session=*/false);
     if (!reopened.ok()) return fail_start(g, reopened.error());
     t = reopened.value();
   }
@@ -421,20 +428,7 @@ Result<void> LinkCore::start() {
         if (pinned || x.died == "the link is closed") return fail_start(g, x.died);
         // stdio: the probe killed a legacy server; initialize a fresh one.
         spdlog::debug("{}: the server/discover probe ended the connection ({}); retrying with initialize", who, x.died);
-        std::shared_ptr<transport::UpstreamTransport> old;
-        {
-          std::unique_lock lock(mu);
-          if (closed || gen != g) {
-            lock.unlock();  // fail_start takes mu
-            return fail_start(g, "the link is closed");
-          }
-          g = ++gen;
-          death_reason.clear();
-          old = std::move(transport);
-          transport.reset();
-        }
-        dispose(std::move(old));
-        auto reopened = open_transport(g);
+        auto reopened = reopen_transport(g, /*end_session=*/true);
         if (!reopened.ok()) return fail_start(g, reopened.error());
         t = reopened.value();
         break;

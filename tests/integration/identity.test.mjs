@@ -14,7 +14,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 
 import * as h from './harness.mjs';
-import { authorizeAs, decodeJwt, decodeProtectedHeader, startOidc } from './oidc.mjs';
+import { authorizeAs, decodeJwt, decodeProtectedHeader, memoryAuthProvider, startOidc } from './oidc.mjs';
 
 // An API key as `portcullis` expects it, and its api_keys.yaml entry.
 function apiKey(id, subject, extra = {}) {
@@ -103,20 +103,7 @@ describe('identity: OAuth protected resource and API keys', () => {
 
   test("the SDK client's own OAuth flow discovers the issuer through the metadata and gets in", async () => {
     const redirect = 'http://127.0.0.1:40002/callback'; // never fetched: authorizeAs stops there
-    const saved = {};
-    const authProvider = {
-      get redirectUrl() { return redirect; },
-      get clientMetadata() {
-        return { redirect_uris: [redirect], client_name: 'identity-it', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_post' };
-      },
-      clientInformation: () => saved.client,
-      saveClientInformation: (c) => { saved.client = c; },
-      tokens: () => saved.tokens,
-      saveTokens: (t) => { saved.tokens = t; },
-      redirectToAuthorization: (u) => { saved.authUrl = u; },
-      saveCodeVerifier: (v) => { saved.verifier = v; },
-      codeVerifier: () => saved.verifier,
-    };
+    const { provider: authProvider, saved } = memoryAuthProvider(redirect, 'identity-it');
     const first = new StreamableHTTPClientTransport(new URL(mcpUrl()), { authProvider });
     await assert.rejects(new Client({ name: 'identity-it', version: '1.0.0' }).connect(first), UnauthorizedError);
     assert.equal(saved.authUrl.origin, oidc.issuer);

@@ -14,7 +14,7 @@ import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 
 import * as h from './harness.mjs';
-import { authorizeAs, decodeJwt, decodeProtectedHeader, startAuthEcho, startOidc, TEST_CLIENT } from './oidc.mjs';
+import { authorizeAs, decodeJwt, decodeProtectedHeader, memoryAuthProvider, startAuthEcho, startOidc, TEST_CLIENT } from './oidc.mjs';
 
 const RS = 'http://127.0.0.1:9/mcp'; // a resource indicator (nothing listens there)
 const UPSTREAM = 'http://127.0.0.1:9/upstream';
@@ -359,20 +359,7 @@ describe('auth-echo fixture', () => {
   test("HTTP, protected: the SDK client's own OAuth flow (PRM, discovery, DCR, code + PKCE) gets in", async () => {
     const echo = await startAuthEcho({ issuer: oidc.issuer, scope: 'mcp' });
     const redirect = 'http://127.0.0.1:40001/callback'; // never fetched: authorizeAs stops there
-    const saved = {};
-    const authProvider = {
-      get redirectUrl() { return redirect; },
-      get clientMetadata() {
-        return { redirect_uris: [redirect], client_name: 'sdk-oauth', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_post' };
-      },
-      clientInformation: () => saved.client,
-      saveClientInformation: (c) => { saved.client = c; },
-      tokens: () => saved.tokens,
-      saveTokens: (t) => { saved.tokens = t; },
-      redirectToAuthorization: (u) => { saved.authUrl = u; },
-      saveCodeVerifier: (v) => { saved.verifier = v; },
-      codeVerifier: () => saved.verifier,
-    };
+    const { provider: authProvider, saved } = memoryAuthProvider(redirect, 'sdk-oauth');
     const first = new StreamableHTTPClientTransport(new URL(echo.url), { authProvider });
     await assert.rejects(new Client({ name: 'sdk-oauth', version: '1.0.0' }).connect(first), UnauthorizedError);
     assert.ok(saved.client?.client_id, 'registered dynamically');

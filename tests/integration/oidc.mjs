@@ -341,3 +341,26 @@ export async function startAuthEcho({ issuer, audience, scope, env } = {}) {
   const { proc, ready } = await spawnReady('auth-echo-server.mjs', args, { env, name: 'auth-echo-server' });
   return { ...ready, proc, stop: () => stopProcess(proc) };
 }
+
+// An OAuthClientProvider for the SDK client that keeps everything in memory
+// (the registered client, tokens, PKCE verifier) and records the
+// authorization URL instead of opening a browser: follow it with
+// authorizeAs(saved.authUrl.href, user), then transport.finishAuth(code).
+// `redirect` is never fetched (authorizeAs stops at it).
+export function memoryAuthProvider(redirect, clientName = 'sdk-oauth') {
+  const saved = {};
+  const provider = {
+    get redirectUrl() { return redirect; },
+    get clientMetadata() {
+      return { redirect_uris: [redirect], client_name: clientName, grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_post' };
+    },
+    clientInformation: () => saved.client,
+    saveClientInformation: (c) => { saved.client = c; },
+    tokens: () => saved.tokens,
+    saveTokens: (t) => { saved.tokens = t; },
+    redirectToAuthorization: (u) => { saved.authUrl = u; },
+    saveCodeVerifier: (v) => { saved.verifier = v; },
+    codeVerifier: () => saved.verifier,
+  };
+  return { provider, saved };
+}
