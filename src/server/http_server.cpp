@@ -220,30 +220,31 @@ std::shared_ptr<const identity::Principal> HttpFront::Impl::identify(const httpl
 
 void HttpFront::Impl::protected_resource_metadata(const httplib::Request& req, httplib::Response& res) {
   auto auth = gw.authenticator();
-  // RFC 9728 path insertion: /.well-known/oauth-protected-resource + the
-  // resource's own path + the route ("" for the gateway, /mcp/<vs>, /sse/<vs>).
-  std::string rest = req.matches[1];
+  auto not_found = [&](const std::string& why) {
+    send_json(res, 404, {{"error", "not_found"}, {"error_description", why}});
+  };
+  // RFC 9728 path insertion: /.well-known/oauth-protected-resource, then the
+  // resource's own path, then the route: "" (the gateway), /mcp/<vs>, /sse/<vs>.
   const std::string base = auth->resource_metadata_url("");
-  const std::string prefix = base.substr(std::min(base.size(), base.find("/.well-known/")));
-  std::string suffix = req.path.substr(std::min(req.path.size(), prefix.size()));
-  if (!text::starts_with(req.path, prefix) || !(suffix.empty() || text::starts_with(suffix, "/mcp/") ||
-                                                 text::starts_with(suffix, "/sse/"))) {
-    send_json(res, 404, {{"error", "not_found"}, {"error_description", "no protected resource at " + req.path}});
-    return;
+  const size_t at = base.find("/.well-known/");
+  if (at == std::string::npos) {
+    return not_found("this gateway is not an OAuth protected resource (auth.resource is not set)");
   }
-  if (!suffix.empty() && !gw.runtime()->config->virtual_servers.count(suffix.substr(5))) {
-    send_json(res, 404, {{"error", "not_found"}, {"error_description", "no virtual server '" + suffix.substr(5) + "'"}});
-    return;
+  const std::string prefix = base.substr(at);
+  if (!text::starts_with(req.path, prefix)) return not_found("no protected resource at " + req.path);
+  const std::string route = req.path.substr(prefix.size());
+  if (!route.empty()) {
+    if (!text::starts_with(route, "/mcp/") && !text::starts_with(route, "/sse/")) {
+      return not_found("no protected resource at " + req.path);
+    }
+    if (!gw.runtime()->config->virtual_servers.count(route.substr(5))) {
+      return not_found("no virtual server '" + route.substr(5) + "'");
+    }
   }
-  auto doc = auth->protected_resource_metadata(suffix);
-  if (!doc) {
-    send_json(res, 404, {{"error", "not_found"},
-                         {"error_description", "this gateway is not an OAuth protected resource (auth.resource is not set)"}});
-    return;
-  }
+  auto doc = auth->protected_resource_metadata(route);
+  if (!doc) return not_found("this gateway is not an OAuth protected resource (auth.resource is not set)");
   res.set_header("Cache-Control", "max-age=300");
   send_json(res, 200, *doc);
-  (void)rest;
 }
 
 bool HttpFront::Impl::known_vs(const std::string& vs, httplib::Response& res) {
