@@ -1,7 +1,7 @@
 // bench-loadgen: closed-loop load generator for MCP `tools/call`.
 //
 //   bench-loadgen --url http://HOST:PORT/PATH --calls N --concurrency C
-//                 [--warmup W] [--tool echo] [--stateless] [--json]
+//                 [--warmup W] [--tool echo] [--stateless] [--api-key KEY] [--json]
 //
 // Each of C workers opens its own MCP session (initialize, then
 // notifications/initialized; with --stateless none: every request carries the
@@ -50,6 +50,7 @@ struct Options {
   std::string tool = "echo";
   bool json = false;
   bool stateless = false;  // protocol 2026-07-28: no session
+  std::string api_key;     // sent as X-API-Key on every request (a gateway with auth)
 };
 
 struct Url {
@@ -96,8 +97,9 @@ std::optional<Json> find_response(const httplib::Response& res, const Json& id, 
 
 class Worker {
  public:
-  Worker(const Url& url, int index, bool stateless)
+  Worker(const Url& url, int index, bool stateless, const std::string& api_key)
       : url_(url), index_(index), stateless_(stateless), cli_(url.origin) {
+    if (!api_key.empty()) cli_.set_default_headers({{"X-API-Key", api_key}});
     cli_.set_keep_alive(true);
     cli_.set_tcp_nodelay(true);
     cli_.set_connection_timeout(10, 0);
@@ -216,7 +218,7 @@ bool parse_long(const char* s, long* out) {
 
 int usage() {
   std::cerr << "usage: bench-loadgen --url http://HOST:PORT/PATH --calls N --concurrency C [--warmup W] "
-               "[--tool NAME] [--stateless] [--json]\n";
+               "[--tool NAME] [--stateless] [--api-key KEY] [--json]\n";
   return 2;
 }
 
@@ -232,6 +234,7 @@ int main(int argc, char** argv) {
     else if (a == "--stateless") opt.stateless = true;
     else if (a == "--url" && (v = value())) opt.url = v;
     else if (a == "--tool" && (v = value())) opt.tool = v;
+    else if (a == "--api-key" && (v = value())) opt.api_key = v;
     else if (a == "--calls" && (v = value())) { if (!parse_long(v, &opt.calls)) return usage(); }
     else if (a == "--concurrency" && (v = value())) { if (!parse_long(v, &opt.concurrency)) return usage(); }
     else if (a == "--warmup" && (v = value())) { if (!parse_long(v, &opt.warmup)) return usage(); }
@@ -265,7 +268,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (int w = 0; w < workers_n; ++w) {
     threads.emplace_back([&, w] {
-      Worker worker(*url, w, opt.stateless);
+      Worker worker(*url, w, opt.stateless, opt.api_key);
       std::string err;
       {
         std::lock_guard lk(setup_mu);

@@ -10,7 +10,9 @@
 # 4. starts `portcullis serve` with a generated config that exposes the
 #    upstream as virtual server `bench`, waits for /healthz, and runs the same
 #    loads against http://127.0.0.1:PORT/mcp/bench, then again as a stateless
-#    2026-07-28 client (rows marked 2026; the upstream is the same),
+#    2026-07-28 client (rows marked 2026; the upstream is the same), then
+#    through a second gateway that authenticates every request with an API
+#    key and the metadata contract (rows marked key),
 # 5. prints one table: p50/p99 (microseconds) and calls/s, direct vs gateway, the added
 #    latency (gateway − direct) and the ratio (gateway / direct).
 #
@@ -163,31 +165,41 @@ virtual_servers:
   bench: { tools: [ { upstream: fast } ] }
 EOF
 
-GATEWAY_OK=0
-GATEWAY_WHY=""
-if [[ ! -x "$GATEWAY_BIN" ]]; then
-  GATEWAY_WHY="$GATEWAY_BIN was not built"
-else
-  "$GATEWAY_BIN" serve --config "$CFG" --listen "127.0.0.1:$GW_PORT" >"$TMP/gateway.log" 2>&1 &
-  GW_PID=$!
-  log "portcullis serve on 127.0.0.1:$GW_PORT (pid $GW_PID), waiting for /healthz"
+# start_gateway CFG PORT LOG: runs portcullis serve and waits for /healthz.
+# Sets GW_STARTED_PID, or GW_START_WHY when it did not come up.
+start_gateway() {
+  local cfg=$1 port=$2 logf=$3 rc
+  GW_STARTED_PID="" GW_START_WHY=""
+  if [[ ! -x "$GATEWAY_BIN" ]]; then
+    GW_START_WHY="$GATEWAY_BIN was not built"
+    return 1
+  fi
+  "$GATEWAY_BIN" serve --config "$cfg" --listen "127.0.0.1:$port" >"$logf" 2>&1 &
+  local pid=$!
+  log "portcullis serve on 127.0.0.1:$port (pid $pid), waiting for /healthz"
   for _ in $(seq 1 300); do  # up to 30 s
-    if ! kill -0 "$GW_PID" 2>/dev/null; then
-      wait "$GW_PID" 2>/dev/null && rc=0 || rc=$?
-      GW_PID=""
-      GATEWAY_WHY="portcullis serve exited with status $rc: $(tail -n 5 "$TMP/gateway.log" | tr '\n' ' ')"
-      break
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid" 2>/dev/null && rc=0 || rc=$?
+      GW_START_WHY="portcullis serve exited with status $rc: $(tail -n 5 "$logf" | tr '\n' ' ')"
+      return 1
     fi
-    if [[ $(http_status "$GW_PORT" /healthz) == 200 ]]; then
-      GATEWAY_OK=1
-      break
+    if [[ $(http_status "$port" /healthz) == 200 ]]; then
+      GW_STARTED_PID=$pid
+      return 0
     fi
     sleep 0.1
   done
-  if [[ $GATEWAY_OK -eq 0 && -z "$GATEWAY_WHY" ]]; then
-    GATEWAY_WHY="GET /healthz did not return 200 within 30 s: $(tail -n 5 "$TMP/gateway.log" | tr '\n' ' ')"
-  fi
+  GW_START_WHY="GET /healthz did not return 200 within 30 s: $(tail -n 5 "$logf" | tr '\n' ' ')"
+  kill "$pid" 2>/dev/null
+  return 1
+}
+
+GATEWAY_OK=0
+if start_gateway "$CFG" "$GW_PORT" "$TMP/gateway.log"; then
+  GATEWAY_OK=1
+  GW_PID=$GW_STARTED_PID
 fi
+GATEWAY_WHY=$GW_START_WHY
 
 if [[ $GATEWAY_OK -eq 1 ]]; then
   run_load gateway_c1 "http://127.0.0.1:$GW_PORT/mcp/bench" 1 || FAILED=1
@@ -196,6 +208,28 @@ if [[ $GATEWAY_OK -eq 1 ]]; then
   # request, headers checked against the body; the upstream stays 2025-11-25.
   run_load gateway_c1_stateless "http://127.0.0.1:$GW_PORT/mcp/bench" 1 --stateless || FAILED=1
   run_load gateway_c16_stateless "http://127.0.0.1:$GW_PORT/mcp/bench" 16 --stateless || FAILED=1
+  # The same calls through a second gateway that authenticates every request
+  # with an API key (the identity stage and the metadata contract).
+  AUTH_CFG="$TMP/config-auth"
+  mkdir -p "$AUTH_CFG/servers.d"
+  cp "$CFG/servers.d/bench.yaml" "$AUTH_CFG/servers.d/"
+  "$GATEWAY_BIN" keys new --id bench --subject bench@loadgen --meta team=bench --meta project_id=bench \
+    >"$TMP/key.out" 2>"$TMP/key.err"
+  API_KEY=$(head -n 1 "$TMP/key.out")
+  tail -n +2 "$TMP/key.out" >"$AUTH_CFG/api_keys.yaml"
+  printf 'auth:\n  mode: api_key\n  api_keys_file: api_keys.yaml\nmetadata:\n  required: [team, project_id]\n' \
+    >"$AUTH_CFG/portcullis.yaml"
+  AUTH_PORT=$(free_port)
+  if start_gateway "$AUTH_CFG" "$AUTH_PORT" "$TMP/gateway-auth.log"; then
+    AUTH_PID=$GW_STARTED_PID
+    run_load gateway_c1_apikey "http://127.0.0.1:$AUTH_PORT/mcp/bench" 1 --api-key "$API_KEY" || FAILED=1
+    run_load gateway_c16_apikey "http://127.0.0.1:$AUTH_PORT/mcp/bench" 16 --api-key "$API_KEY" || FAILED=1
+    kill "$AUTH_PID" 2>/dev/null
+    wait "$AUTH_PID" 2>/dev/null
+  else
+    log "the API-key gateway did not start: $GW_START_WHY"
+    FAILED=1
+  fi
   if [[ $STREAMS -gt 0 ]]; then
     # The same c=1 load while STREAMS other sessions hold GET streams open:
     # open streams must not starve anyone.
@@ -250,7 +284,8 @@ if [[ $JSON -eq 1 ]]; then
     "$(raw direct_c1)" "$(raw direct_c16)" "$(raw gateway_c1)" "$(raw gateway_c16)"
   printf '"comparison":{"c1":%s,"c16":%s},"open_streams":%s,"gateway_c1_with_open_streams":%s,' \
     "$(comparison 1)" "$(comparison 16)" "$STREAMS" "$(raw gateway_c1_streams)"
-  printf '"gateway_stateless":{"c1":%s,"c16":%s}}\n' "$(raw gateway_c1_stateless)" "$(raw gateway_c16_stateless)"
+  printf '"gateway_stateless":{"c1":%s,"c16":%s},' "$(raw gateway_c1_stateless)" "$(raw gateway_c16_stateless)"
+  printf '"gateway_api_key":{"c1":%s,"c16":%s}}\n' "$(raw gateway_c1_apikey)" "$(raw gateway_c16_apikey)"
 else
   printf '\ntools/call echo, %s calls per run after %s warm-up, loopback, %s cores shared by load generator, upstream and gateway\n\n' \
     "$CALLS" "$WARMUP" "$CORES"
@@ -281,18 +316,20 @@ else
       printf '%-14s %12s %12s %12s %9s\n' "$label" "$dv" "$gv" "$added" "$ratio"
     done
   done
-  for c in 1 16; do
-    d="direct_c$c" g="gateway_c${c}_stateless"
-    have "$d" && have "$g" || continue
-    for metric in p50_us p99_us throughput_cps; do
-      if [[ $metric == throughput_cps ]]; then
-        printf '%-14s %12s %12s %12s %9s\n' "c=$c calls/s 2026" "$(calc '%.0f' "$(field $d $metric)")" \
-          "$(calc '%.0f' "$(field $g $metric)")" "-" "$(calc '%.2fx' "$(field $g $metric) / $(field $d $metric)")"
-      else
-        printf '%-14s %12s %12s %12s %9s\n' "c=$c ${metric%_us} us 2026" "$(calc '%.1f' "$(field $d $metric)")" \
-          "$(calc '%.1f' "$(field $g $metric)")" "$(calc '%+.1f' "$(field $g $metric) - $(field $d $metric)")" \
-          "$(calc '%.2fx' "$(field $g $metric) / $(field $d $metric)")"
-      fi
+  for variant in stateless:2026 apikey:key; do
+    for c in 1 16; do
+      d="direct_c$c" g="gateway_c${c}_${variant%%:*}" tag=${variant#*:}
+      have "$d" && have "$g" || continue
+      for metric in p50_us p99_us throughput_cps; do
+        if [[ $metric == throughput_cps ]]; then
+          printf '%-14s %12s %12s %12s %9s\n' "c=$c calls/s $tag" "$(calc '%.0f' "$(field $d $metric)")" \
+            "$(calc '%.0f' "$(field $g $metric)")" "-" "$(calc '%.2fx' "$(field $g $metric) / $(field $d $metric)")"
+        else
+          printf '%-14s %12s %12s %12s %9s\n' "c=$c ${metric%_us} us $tag" "$(calc '%.1f' "$(field $d $metric)")" \
+            "$(calc '%.1f' "$(field $g $metric)")" "$(calc '%+.1f' "$(field $g $metric) - $(field $d $metric)")" \
+            "$(calc '%.2fx' "$(field $g $metric) / $(field $d $metric)")"
+        fi
+      done
     done
   done
   if have gateway_c1_streams && have direct_c1; then
