@@ -124,7 +124,9 @@ int cmd_check(const Args& a) {
     for (auto& t : starters) t.join();
     compose::UpstreamCatalogs catalogs;
     for (const auto& [name, up] : ups) {
-      if (!up->ready()) {
+      if (up->personal()) {
+        std::cout << "upstream '" << name << "': acts as each user, so it is listed per user at run time\n";
+      } else if (!up->ready()) {
         std::cerr << up->config().pos.file << ":" << up->config().pos.line << ": upstream '" << name
                   << "' could not be started: " << up->status() << " (warning)\n";
       }
