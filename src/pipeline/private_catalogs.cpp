@@ -14,6 +14,10 @@
 
 namespace portcullis::pipeline {
 
+namespace {
+constexpr long long kPersonalRetryMs = 5000;
+}  // namespace
+
 void Gateway::list_personal_catalogs(const std::shared_ptr<Session>& session) {
   if (session->stateless) return;
   auto rt = runtime();
@@ -24,6 +28,10 @@ void Gateway::list_personal_catalogs(const std::shared_ptr<Session>& session) {
     if (up == rt->upstreams.end() || !up->second->personal()) continue;
     {
       std::lock_guard lock(session->mu);
+      // After a failure, requests within a few seconds do not try again: an
+      // issuer that is down must not cost every request its timeout.
+      auto failed = session->personal_failures.find(name);
+      if (failed != session->personal_failures.end() && now_ms() - failed->second.at_ms < kPersonalRetryMs) continue;
       if (!session->personal_listed.insert(name).second) continue;
     }
     auto link = link_for(session, up->second);
@@ -32,7 +40,7 @@ void Gateway::list_personal_catalogs(const std::shared_ptr<Session>& session) {
                    link.error());
       std::lock_guard lock(session->mu);
       session->personal_listed.erase(name);  // the next request tries again
-      session->personal_failures[name] = link.error();
+      session->personal_failures[name] = {link.error(), now_ms()};
       continue;
     }
     {

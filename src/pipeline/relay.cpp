@@ -2,9 +2,8 @@
 // must reach a downstream session.
 #include <spdlog/spdlog.h>
 
-#include <thread>
-
 #include <set>
+#include <thread>
 
 #include "core/crypto.h"
 #include "core/jsonrpc.h"
@@ -276,7 +275,7 @@ void Gateway::call_tool(const std::shared_ptr<Session>& session, const std::shar
           std::lock_guard lock(session->mu);
           if (auto f = session->personal_failures.find(sel.upstream); f != session->personal_failures.end()) {
             why += (why.empty() ? " (" : "; ") + std::string("the tools of upstream '") + sel.upstream +
-                   "' could not be listed for you: " + f->second;
+                   "' could not be listed for you: " + f->second.why;
           }
         }
       }

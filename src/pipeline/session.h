@@ -130,7 +130,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // Per-user upstreams whose catalogue this session has listed with its
   // own credentials (see Gateway::list_personal_catalogs).
   std::set<std::string> personal_listed;                        // (mu)
-  std::map<std::string, std::string> personal_failures;         // (mu) upstream -> why it could not be listed
+  struct PersonalFailure {
+    std::string why;
+    long long at_ms = 0;
+  };
+  std::map<std::string, PersonalFailure> personal_failures;     // (mu) upstream -> why it could not be listed
   // What this session's own upstream links list, once one of them announced
   // a list change; null until then (Gateway::catalog_of).
   std::shared_ptr<CatalogOverlay> catalogs;                     // (mu)
