@@ -169,9 +169,9 @@ struct HttpFront::Impl {
   void protected_resource_metadata(const httplib::Request& req, httplib::Response& res);
   bool check_origin(const httplib::Request& req, httplib::Response& res);
   bool known_vs(const std::string& vs, httplib::Response& res);
-  // `id`: the request's id, echoed in an error (null when there is none).
   // The session the request names, when it exists, belongs to `vs` and to
-  // `who`: another principal's session does not exist for this one.
+  // `who`: another principal's session does not exist for this one. `id`:
+  // the request's id, echoed in an error (null when there is none).
   std::shared_ptr<Session> session_of(const httplib::Request& req, httplib::Response& res,
                                       const std::string& vs, const identity::Principal& who,
                                       const Json& id = nullptr);
