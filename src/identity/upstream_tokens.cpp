@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "identity/clock.h"
 #include "identity/oauth_client.h"
 
 namespace portcullis::identity {
@@ -13,17 +14,13 @@ constexpr long long kRenewBeforeSeconds = 60;
 // Without an expiry from the issuer, a token is reused for this long.
 constexpr long long kDefaultLifetimeSeconds = 300;
 
-long long now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace
 
 Result<UpstreamTokens::Token> UpstreamTokens::token_for(const Principal& who, const config::UpstreamConfig& up) {
   const config::UpstreamAuth& a = up.auth;
   if (a.type != config::CredentialType::TokenExchange) return fail("upstream '" + up.name + "' takes no per-user token");
   const auto key = std::make_pair(who.key(), up.name);
-  const long long now = now_seconds();
+  const long long now = unix_seconds(std::chrono::system_clock::now());
   {
     std::lock_guard lock(mu_);
     if (auto it = cache_.find(key); it != cache_.end() && now < it->second.expires_at - kRenewBeforeSeconds) {

@@ -224,6 +224,8 @@ class Gateway {
   // else the runtime's. Null when the virtual server is gone.
   std::shared_ptr<const compose::VirtualCatalog> catalog_of(Session& session,
                                                             const std::shared_ptr<const Runtime>& rt);
+  // The session's own overlay, created on first use.
+  static std::shared_ptr<CatalogOverlay> overlay_of(Session& session);
   std::shared_ptr<const compose::VirtualCatalog> overlay_catalog(CatalogOverlay& overlay, const std::string& vs,
                                                                  const std::shared_ptr<const Runtime>& rt);
   // A private link of `upstream` announced a list change: re-list from it

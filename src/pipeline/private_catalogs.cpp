@@ -18,6 +18,12 @@ namespace {
 constexpr long long kPersonalRetryMs = 5000;
 }  // namespace
 
+std::shared_ptr<CatalogOverlay> Gateway::overlay_of(Session& session) {
+  std::lock_guard lock(session.mu);
+  if (!session.catalogs) session.catalogs = std::make_shared<CatalogOverlay>();
+  return session.catalogs;
+}
+
 void Gateway::list_personal_catalogs(const std::shared_ptr<Session>& session) {
   if (session->stateless) return;
   auto rt = runtime();
@@ -47,13 +53,7 @@ void Gateway::list_personal_catalogs(const std::shared_ptr<Session>& session) {
       std::lock_guard lock(session->mu);
       session->personal_failures.erase(name);
     }
-    std::shared_ptr<CatalogOverlay> overlay;
-    {
-      std::lock_guard lock(session->mu);
-      if (!session->catalogs) session->catalogs = std::make_shared<CatalogOverlay>();
-      overlay = session->catalogs;
-    }
-    apply_private_list(*overlay, session, name, *link.value());
+    apply_private_list(*overlay_of(*session), session, name, *link.value());
   }
 }
 

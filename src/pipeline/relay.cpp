@@ -747,13 +747,7 @@ mcp::UpstreamLink::Handlers Gateway::client_link_handlers(const std::shared_ptr<
       // session sees that list from now on. The shared catalogue re-lists
       // too, in case the change is not this session's alone.
       if (auto u = wu.lock()) u->schedule_refresh();
-      std::shared_ptr<CatalogOverlay> overlay;
-      {
-        std::lock_guard slock(s->mu);
-        if (!s->catalogs) s->catalogs = std::make_shared<CatalogOverlay>();
-        overlay = s->catalogs;
-      }
-      if (auto link = find_link()) relist_private(overlay, s, name, link);
+      if (auto link = find_link()) relist_private(overlay_of(*s), s, name, link);
       return;
     }
     auto link = find_link();
