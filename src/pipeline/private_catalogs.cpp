@@ -3,7 +3,9 @@
 // the stateless requests share another; each may change what it offers on
 // its own (a tool that appears after a call, say). The shared catalogue
 // cannot show that, so such a change is listed from the link that announced
-// it into an overlay that only its clients see.
+// it into an overlay that only its clients see. Upstreams that act as each
+// user have no shared catalogue at all: every session lists them through its
+// own links, with its own credential, into the same kind of overlay.
 #include <spdlog/spdlog.h>
 
 #include <thread>
