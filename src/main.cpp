@@ -19,6 +19,7 @@
 #include "core/scheduler.h"
 #include "identity/api_keys.h"
 #include "identity/authenticator.h"
+#include "identity/credentials_cli.h"
 #include "pipeline/gateway.h"
 #include "record/audit.h"
 #include "server/http_server.h"
@@ -49,6 +50,10 @@ Usage:
   portcullis keys new --id ID --subject SUB [--group G]... [--meta KEY=VALUE]...
       Make an API key for a service account: prints the key (once; it is
       never stored) and the api_keys.yaml entry holding its SHA-256.
+  portcullis credentials list [--config DIR] [--user U] [--json]
+  portcullis credentials revoke [--config DIR] --user U [--upstream NAME]
+      Show which users hold tokens for which oauth_user upstreams (never the
+      tokens), or forget them: the user's next call asks for consent again.
   portcullis connect <virtual-server> [--url URL] [--config DIR] [--log-level LEVEL]
       Bridge MCP over stdin/stdout to a running gateway's virtual server, for
       clients that only launch local processes (Claude Desktop). The default
@@ -285,6 +290,12 @@ int cmd_audit(const Args& a) {
   return record::run_audit_cli(a.rest, db);
 }
 
+int cmd_credentials(const Args& a) {
+  auto loaded = load_or_report(a.config_dir);
+  if (!loaded.config) return 1;
+  return identity::run_credentials_cli(a.rest, loaded.config->settings.credentials);
+}
+
 int cmd_pins(const Args& a) {
   auto loaded = load_or_report(a.config_dir);
   if (!loaded.config) return 1;
@@ -344,7 +355,8 @@ int main(int argc, char** argv) {
       a.connect_server = s;
     } else if (s == "--offline" && a.command == "check") {
       a.offline = true;
-    } else if (a.command == "audit" || a.command == "pins" || a.command == "keys") {
+    } else if (a.command == "audit" || a.command == "pins" || a.command == "keys" ||
+               a.command == "credentials") {
       a.rest.push_back(s);
     } else {
       return usage_error("unknown option '" + s + "' for '" + a.command + "'");
@@ -358,5 +370,6 @@ int main(int argc, char** argv) {
   if (a.command == "connect") return bridge::run_connect(a.connect_server, a.connect_url, a.config_dir, a.connect_log_level);
   if (a.command == "pins") return cmd_pins(a);
   if (a.command == "keys") return cmd_keys(a);
+  if (a.command == "credentials") return cmd_credentials(a);
   return usage_error("unknown command '" + a.command + "'");
 }

@@ -191,6 +191,16 @@ std::shared_ptr<const VirtualCatalog> VirtualCatalog::build(const config::Virtua
   return cat;
 }
 
+std::shared_ptr<const VirtualCatalog> VirtualCatalog::with_tool(Json tool, Route route) const {
+  const std::string name = tool.value("name", "");
+  if (name.empty() || tool_routes_.count(name) || blocked_.count(name)) return nullptr;
+  auto cat = std::make_shared<VirtualCatalog>(*this);
+  cat->tools_.push_back(std::move(tool));
+  cat->tool_routes_.emplace(name, std::move(route));
+  cat->digests_[0] = digest_of(cat->tools_);
+  return cat;
+}
+
 const std::vector<Json>& VirtualCatalog::list(ListKind kind) const {
   switch (kind) {
     case ListKind::Tools: return tools_;

@@ -38,6 +38,9 @@ struct Route {
   // Arguments mirrored in HTTP headers (2026-07-28, `x-mcp-header` in the
   // exposed input schema): property path -> header name after "Mcp-Param-".
   std::vector<std::pair<std::vector<std::string>, std::string>> header_params;
+  // Not an upstream tool: the gateway's own "connect your account" tool for
+  // an upstream that acts as each user (auth type oauth_user).
+  bool connect = false;
 };
 
 enum class ListKind { Tools, Resources, ResourceTemplates, Prompts };
@@ -52,6 +55,10 @@ class VirtualCatalog {
                                                      const UpstreamCatalogs& upstreams,
                                                      std::vector<std::string>* problems,
                                                      const PinChanges* pin_changes = nullptr);
+
+  // A copy that also offers `tool` (a tool definition with a "name"),
+  // routed to `route`; null when that name is already taken.
+  std::shared_ptr<const VirtualCatalog> with_tool(Json tool, Route route) const;
 
   const std::vector<Json>& list(ListKind kind) const;
   const Route* tool(const std::string& exposed) const;

@@ -69,6 +69,7 @@ const char* to_string(CredentialType t) {
     case CredentialType::None: return "none";
     case CredentialType::Static: return "static";
     case CredentialType::TokenExchange: return "oauth_token_exchange";
+    case CredentialType::OAuthUser: return "oauth_user";
   }
   return "none";
 }
@@ -564,7 +565,7 @@ class Loader {
       return;
     }
     Fields f = fields(*doc, {"listen", "limits", "page_size", "session_idle_timeout", "sessions", "allowed_origins", "audit", "auth",
-                             "metadata"},
+                             "metadata", "credentials"},
                       "");
     if (auto* e = find(f, "listen")) {
       if (auto v = get_string(*e, "", false)) {
@@ -619,6 +620,42 @@ class Loader {
     if (auto* e = find(f, "auth"); e && expect_map(*e, "")) load_auth(*e);
     s.auth_configured = s.auth.mode != AuthMode::None;
     if (auto* e = find(f, "metadata"); e && expect_map(*e, "")) load_metadata(*e);
+    if (auto* e = find(f, "credentials"); e && expect_map(*e, "")) load_credentials(*e);
+    CredentialSettings& c = s.credentials;
+    if (c.vault.empty()) c.vault = (fs::path(s.audit_db).parent_path() / "portcullis-credentials.db").string();
+    if (c.public_url.empty()) c.public_url = !s.auth.resource.empty() ? s.auth.resource : "http://" + s.listen;
+  }
+
+  // ---- credentials (portcullis.yaml): the per-user upstream token vault ---
+
+  void load_credentials(const Entry& section) {
+    CredentialSettings& c = cfg_.settings.credentials;
+    c.pos = {file_, line_of(section.key)};
+    Fields f = fields(section.value, {"vault", "key", "public_url", "consent_timeout"}, "credentials");
+    if (auto* e = find(f, "vault")) {
+      if (auto v = get_string(*e, "credentials", false)) {
+        if (v->empty()) error(e->value, "credentials", "'vault' must not be empty");
+        else c.vault = (fs::path(*v).is_absolute() ? fs::path(*v) : root_ / *v).lexically_normal().string();
+      }
+    }
+    if (auto* e = find(f, "key")) {
+      if (auto v = get_string(*e, "credentials", true)) {
+        auto raw = crypto::from_hex(*v);
+        if (!raw || raw->size() != 32)
+          error(e->value, "credentials",
+                "'key' must be 64 hexadecimal characters (32 bytes), e.g. from: openssl rand -hex 32; "
+                "keep it out of the config with key: ${PORTCULLIS_VAULT_KEY}");
+        else c.key = std::move(*raw);
+      }
+    }
+    if (auto* e = find(f, "public_url")) {
+      if (auto v = get_string(*e, "credentials", true)) {
+        while (!v->empty() && v->back() == '/') v->pop_back();
+        if (check_identifier_url(*e, "credentials", *v)) c.public_url = *v;
+      }
+    }
+    if (auto* e = find(f, "consent_timeout"))
+      if (auto v = get_duration(*e, "credentials")) c.consent_timeout = *v;
   }
 
   // ---- auth and metadata (portcullis.yaml) --------------------------------
@@ -982,11 +1019,10 @@ class Loader {
     if (*type == "none") a.type = CredentialType::None;
     else if (*type == "static") a.type = CredentialType::Static;
     else if (*type == "oauth_token_exchange") a.type = CredentialType::TokenExchange;
-    else if (*type == "oauth_user")
-      return error(t->value, where, "type oauth_user (per-user upstream OAuth with consent) is not available yet; "
-                                    "use oauth_token_exchange or static");
+    else if (*type == "oauth_user") a.type = CredentialType::OAuthUser;
     else
-      return error(t->value, where, "unknown type " + quote(*type) + suggestion(*type, {"none", "static", "oauth_token_exchange"}));
+      return error(t->value, where, "unknown type " + quote(*type) +
+                                        suggestion(*type, {"none", "static", "oauth_token_exchange", "oauth_user"}));
     auto str = [&](std::string_view k, std::string& out) {
       if (auto* x = find(f, k))
         if (auto v = get_string(*x, where, true)) out = std::move(*v);
@@ -1007,6 +1043,7 @@ class Loader {
     if (a.type == CredentialType::Static) allowed = {"type", "header", "value", "env"};
     else if (a.type == CredentialType::TokenExchange)
       allowed = {"type", "token_endpoint", "client_id", "client_secret", "audience", "resource", "scopes", "token_env"};
+    else if (a.type == CredentialType::OAuthUser) allowed = {"type", "client_id", "client_secret", "scopes"};
     else allowed = {"type"};
     for (const auto& [k, field] : f) {
       if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
@@ -1029,9 +1066,20 @@ class Loader {
       if (a.resource.empty() && !stdio) a.resource = u.url;
       if (stdio && a.audience.empty() && a.resource.empty())
         error(e.key, where, "a stdio upstream has no URL: give 'audience' or 'resource' for the exchanged token");
-      if (u.sessions != SessionMode::PerClient)
-        error(e.key, where, "per-user credentials need 'sessions: per_client' (each user gets their own upstream session)");
     }
+    if (a.type == CredentialType::OAuthUser) {
+      if (stdio)
+        error(t->value, where, "type oauth_user needs an HTTP upstream: the user authorizes at the authorization "
+                               "server its protected resource metadata names; a stdio upstream has none "
+                               "(use oauth_token_exchange or static)");
+      if (cfg_.settings.credentials.key.empty())
+        error(t->value, where, "type oauth_user keeps each user's tokens in the credential vault, which needs "
+                               "'credentials: {key: ...}' in portcullis.yaml (e.g. key: ${PORTCULLIS_VAULT_KEY})");
+      if (find(f, "client_secret") && !find(f, "client_id"))
+        error(find(f, "client_secret")->key, where, "'client_secret' needs 'client_id'");
+    }
+    if (a.per_user() && u.sessions != SessionMode::PerClient)
+      error(e.key, where, "per-user credentials need 'sessions: per_client' (each user gets their own upstream session)");
   }
 
   void parse_virtual_server(const YAML::Node& key, const YAML::Node& val) {

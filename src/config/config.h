@@ -59,8 +59,12 @@ const char* to_string(Revision r);  // "auto", "2025-11-25", "2026-07-28"
 //  TokenExchange: per user: the caller's token exchanged at the issuer's
 //                 token endpoint (RFC 8693) for one whose audience is the
 //                 upstream; stdio gets it in `token_env`.
-enum class CredentialType { None, Static, TokenExchange };
-const char* to_string(CredentialType t);  // "none", "static", "oauth_token_exchange"
+//  OAuthUser:     per user: the user's own token from the upstream's
+//                 authorization server, obtained once with their consent
+//                 (authorization code + PKCE in their browser) and kept,
+//                 encrypted, in the credential vault. HTTP upstreams only.
+enum class CredentialType { None, Static, TokenExchange, OAuthUser };
+const char* to_string(CredentialType t);  // "none", "static", "oauth_token_exchange", "oauth_user"
 
 struct UpstreamAuth {
   CredentialType type = CredentialType::None;
@@ -68,18 +72,20 @@ struct UpstreamAuth {
   std::string header = "Authorization";
   std::string value;
   std::map<std::string, std::string> env;
-  // oauth_token_exchange
+  // oauth_token_exchange; oauth_user: client_id/client_secret name a client
+  // registered out of band at the upstream's authorization server (empty:
+  // Client ID Metadata Document or dynamic registration).
   std::string token_endpoint;
   std::string client_id, client_secret;
   std::string audience;  // requested audience (default: none)
   std::string resource;  // requested resource (default: the upstream's url)
-  std::vector<std::string> scopes;
+  std::vector<std::string> scopes;  // oauth_user: requested scopes (default: what the upstream advertises)
   std::string token_env = "UPSTREAM_TOKEN";  // stdio: the variable that carries the user's token
   SourcePos pos;
 
   // Each user gets their own credential, so their own upstream session
   // (stdio: process), and catalogues are listed per user.
-  bool per_user() const { return type == CredentialType::TokenExchange; }
+  bool per_user() const { return type == CredentialType::TokenExchange || type == CredentialType::OAuthUser; }
 };
 
 struct UpstreamConfig {
@@ -194,6 +200,21 @@ struct MetadataSettings {
   SourcePos pos;
 };
 
+// The vault of per-user upstream credentials (upstream auth type
+// oauth_user) and where users' browsers reach the gateway to grant them.
+struct CredentialSettings {
+  std::string vault;  // SQLite file, absolute; default: portcullis-credentials.db beside audit_db
+  std::string key;    // 32 raw bytes (AES-256-GCM); empty: no vault, so no oauth_user upstream
+  // The gateway's URL as users' browsers reach it, no trailing '/': the
+  // OAuth redirect_uri is <public_url>/oauth/callback and consent links
+  // start at <public_url>/oauth/connect/. Default: auth.resource, else
+  // http://<listen>.
+  std::string public_url;
+  // How long a consent link stays valid, and a call waits for it.
+  std::chrono::milliseconds consent_timeout{10 * 60 * 1000};
+  SourcePos pos;
+};
+
 struct Settings {
   std::string listen = "127.0.0.1:8080";
   size_t max_body_bytes = 4 * 1024 * 1024;
@@ -209,6 +230,7 @@ struct Settings {
   std::string audit_db = "portcullis-audit.db";  // load() resolves it against the config DIR
   AuthSettings auth;
   MetadataSettings metadata;
+  CredentialSettings credentials;
   bool auth_configured = false;  // auth.mode != none
   SourcePos pos;
 };

@@ -26,6 +26,7 @@ inline constexpr int kResourceNotFound = -32002;     // MCP resources/read not f
 inline constexpr int kHeaderMismatch = -32020;              // HTTP headers disagree with the body
 inline constexpr int kMissingClientCapability = -32021;     // the request needs an undeclared capability
 inline constexpr int kUnsupportedProtocolVersion = -32022;  // data: {supported, requested}
+inline constexpr int kUrlElicitationRequired = -32042;      // 2025-11-25: data: {elicitations: [url elicitations]}
 
 struct Limits {
   size_t max_bytes = 4 * 1024 * 1024;

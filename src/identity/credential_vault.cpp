@@ -189,17 +189,23 @@ Result<bool> CredentialVault::drop(const std::string& user_key, const std::strin
 }
 
 Result<std::vector<CredentialSummary>> CredentialVault::list(const std::string& user_key) {
+  return summaries(&user_key);
+}
+
+Result<std::vector<CredentialSummary>> CredentialVault::list_all() { return summaries(nullptr); }
+
+Result<std::vector<CredentialSummary>> CredentialVault::summaries(const std::string* user_key) {
   std::lock_guard lock(mu_);
-  Stmt st(db_,
-          "SELECT upstream, issuer, resource, scopes, expires_at, refresh_token != '', updated_at"
-          " FROM upstream_credentials WHERE user_key = ? ORDER BY upstream");
+  Stmt st(db_, user_key ? "SELECT upstream, issuer, resource, scopes, expires_at, refresh_token != '', updated_at,"
+                          " user_key FROM upstream_credentials WHERE user_key = ? ORDER BY upstream"
+                        : "SELECT upstream, issuer, resource, scopes, expires_at, refresh_token != '', updated_at,"
+                          " user_key FROM upstream_credentials ORDER BY user_key, upstream");
   if (!st.ok()) return fail(std::string("credential vault: ") + sqlite3_errmsg(db_));
-  st.bind(1, user_key);
+  if (user_key) st.bind(1, *user_key);
   std::vector<CredentialSummary> out;
   int rc;
   while ((rc = st.step()) == SQLITE_ROW) {
     CredentialSummary s;
-    s.user_key = user_key;
     s.upstream = st.text(0);
     s.issuer = st.text(1);
     s.resource = st.text(2);
@@ -207,6 +213,7 @@ Result<std::vector<CredentialSummary>> CredentialVault::list(const std::string& 
     s.expires_at = st.integer(4);
     s.has_refresh_token = st.integer(5) != 0;
     s.updated_at = st.integer(6);
+    s.user_key = st.text(7);
     out.push_back(std::move(s));
   }
   if (rc != SQLITE_DONE) return fail(std::string("credential vault: ") + sqlite3_errmsg(db_));

@@ -87,6 +87,8 @@ class CredentialVault {
   Result<bool> drop(const std::string& user_key, const std::string& upstream);
   // The user's credentials, without token values, ordered by upstream.
   Result<std::vector<CredentialSummary>> list(const std::string& user_key);
+  // Every user's, ordered by user and upstream.
+  Result<std::vector<CredentialSummary>> list_all();
 
   Result<void> put_client(const ClientRegistration& r);
   Result<std::optional<ClientRegistration>> client(const std::string& issuer);
@@ -95,6 +97,7 @@ class CredentialVault {
  private:
   CredentialVault(sqlite3* db, std::string key) : db_(db), key_(std::move(key)) {}
   Result<void> exec(const char* sql);
+  Result<std::vector<CredentialSummary>> summaries(const std::string* user_key);  // null: all users
   std::mutex mu_;
   sqlite3* db_;
   const std::string key_;

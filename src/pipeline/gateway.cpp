@@ -31,6 +31,24 @@ void Gateway::configure_sessions(const config::Settings& settings) {
   sessions_.configure(settings.session_key.empty() ? session_key_ : settings.session_key, settings.session_ttl);
 }
 
+namespace {
+
+// The consent flow for `s`: the running one while the vault settings stay
+// the same, so a reload keeps pending consents and cached tokens.
+Result<std::shared_ptr<identity::UpstreamConsent>> consent_for(const config::CredentialSettings& s,
+                                                               const Runtime* previous) {
+  if (s.key.empty()) return std::shared_ptr<identity::UpstreamConsent>();
+  if (previous && previous->consent) {
+    const auto& was = previous->consent->settings();
+    if (was.vault == s.vault && was.key == s.key && was.public_url == s.public_url &&
+        was.consent_timeout == s.consent_timeout)
+      return previous->consent;
+  }
+  return identity::UpstreamConsent::open(s);
+}
+
+}  // namespace
+
 Result<void> Gateway::start() {
   auto cfg = runtime()->config;
   configure_sessions(cfg->settings);
@@ -39,10 +57,13 @@ Result<void> Gateway::start() {
   audit_ = std::move(audit.value());
   auto auth = identity::Authenticator::create(cfg->settings);
   if (!auth.ok()) return fail("authentication is misconfigured: " + auth.error());
+  auto consent = consent_for(cfg->settings.credentials, nullptr);
+  if (!consent.ok()) return fail(consent.error());
   std::lock_guard lock(rebuild_mu_);
   if (auto r = open_pins(*cfg); !r.ok()) return r;
   auto rt = make_runtime(cfg, nullptr);
   rt->authenticator = std::move(auth.value());
+  rt->consent = std::move(consent.value());
   {
     std::lock_guard rlock(runtime_mu_);
     runtime_ = rt;
@@ -241,6 +262,11 @@ std::vector<config::Diagnostic> Gateway::reload() {
                   auth.error());
     return {config::Diagnostic{loaded.config->settings.auth.pos, auth.error()}};
   }
+  auto consent = consent_for(loaded.config->settings.credentials, before.get());
+  if (!consent.ok()) {
+    spdlog::error("config reload rejected: {}; the previous config keeps serving", consent.error());
+    return {config::Diagnostic{loaded.config->settings.credentials.pos, consent.error()}};
+  }
   configure_sessions(loaded.config->settings);
   if (loaded.config->settings.listen != before->config->settings.listen) {
     spdlog::warn("reload: 'listen' changed; it takes effect on restart");
@@ -252,6 +278,7 @@ std::vector<config::Diagnostic> Gateway::reload() {
     if (auto r = open_pins(*loaded.config); !r.ok()) spdlog::error("{}", r.error());
     rt = make_runtime(loaded.config, before.get());
     rt->authenticator = std::move(auth.value());
+    rt->consent = std::move(consent.value());
     std::lock_guard rlock(runtime_mu_);
     runtime_ = rt;
   }

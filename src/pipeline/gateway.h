@@ -26,6 +26,7 @@
 #include "config/config.h"
 #include "core/elastic_pool.h"
 #include "identity/authenticator.h"
+#include "identity/upstream_consent.h"
 #include "identity/upstream_tokens.h"
 #include "pipeline/session.h"
 #include "pipeline/upstream.h"
@@ -37,6 +38,9 @@ struct Runtime {
   std::shared_ptr<const config::GatewayConfig> config;
   // The identity stage for this config (auth and metadata settings).
   std::shared_ptr<const identity::Authenticator> authenticator;
+  // Users' own upstream tokens and their consent flow (auth type
+  // oauth_user); null without a credential vault (credentials.key).
+  std::shared_ptr<identity::UpstreamConsent> consent;
   std::map<std::string, std::shared_ptr<Upstream>> upstreams;
   std::map<std::string, std::shared_ptr<const compose::VirtualCatalog>> catalogs;
   std::vector<std::string> problems;  // composition problems (name collisions)
@@ -113,6 +117,9 @@ struct CatalogOverlay {
   compose::UpstreamCatalogs upstreams;  // (mu) replaces these upstreams' shared catalogues
   compose::PinChanges pin_changes;      // (mu) pin changes of the replaced upstreams' tools
   std::set<std::string> relisting;      // (mu) upstreams with a re-list scheduled
+  // oauth_user upstreams the session's user has not connected yet: their
+  // catalogue is empty and a "connect_<upstream>" tool stands in for it.
+  std::set<std::string> unconnected;    // (mu)
   // Virtual catalogues built for one runtime snapshot; a null entry: that
   // virtual server uses no replaced upstream and sees the runtime's own.
   std::weak_ptr<const Runtime> built_for;                                          // (mu)
@@ -146,6 +153,12 @@ class Gateway {
   std::shared_ptr<const Runtime> runtime() const;
   // Who is asking: the current config's identity stage. Never null after start().
   std::shared_ptr<const identity::Authenticator> authenticator() const { return runtime()->authenticator; }
+  // The consent flow of oauth_user upstreams (null without a vault): the
+  // HTTP front serves its browser steps.
+  std::shared_ptr<identity::UpstreamConsent> consent() const { return runtime()->consent; }
+  // A user finished a consent in their browser: their sessions list the
+  // upstream with the new token.
+  void consent_given(const std::string& upstream, const std::string& user_key);
   SessionTable& sessions() { return sessions_; }
   ElasticPool& pool() { return pool_; }
   record::AuditLog* audit() { return audit_.get(); }
@@ -283,9 +296,34 @@ class Gateway {
   // when the token handed out now expires.
   Result<config::UpstreamConfig> personal_config(const std::shared_ptr<Session>& session,
                                                  const std::shared_ptr<Upstream>& upstream, long long* expires);
+  // personal_config of an oauth_user upstream: the user's token from the
+  // vault on every HTTP request.
+  Result<config::UpstreamConfig> oauth_user_config(const std::shared_ptr<Session>& session,
+                                                   config::UpstreamConfig cfg);
   // Lists the per-user upstreams of the session's virtual server through the
   // session's own links, once, into its catalogue overlay.
   void list_personal_catalogs(const std::shared_ptr<Session>& session);
+
+  // --- oauth_user upstreams: the user's consent (consent.cpp) ---
+  // The session's user has no token for `up`: ask for consent (URL-mode
+  // elicitation, or error -32042 with the link for clients without it),
+  // then run `then` on a pool thread once given; the request fails with the
+  // reason when it is not.
+  void ask_consent(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                   const std::shared_ptr<Upstream>& up, std::function<void()> then);
+  // An oauth_user upstream answered a call made with the user's token: an
+  // HTTP 401 means the token was refused (expired early, or revoked), so it
+  // is refreshed, or dropped so that the next call asks for consent again.
+  void token_outcome(const std::shared_ptr<Session>& session, const Upstream& up, Json& response);
+  // The connect_<upstream> tool.
+  void connect_tool(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                    const std::string& upstream);
+  // The session's user has no token for `upstream` yet: show the connect
+  // tool instead of its catalogue.
+  void show_unconnected(const std::shared_ptr<Session>& session, const std::string& upstream);
+  // True when `up` is oauth_user and the session's user holds no token for
+  // it; an error when the vault cannot say.
+  Result<bool> lacks_consent(Session& session, const config::UpstreamConfig& up);
   mcp::UpstreamLink::Handlers client_link_handlers(const std::shared_ptr<Session>& session,
                                                    const std::shared_ptr<Upstream>& upstream);
 

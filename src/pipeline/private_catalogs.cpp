@@ -40,6 +40,16 @@ void Gateway::list_personal_catalogs(const std::shared_ptr<Session>& session) {
       // issuer that is down must not cost every request its timeout.
       auto failed = session->personal_failures.find(name);
       if (failed != session->personal_failures.end() && now_ms() - failed->second.at_ms < kPersonalRetryMs) continue;
+      if (session->personal_listed.count(name)) continue;
+    }
+    // A user who has not connected their account sees the connect tool; the
+    // vault is asked again on every request until they have.
+    if (auto lacks = lacks_consent(*session, up->second->config()); lacks.ok() && lacks.value()) {
+      show_unconnected(session, name);
+      continue;
+    }
+    {
+      std::lock_guard lock(session->mu);
       if (!session->personal_listed.insert(name).second) continue;
     }
     auto link = link_for(session, up->second);
@@ -109,6 +119,19 @@ std::shared_ptr<const compose::VirtualCatalog> Gateway::overlay_catalog(CatalogO
   for (const auto& [key, change] : o.pin_changes) pins.emplace(key, change);
   std::vector<std::string> problems;  // the same collisions the shared build reported
   slot = compose::VirtualCatalog::build(cfg->second, merged, &problems, &pins);
+  for (const auto& up : o.unconnected) {
+    if (std::find(base->upstreams().begin(), base->upstreams().end(), up) == base->upstreams().end()) continue;
+    Json tool = {{"name", "connect_" + up},
+                 {"description", "Connect your account at '" + up + "' so that its tools become available to you. "
+                                 "Opens a sign-in page of that service in your browser; your credentials never pass "
+                                 "through this conversation."},
+                 {"inputSchema", {{"type", "object"}, {"properties", Json::object()}}},
+                 {"annotations", {{"readOnlyHint", true}, {"openWorldHint", true}}}};
+    compose::Route route;
+    route.upstream = up;
+    route.connect = true;
+    if (auto with = slot->with_tool(std::move(tool), std::move(route))) slot = with;
+  }
   return slot;
 }
 
@@ -174,6 +197,7 @@ void Gateway::apply_private_list(CatalogOverlay& overlay, const std::shared_ptr<
   {
     std::lock_guard lock(overlay.mu);
     overlay.upstreams[upstream] = listed;
+    overlay.unconnected.erase(upstream);
     for (auto it = overlay.pin_changes.begin(); it != overlay.pin_changes.end();) {
       it = it->first.first == upstream ? overlay.pin_changes.erase(it) : std::next(it);
     }

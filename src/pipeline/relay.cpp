@@ -283,6 +283,7 @@ void Gateway::call_tool(const std::shared_ptr<Session>& session, const std::shar
     }
     return reply_error(session, inflight, rpc::kInvalidParams, "Unknown tool: " + name + why);
   }
+  if (route->connect) return connect_tool(session, inflight, route->upstream);
   Json up_params = params;
   up_params["name"] = route->original;
   if (!route->fixed.empty()) {
@@ -398,6 +399,7 @@ Result<config::UpstreamConfig> Gateway::personal_config(const std::shared_ptr<Se
   }
   if (!who) return fail("upstream '" + up->name() + "' needs the caller's identity, and this request has none");
   config::UpstreamConfig cfg = up->config();
+  if (cfg.auth.type == config::CredentialType::OAuthUser) return oauth_user_config(session, std::move(cfg));
   // Fail now, with the issuer's reason, rather than on the upstream's 401.
   auto token = upstream_tokens_->token_for(*who, cfg);
   if (!token.ok()) return fail(token.error());
@@ -518,6 +520,14 @@ void Gateway::forward(const std::shared_ptr<Session>& session, const std::shared
     return reply_error(session, inflight, rpc::kUpstreamUnavailable, "upstream '" + upstream + "' is not configured");
   }
   std::shared_ptr<Upstream> up = it->second;
+  if (auto lacks = lacks_consent(*session, up->config()); !lacks.ok()) {
+    return reply_error(session, inflight, rpc::kUpstreamUnavailable, lacks.error());
+  } else if (lacks.value()) {
+    // Ask the user first; the call goes on once they agreed.
+    return ask_consent(session, inflight, up, [this, session, inflight, upstream, method, params, audit]() mutable {
+      forward(session, inflight, upstream, method, std::move(params), std::move(audit));
+    });
+  }
   // The first call of a session to a per-client upstream starts its link
   // here, on this thread; every later call only sends.
   auto link = link_for(session, up);
@@ -607,6 +617,7 @@ void Gateway::send(const std::shared_ptr<Session>& session, const std::shared_pt
       response = rpc::make_error(nullptr, rpc::kUpstreamInvalid,
                                  "upstream '" + up->name() + "' answered without a result or an error");
     }
+    if (up->config().auth.type == config::CredentialType::OAuthUser) token_outcome(session, *up, response);
     if (!state->audit || !audit_) {
       deliver_final(session, inflight, std::move(response));
       return;

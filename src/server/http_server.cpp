@@ -9,6 +9,7 @@
 #include "core/jsonrpc.h"
 #include "core/text.h"
 #include "identity/authenticator.h"
+#include "server/consent_pages.h"
 #include "server/standard_headers.h"
 
 namespace portcullis::server {
@@ -638,6 +639,8 @@ void HttpFront::Impl::routes() {
   svr.Get(R"(/\.well-known/oauth-protected-resource(/.*)?)", [this](const httplib::Request& q, httplib::Response& r) {
     protected_resource_metadata(q, r);
   });
+  // Browser steps of upstream consent (auth type oauth_user).
+  add_consent_routes(svr, gw);
   svr.Get("/healthz", [this](const httplib::Request& q, httplib::Response& r) {
     // Liveness is public; what runs behind the gateway is not.
     httplib::Response refused;

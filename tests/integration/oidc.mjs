@@ -145,6 +145,36 @@ export async function authorizeAs(authorizationUrl, user, { consent = true, maxS
   throw new Error(`authorization flow: more than ${maxSteps} steps`);
 }
 
+// A user's browser opening `url` (a gateway consent link, say): follows
+// every redirect, whatever its origin, and fills the authorization server's
+// login form (login=user) and consent form (consent=yes, or no with
+// { consent: false }). Resolves with the first page that is neither:
+// { status, url, body }.
+export async function browse(url, user, { consent = true, maxSteps = 30 } = {}) {
+  const jar = new CookieJar();
+  let res = await fetchWithJar(jar, url);
+  for (let step = 0; step < maxSteps; step++) {
+    if (res.status >= 300 && res.status < 400) {
+      await res.arrayBuffer();
+      url = new URL(res.headers.get('location'), url).href;
+      res = await fetchWithJar(jar, url);
+      continue;
+    }
+    const body = await res.text();
+    const form = body.match(/<form method="post" action="([^"]+)" data-prompt="([^"]+)"/);
+    if (!form) return { status: res.status, url, body, headers: res.headers };
+    const [, action, prompt] = form;
+    const fields = prompt === 'login' ? { login: user } : { consent: consent ? 'yes' : 'no' };
+    url = new URL(action, url).href;
+    res = await fetchWithJar(jar, url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+  }
+  throw new Error(`browser: more than ${maxSteps} steps`);
+}
+
 export function pkcePair() {
   const verifier = crypto.randomBytes(32).toString('base64url');
   const challenge = crypto.createHash('sha256').update(verifier).digest('base64url');

@@ -260,7 +260,7 @@ tls: true
             "portcullis.yaml:9: 'auth' must be a map",
             "portcullis.yaml:10: 'metadata' must be a map",
             "portcullis.yaml:11: unknown key 'tls' (expected one of: listen, limits, page_size, session_idle_timeout, "
-            "sessions, allowed_origins, audit, auth, metadata)",
+            "sessions, allowed_origins, audit, auth, metadata, credentials)",
         });
   CHECK(r.config == nullptr);
 }
@@ -853,6 +853,43 @@ TEST_CASE("sessions.key is 32 bytes of hex, may come from the environment, and t
   }
 }
 
+TEST_CASE("credentials: the vault sits beside the audit database, public_url follows auth.resource, bad keys are refused") {
+  {
+    TempConfig t;
+    t.write("portcullis.yaml",
+            "audit: {db: data/audit.db}\n"
+            "auth: {mode: api_key, resource: https://gw.example.com/, api_keys_file: k.yaml}\n"
+            "credentials:\n  key: 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+            "  consent_timeout: 5m\n");
+    t.write("k.yaml", "[]\n");
+    t.write("servers.d/s.yaml", "upstreams:\n  gh:\n    transport: streamable-http\n    url: https://x.test/mcp\n"
+                                "    auth: {type: oauth_user, client_id: portcullis, scopes: [repo]}\n");
+    auto r = t.load();
+    REQUIRE(formatted(r.errors) == Lines{});
+    const auto& c = r.config->settings.credentials;
+    CHECK(c.key.size() == 32);
+    CHECK(c.vault == (std::filesystem::path(t.dir()) / "data" / "portcullis-credentials.db").lexically_normal().string());
+    CHECK(c.public_url == "https://gw.example.com");
+    CHECK(c.consent_timeout == std::chrono::minutes(5));
+    const auto& a = r.config->upstreams.at("gh").auth;
+    CHECK(a.type == config::CredentialType::OAuthUser);
+    CHECK(a.per_user());
+    CHECK(a.client_id == "portcullis");
+    CHECK(a.scopes == std::vector<std::string>{"repo"});
+  }
+  {
+    TempConfig t;
+    t.write("portcullis.yaml", "credentials:\n  key: short\n  public_url: ftp://x\n  colour: red\n");
+    t.write("servers.d/s.yaml", "upstreams: {}\n");
+    CHECK(formatted(t.load().errors) ==
+          Lines{"portcullis.yaml:2: credentials: 'key' must be 64 hexadecimal characters (32 bytes), e.g. from: "
+                "openssl rand -hex 32; keep it out of the config with key: ${PORTCULLIS_VAULT_KEY}",
+                "portcullis.yaml:3: credentials: 'public_url' must start with http:// or https:// (got \"ftp://x\")",
+                "portcullis.yaml:4: credentials: unknown key 'colour' (expected one of: vault, key, public_url, "
+                "consent_timeout)"});
+  }
+}
+
 TEST_CASE("revision defaults to auto, accepts 2025-11-25 and 2026-07-28, and rejects others at their line") {
   TempConfig t;
   t.write("servers.d/s.yaml", R"(upstreams:
@@ -1167,8 +1204,8 @@ TEST_CASE("an upstream's auth block is refused with a reason when it cannot work
             "the exchanged token",
             "servers.d/s.yaml:14: upstream 'c' auth: stdio upstreams take a static credential as 'env'",
             "servers.d/s.yaml:14: upstream 'c' auth: type static needs 'env' for a stdio upstream",
-            "servers.d/s.yaml:18: upstream 'd' auth: type oauth_user (per-user upstream OAuth with consent) is not "
-            "available yet; use oauth_token_exchange or static",
+            "servers.d/s.yaml:18: upstream 'd' auth: type oauth_user keeps each user's tokens in the credential "
+            "vault, which needs 'credentials: {key: ...}' in portcullis.yaml (e.g. key: ${PORTCULLIS_VAULT_KEY})",
             "servers.d/s.yaml:22: upstream 'e' auth: 'token_endpoint' is not used by type static",
         });
 }
