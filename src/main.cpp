@@ -21,7 +21,7 @@
 #include "identity/authenticator.h"
 #include "identity/credentials_cli.h"
 #include "pipeline/gateway.h"
-#include "record/audit.h"
+#include "record/audit_cli.h"
 #include "server/http_server.h"
 
 using namespace portcullis;
@@ -39,9 +39,10 @@ Usage:
       Validate the config and print every error as file:line: message. Unless
       --offline, also start each upstream to check the composed names.
       Exits non-zero on any error.
-  portcullis audit [--config DIR] [--db PATH] [--since 1h] [--tool T] [--server S]
-                   [--session ID] [--outcome O] [--limit N] [--json]
-      List recorded tool calls, newest first.
+  portcullis audit [query|export|verify|keygen] [--config DIR] [--db PATH] [FILTERS]
+      Query recorded requests (newest first; --json for JSON lines), export
+      them (--format jsonl|csv), verify the hash chain and its signed
+      checkpoints, or make a signing key. `portcullis audit --help` for more.
   portcullis pins list [--config DIR] [--json]
   portcullis pins approve [--config DIR] (UPSTREAM TOOL | UPSTREAM --all | --all)
       Show the approved tool definitions and the changes noticed since, or
@@ -283,12 +284,7 @@ int cmd_serve(const Args& a) {
   return 0;
 }
 
-int cmd_audit(const Args& a) {
-  std::string db = (std::filesystem::path(a.config_dir) / "portcullis-audit.db").string();
-  auto loaded = config::load(a.config_dir);
-  if (loaded.config) db = loaded.config->settings.audit_db;
-  return record::run_audit_cli(a.rest, db);
-}
+int cmd_audit(const Args& a) { return record::run_audit_cli(a.config_dir, a.rest); }
 
 int cmd_credentials(const Args& a) {
   auto loaded = load_or_report(a.config_dir);

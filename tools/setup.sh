@@ -41,7 +41,7 @@ as_root() {
 # --- 1. Debian packages ------------------------------------------------------
 PACKAGES=(build-essential meson ninja-build pkg-config git libcpp-httplib-dev
   nlohmann-json3-dev libssl-dev libyaml-cpp-dev libre2-dev libspdlog-dev doctest-dev
-  libsqlite3-dev sqlite3 curl)
+  libsqlite3-dev sqlite3 curl libpq-dev postgresql)
 if [[ "$(node_major)" -lt 20 ]] || ! command -v npm >/dev/null 2>&1; then
   PACKAGES+=(nodejs npm)
 fi

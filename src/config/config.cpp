@@ -565,7 +565,7 @@ class Loader {
       return;
     }
     Fields f = fields(*doc, {"listen", "limits", "page_size", "session_idle_timeout", "sessions", "allowed_origins", "audit", "auth",
-                             "metadata", "credentials"},
+                             "metadata", "admin", "credentials"},
                       "");
     if (auto* e = find(f, "listen")) {
       if (auto v = get_string(*e, "", false)) {
@@ -604,19 +604,8 @@ class Loader {
     }
     if (auto* e = find(f, "allowed_origins"))
       if (auto v = get_strings(*e, "", false)) s.allowed_origins = std::move(*v);
-    if (auto* e = find(f, "audit"); e && expect_map(*e, "")) {
-      Fields a = fields(e->value, {"db"}, "audit");
-      if (auto* d = find(a, "db")) {
-        if (auto v = get_string(*d, "audit", false)) {
-          if (v->empty()) {
-            error(d->value, "audit", "'db' must not be empty");
-          } else {
-            fs::path db(*v);
-            s.audit_db = (db.is_absolute() ? db : root_ / db).lexically_normal().string();
-          }
-        }
-      }
-    }
+    if (auto* e = find(f, "audit"); e && expect_map(*e, "")) load_audit(*e);
+    if (auto* e = find(f, "admin"); e && expect_map(*e, "")) load_admin(*e);
     if (auto* e = find(f, "auth"); e && expect_map(*e, "")) load_auth(*e);
     s.auth_configured = s.auth.mode != AuthMode::None;
     if (auto* e = find(f, "metadata"); e && expect_map(*e, "")) load_metadata(*e);
@@ -624,6 +613,102 @@ class Loader {
     CredentialSettings& c = s.credentials;
     if (c.vault.empty()) c.vault = (fs::path(s.audit_db).parent_path() / "portcullis-credentials.db").string();
     if (c.public_url.empty()) c.public_url = !s.auth.resource.empty() ? s.auth.resource : "http://" + s.listen;
+  }
+
+  // ---- audit and admin (portcullis.yaml) ----------------------------------
+
+  void load_audit(const Entry& e) {
+    Settings& s = cfg_.settings;
+    AuditSettings& a = s.audit;
+    Fields f = fields(e.value, {"db", "capture", "queue_full", "queue_capacity", "synchronous", "signing_key", "sink",
+                                "postgres", "instance_id", "retention"},
+                      "audit");
+    if (auto* d = find(f, "db")) {
+      if (auto v = get_string(*d, "audit", false)) {
+        if (v->empty()) {
+          error(d->value, "audit", "'db' must not be empty");
+        } else {
+          fs::path db(*v);
+          s.audit_db = (db.is_absolute() ? db : root_ / db).lexically_normal().string();
+        }
+      }
+    }
+    auto one_of = [&](const char* key, std::initializer_list<const char*> allowed, std::string& out) {
+      auto* x = find(f, key);
+      if (!x) return;
+      auto v = get_string(*x, "audit", false);
+      if (!v) return;
+      std::string list;
+      for (const char* a : allowed) {
+        if (*v == a) return void(out = *v);
+        list += (list.empty() ? "" : ", ") + std::string(a);
+      }
+      error(x->value, "audit", std::string("'") + key + "' must be one of " + list + " (got \"" + *v + "\")");
+    };
+    one_of("capture", {"hash", "redacted", "full", "none"}, a.capture);
+    one_of("queue_full", {"block", "drop"}, a.queue_full);
+    one_of("sink", {"sqlite", "postgres"}, a.sink);
+    std::string sync = "normal";
+    one_of("synchronous", {"normal", "full"}, sync);
+    a.synchronous_full = sync == "full";
+    if (auto* x = find(f, "queue_capacity"))
+      if (auto v = get_count(*x, "audit")) a.queue_capacity = std::max<size_t>(1, *v);
+    if (auto* x = find(f, "instance_id"))
+      if (auto v = get_string(*x, "audit", true)) a.instance_id = *v;
+    if (auto* x = find(f, "signing_key"); x && expect_map(*x, "audit")) {
+      Fields k = fields(x->value, {"file", "env"}, "audit.signing_key");
+      if (auto* file = find(k, "file")) {
+        if (auto v = get_string(*file, "audit.signing_key", false)) {
+          fs::path p(*v);
+          a.signing_key_file = (p.is_absolute() ? p : root_ / p).lexically_normal().string();
+        }
+      }
+      if (auto* env = find(k, "env"))
+        if (auto v = get_string(*env, "audit.signing_key", false)) a.signing_key_env = *v;
+      if (!a.signing_key_file.empty() && !a.signing_key_env.empty()) {
+        error(x->value, "audit", "'signing_key' takes either 'file' or 'env', not both");
+      }
+    }
+    if (auto* x = find(f, "postgres"); x && expect_map(*x, "audit")) {
+      Fields p = fields(x->value, {"dsn"}, "audit.postgres");
+      if (auto* d = find(p, "dsn"))
+        if (auto v = get_string(*d, "audit.postgres", true)) a.postgres_dsn = *v;
+    }
+    if (a.sink == "postgres" && a.postgres_dsn.empty()) {
+      error(e.value, "audit", "'sink: postgres' needs 'postgres: {dsn: ...}'");
+    }
+    if (auto* x = find(f, "retention"); x && expect_map(*x, "audit")) {
+      Fields r = fields(x->value, {"max_age", "max_rows", "max_bytes"}, "audit.retention");
+      if (auto* m = find(r, "max_age"))
+        if (auto v = get_duration(*m, "audit.retention")) a.max_age = *v;
+      if (auto* m = find(r, "max_rows"))
+        if (auto v = get_count(*m, "audit.retention")) a.max_rows = *v;
+      if (auto* m = find(r, "max_bytes"))
+        if (auto v = get_size(*m, "audit.retention")) a.max_bytes = *v;
+    }
+  }
+
+  void load_admin(const Entry& e) {
+    AdminSettings& a = cfg_.settings.admin;
+    Fields f = fields(e.value, {"api_keys", "groups", "scopes"}, "admin");
+    if (auto* x = find(f, "api_keys")) {
+      if (auto v = get_strings(*x, "admin", false)) {
+        for (auto& h : *v) {
+          std::string lower = text::to_lower(h);
+          if (text::starts_with(lower, "sha256:")) lower = lower.substr(7);
+          auto raw = crypto::from_hex(lower);
+          if (!raw || raw->size() != 32) {
+            error(x->value, "admin", "'api_keys' entries must be SHA-256 hashes (64 hex digits, e.g. from: printf %s KEY | sha256sum)");
+          } else {
+            a.api_key_sha256.push_back(lower);
+          }
+        }
+      }
+    }
+    if (auto* x = find(f, "groups"))
+      if (auto v = get_strings(*x, "admin", false)) a.groups = std::move(*v);
+    if (auto* x = find(f, "scopes"))
+      if (auto v = get_strings(*x, "admin", false)) a.scopes = std::move(*v);
   }
 
   // ---- credentials (portcullis.yaml): the per-user upstream token vault ---

@@ -215,6 +215,30 @@ struct CredentialSettings {
   SourcePos pos;
 };
 
+// portcullis.yaml `audit:` (besides `db`). Parsed by load_audit().
+struct AuditSettings {
+  std::string capture = "hash";          // hash | redacted | full | none
+  std::string queue_full = "block";      // block | drop
+  size_t queue_capacity = 65536;
+  bool synchronous_full = false;         // synchronous: full (default normal)
+  std::string signing_key_file;          // signing_key: {file: PATH} (resolved against DIR)
+  std::string signing_key_env;           // signing_key: {env: NAME}
+  std::string sink = "sqlite";           // sqlite | postgres
+  std::string postgres_dsn;              // postgres: {dsn: ...}
+  std::string instance_id;               // this instance's chain id; empty: the host name
+  std::chrono::milliseconds max_age{0};  // retention: {max_age, max_rows, max_bytes}; 0 = unbounded
+  size_t max_rows = 0, max_bytes = 0;
+};
+
+// portcullis.yaml `admin:`: who may use /admin routes. A caller is an admin
+// when it presents one of the API keys (X-Admin-Key, stored as SHA-256 hex)
+// or its principal has one of the groups or scopes. Nothing configured: the
+// admin routes answer 403 to everyone.
+struct AdminSettings {
+  std::vector<std::string> api_key_sha256;  // lowercase hex
+  std::vector<std::string> groups, scopes;
+};
+
 struct Settings {
   std::string listen = "127.0.0.1:8080";
   size_t max_body_bytes = 4 * 1024 * 1024;
@@ -228,6 +252,8 @@ struct Settings {
   std::vector<std::string> allowed_origins;  // besides loopback origins
   std::string pins_db;  // approved tool definitions; default: portcullis-pins.db beside audit_db
   std::string audit_db = "portcullis-audit.db";  // load() resolves it against the config DIR
+  AuditSettings audit;
+  AdminSettings admin;
   AuthSettings auth;
   MetadataSettings metadata;
   CredentialSettings credentials;

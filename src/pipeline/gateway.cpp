@@ -52,7 +52,7 @@ Result<std::shared_ptr<identity::UpstreamConsent>> consent_for(const config::Cre
 Result<void> Gateway::start() {
   auto cfg = runtime()->config;
   configure_sessions(cfg->settings);
-  auto audit = record::AuditLog::open(cfg->settings.audit_db);
+  auto audit = record::open_audit_log(cfg->settings);
   if (!audit.ok()) return fail("cannot open the audit database " + cfg->settings.audit_db + ": " + audit.error());
   audit_ = std::move(audit.value());
   auto auth = identity::Authenticator::create(cfg->settings);
@@ -148,6 +148,7 @@ compose::PinChanges Gateway::check_pins_of(const Runtime& rt, const std::string&
       r.original_tool = pin.tool;
       r.method = "pinning";
       r.outcome = mode == config::PinningMode::Block ? "pin_blocked" : "pin_changed";
+      r.pin_state = mode == config::PinningMode::Block ? "blocked" : "changed";
       r.error_message = pin.change + "; approved " + pin.hash.substr(0, 12) + ", now " + pin.pending_hash.substr(0, 12);
       audit_->record(std::move(r));
     }

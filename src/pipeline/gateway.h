@@ -31,6 +31,7 @@
 #include "pipeline/session.h"
 #include "pipeline/upstream.h"
 #include "record/audit.h"
+#include "record/audit_backend.h"
 
 namespace portcullis::pipeline {
 
@@ -205,6 +206,14 @@ class Gateway {
                 const Json& params);
   void set_log_level(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
                      const Json& params);
+
+  // --- The record stage (record_stage.cpp) ---
+  // One audit record for an audited request (tools/call, tools/list,
+  // resources/read, prompts/get) as its final response goes out.
+  void record_request(const Session& session, InFlight& inflight, Json response, size_t response_bytes);
+  // Routing's notes for the record: the name asked for and, when
+  // audit.capture keeps payloads, the arguments.
+  void note_route(InFlight& inflight, const std::string& name, const Json& arguments);
 
   struct AuditInfo {
     std::string tool, original;

@@ -69,9 +69,11 @@ size_t Gateway::finish(const std::shared_ptr<Session>& session, const std::share
   }
   std::string text = rpc::dump(response);
   size_t size = text.size();
+  inflight->total_us = static_cast<int64_t>(ms_since(inflight->started) * 1000);
   if (!(inflight->stream && inflight->stream->push(std::move(text), /*final=*/true))) {
     session->outbox.push(rpc::dump(response));
   }
+  record_request(*session, *inflight, std::move(response), size);
   return size;
 }
 
@@ -251,11 +253,13 @@ void Gateway::call_tool(const std::shared_ptr<Session>& session, const std::shar
     return reply_error(session, inflight, rpc::kInvalidParams, "tools/call \"arguments\" must be an object");
   }
   std::string name = params["name"].get<std::string>();
+  note_route(*inflight, name, params.contains("arguments") ? params["arguments"] : Json::object());
   auto rt = runtime();
   auto seen = catalog_of(*session, rt);
   const compose::VirtualCatalog* cat = seen.get();
   const compose::Route* route = cat ? cat->tool(name) : nullptr;
   if (!route && cat && cat->blocked(name)) {
+    inflight->routed.pin_state = "blocked";
     return reply_error(session, inflight, rpc::kInvalidParams, *cat->blocked(name));
   }
   if (!route) {
@@ -301,6 +305,7 @@ void Gateway::get_prompt(const std::shared_ptr<Session>& session, const std::sha
     return reply_error(session, inflight, rpc::kInvalidParams, "prompts/get needs a string \"name\"");
   }
   std::string name = params["name"].get<std::string>();
+  note_route(*inflight, name, params.contains("arguments") ? params["arguments"] : Json::object());
   auto rt = runtime();
   auto seen = catalog_of(*session, rt);
   const compose::VirtualCatalog* cat = seen.get();
@@ -315,7 +320,7 @@ void Gateway::get_prompt(const std::shared_ptr<Session>& session, const std::sha
       args[it.key()] = it.value().is_string() ? it.value() : Json(it.value().dump());
     }
   }
-  forward(session, inflight, route->upstream, "prompts/get", std::move(up_params), std::nullopt);
+  forward(session, inflight, route->upstream, "prompts/get", std::move(up_params), AuditInfo{name, route->original});
 }
 
 void Gateway::by_resource(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
@@ -324,6 +329,7 @@ void Gateway::by_resource(const std::shared_ptr<Session>& session, const std::sh
     return reply_error(session, inflight, rpc::kInvalidParams, method + " needs a string \"uri\"");
   }
   std::string uri = params["uri"].get<std::string>();
+  note_route(*inflight, uri, Json::object({{"uri", uri}}));
   auto rt = runtime();
   auto seen = catalog_of(*session, rt);
   const compose::VirtualCatalog* cat = seen.get();
@@ -338,7 +344,7 @@ void Gateway::by_resource(const std::shared_ptr<Session>& session, const std::sh
     if (method == "resources/subscribe") session->subscriptions.insert(uri);
     else session->subscriptions.erase(uri);
   }
-  forward(session, inflight, *upstream, method, params, std::nullopt);
+  forward(session, inflight, *upstream, method, params, AuditInfo{uri, uri});
 }
 
 void Gateway::complete(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
@@ -545,6 +551,7 @@ void Gateway::forward(const std::shared_ptr<Session>& session, const std::shared
   }
   auto state = std::make_shared<CallState>();
   state->ts = now_ms();
+  if (audit) inflight->routed.original = audit->original;  // record stage
   state->audit = std::move(audit);
   auto meta = params.find("_meta");
   if (meta != params.end() && meta->is_object()) {
@@ -618,40 +625,8 @@ void Gateway::send(const std::shared_ptr<Session>& session, const std::shared_pt
                                  "upstream '" + up->name() + "' answered without a result or an error");
     }
     if (up->config().auth.type == config::CredentialType::OAuthUser) token_outcome(session, *up, response);
-    if (!state->audit || !audit_) {
-      deliver_final(session, inflight, std::move(response));
-      return;
-    }
-    record::AuditRecord r;
-    r.ts_ms = state->ts;
-    r.request_id = inflight->downstream_id.dump();
-    r.session_id = session->id;
-    r.virtual_server = session->virtual_server;
-    r.upstream = up->name();
-    r.tool = state->audit->tool;
-    r.original_tool = state->audit->original;
-    r.method = method;
-    if (response.contains("error")) {
-      int code = response["error"].value("code", 0);
-      r.outcome = code == rpc::kUpstreamTimeout ? "timeout" : code == rpc::kRequestCancelled ? "cancelled" : "error";
-      r.error_code = code;
-      r.error_message = response["error"].value("message", std::string());
-    } else {
-      const Json& res = response["result"];
-      r.outcome = res.is_object() && res.value("resultType", "") == "input_required" ? "input_required"
-                  : res.is_object() && res.value("isError", false)                 ? "tool_error"
-                                                                                    : "ok";
-    }
-    r.latency_ms = ms_since(inflight->started);
-    r.upstream_ms = upstream_ms;
-    r.request_bytes = inflight->request_bytes;
-    if (const auto& who = inflight->principal) {
-      r.subject = who->subject;
-      r.auth_method = identity::to_string(who->method);
-      r.metadata = Json(who->metadata);
-    }
-    r.response_bytes = deliver_final(session, inflight, std::move(response));
-    audit_->record(std::move(r));
+    inflight->upstream_us = static_cast<int64_t>(upstream_ms * 1000);
+    deliver_final(session, inflight, std::move(response));
   });
 }
 

@@ -48,6 +48,22 @@ struct InFlight {
   // (its digest binds the continuation to it) or the request ends.
   std::shared_ptr<const Json> request;
   std::atomic<bool> finished{false};   // the final response was sent
+
+  // --- The record stage (record_stage.cpp) ---
+  // The id the response carries in X-Portcullis-Request-Id and the audit
+  // record carries in request_id.
+  std::string request_id = next_request_id();
+  int64_t identity_us = 0;              // set by the transport before handle_request
+  std::atomic<int64_t> upstream_us{0};  // set when the upstream answers
+  std::atomic<int64_t> total_us{0};     // set when the response is sent
+  // What routing learned, for the record; written by the thread routing the
+  // request before it forwards (so before any upstream callback runs).
+  struct Routed {
+    std::string name, original;  // tool or prompt name, or resource URI; its upstream name
+    Json arguments;              // null unless audit.capture keeps them
+    std::string pin_state;       // "blocked" when tool pinning refused the call
+  } routed;
+  static std::string next_request_id();
 };
 
 class Session : public std::enable_shared_from_this<Session> {

@@ -9,6 +9,7 @@
 #include "core/jsonrpc.h"
 #include "core/text.h"
 #include "identity/authenticator.h"
+#include "server/admin_routes.h"
 #include "server/consent_pages.h"
 #include "server/standard_headers.h"
 
@@ -133,6 +134,25 @@ bool pump(MessageStream& stream, httplib::DataSink& sink, Clock::duration keepal
   return false;
 }
 
+// The record stage's headers on an MCP response: the request id that finds
+// its audit record, and the latency phases so far (Server-Timing, ms).
+// A response that switched to an SSE stream sends its headers before the
+// upstream answers: only identity is known then; the record has the rest.
+void timing_headers(httplib::Response& res, const InFlight& f) {
+  auto ms = [](int64_t us) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(us) / 1000.0);
+    return std::string(buf);
+  };
+  res.set_header("X-Portcullis-Request-Id", f.request_id);
+  res.set_header("Server-Timing", "identity;dur=" + ms(f.identity_us) + ", authorize;dur=0, guard;dur=0, upstream;dur=" +
+                                      ms(f.upstream_us.load()) + ", total;dur=" + ms(f.total_us.load()));
+}
+
+int64_t us_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count();
+}
+
 }  // namespace
 
 bool is_loopback_host(const std::string& host) {
@@ -178,7 +198,7 @@ struct HttpFront::Impl {
                                       const Json& id = nullptr);
   void post_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
   void post_stateless(const httplib::Request& req, httplib::Response& res, const std::string& vs, Json msg,
-                      std::shared_ptr<const identity::Principal> who);
+                      std::shared_ptr<const identity::Principal> who, int64_t identity_us);
   void get_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
   void delete_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs);
   void get_sse(const httplib::Request& req, httplib::Response& res, const std::string& vs);
@@ -313,12 +333,14 @@ std::optional<Json> HttpFront::Impl::parse_body(const httplib::Request& req, htt
 
 void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& res, const std::string& vs) {
   if (!check_origin(req, res)) return;
+  const auto identify_start = Clock::now();
   auto who = identify(req, res, "/mcp/" + vs);
+  const int64_t identity_us = us_since(identify_start);
   if (!who || !known_vs(vs, res)) return;
   auto msg = parse_body(req, res);
   if (!msg) return;
   if (!req.has_header("Mcp-Session-Id") && is_stateless(req, *msg)) {
-    return post_stateless(req, res, vs, std::move(*msg), std::move(who));
+    return post_stateless(req, res, vs, std::move(*msg), std::move(who), identity_us);
   }
   rpc::Kind kind = rpc::classify(*msg);
   if (kind == rpc::Kind::Request && (*msg)["method"] == "initialize") {
@@ -329,12 +351,14 @@ void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& r
     inflight->principal = who;
     inflight->downstream_id = (*msg)["id"];
     inflight->stream = std::make_shared<MessageStream>();
+    inflight->identity_us = identity_us;
     gw.handle_request(session, *msg, inflight);
     std::string out;
     bool final = false;
     inflight->stream->pop(&out, &final, Clock::now() + std::chrono::seconds(5));
     gw.sessions().publish(session);
     res.set_header("Mcp-Session-Id", session->id);
+    timing_headers(res, *inflight);
     res.set_content(out, "application/json");
     spdlog::info("session {}... opened on /mcp/{} ({})", session->id.substr(0, 16), vs, session->protocol_version);
     return;
@@ -356,12 +380,13 @@ void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& r
   inflight->downstream_id = (*msg)["id"];
   inflight->request_bytes = req.body.size();
   inflight->stream = std::make_shared<MessageStream>();
+  inflight->identity_us = identity_us;
   gw.handle_request(session, *msg, inflight);
   answer_request(req, res, session, inflight);
 }
 
 void HttpFront::Impl::post_stateless(const httplib::Request& req, httplib::Response& res, const std::string& vs,
-                                     Json body, std::shared_ptr<const identity::Principal> who) {
+                                     Json body, std::shared_ptr<const identity::Principal> who, int64_t identity_us) {
   // Kept with the request, for a continuation's digest should an upstream
   // ask for input.
   auto request = std::make_shared<const Json>(std::move(body));
@@ -457,6 +482,7 @@ void HttpFront::Impl::post_stateless(const httplib::Request& req, httplib::Respo
   inflight->request_bytes = req.body.size();
   inflight->stream = std::make_shared<MessageStream>();
   inflight->request = std::move(request);
+  inflight->identity_us = identity_us;
   gw.handle_request(session, msg, inflight);
   answer_request(req, res, session, inflight);
 }
@@ -472,6 +498,7 @@ void HttpFront::Impl::answer_request(const httplib::Request& req, httplib::Respo
   // A stateless request's protocol errors carry their HTTP status too.
   auto json_answer = [&](const std::string& body) {
     stream->close();
+    timing_headers(res, *inflight);
     if (session->stateless && body.find("\"error\"") != std::string::npos) {
       Json parsed = Json::parse(body, nullptr, false);
       if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
@@ -497,6 +524,7 @@ void HttpFront::Impl::answer_request(const httplib::Request& req, httplib::Respo
   auto pending = std::make_shared<std::string>(r == MessageStream::Pop::Message ? first : std::string());
   auto finished = std::make_shared<bool>(false);
   res.set_header("Cache-Control", "no-cache");
+  timing_headers(res, *inflight);
   res.set_chunked_content_provider(
       "text/event-stream",
       [stream, pending, finished](size_t, httplib::DataSink& sink) {
@@ -590,7 +618,9 @@ void HttpFront::Impl::get_sse(const httplib::Request& req, httplib::Response& re
 
 void HttpFront::Impl::post_sse(const httplib::Request& req, httplib::Response& res, const std::string& vs) {
   if (!check_origin(req, res)) return;
+  const auto identify_start = Clock::now();
   auto who = identify(req, res, "/sse/" + vs);
+  const int64_t identity_us = us_since(identify_start);
   if (!who || !known_vs(vs, res)) return;
   auto session = gw.sessions().find(req.get_param_value("sessionId"));
   if (!session || !session->legacy_sse || session->virtual_server != vs || session->owner != who->key()) {
@@ -609,6 +639,8 @@ void HttpFront::Impl::post_sse(const httplib::Request& req, httplib::Response& r
     inflight->principal = std::move(who);
     inflight->downstream_id = (*msg)["id"];
     inflight->request_bytes = req.body.size();
+    inflight->identity_us = identity_us;
+    res.set_header("X-Portcullis-Request-Id", inflight->request_id);
     // Every answer travels on the SSE stream, so the POST returns at once.
     pipeline::Gateway* gw_ptr = &gw;
     gw.pool().enqueue([gw_ptr, session, m = std::move(*msg), inflight] { gw_ptr->handle_request(session, m, inflight); });
@@ -654,6 +686,7 @@ void HttpFront::Impl::routes() {
     send_json(r, 200, {{"status", "ok"}, {"upstreams", ups}, {"sessions", gw.sessions().size()},
                        {"problems", rt->problems}});
   });
+  add_admin_routes(svr, gw, [this](const httplib::Request& q, httplib::Response& r) { return identify(q, r, ""); });
   svr.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& r) {
     if (!r.body.empty() || r.status < 400) return httplib::Server::HandlerResponse::Unhandled;
     std::string message;

@@ -87,7 +87,7 @@ describe('command line', () => {
       const dir = h.makeConfigDir({ servers: { ok: validServers() } });
       const gw = await h.startGateway(dir);
       const client = await h.connect(gw.mcpUrl('au'));
-      // Each tools/call below is one audit record; list calls are not.
+      // Each tools/call below is one audit record (tools/list has its own).
       await h.toolNames(client);
       await client.callTool({ name: 'ev_echo', arguments: { message: 'audited' } }); // ok
       await client.callTool({ name: 'ev_get-sum', arguments: { a: 'not a number', b: 1 } }); // tool_error
@@ -95,7 +95,7 @@ describe('command line', () => {
       await h.closeClient(client);
 
       const records = await h.waitUntil(async () => {
-        const r = await portcullis(['audit', '--config', dir, '--since', '1h', '--json']);
+        const r = await portcullis(['audit', '--config', dir, '--since', '1h', '--method', 'tools/call', '--json']);
         assert.equal(r.code, 0, r.output);
         const lines = r.stdout.split('\n').filter((l) => l.trim());
         return lines.length >= 3 && lines.map((l) => JSON.parse(l));

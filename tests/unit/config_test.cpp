@@ -256,11 +256,12 @@ tls: true
             "portcullis.yaml:5: 'page_size' must be a positive integer (got \"0\")",
             "portcullis.yaml:6: session_idle_timeout: invalid duration \"soon\" (expected e.g. 500ms, 30s, 5m, 1h)",
             "portcullis.yaml:7: 'allowed_origins' must be a list of strings",
-            "portcullis.yaml:8: audit: unknown key 'database' (expected one of: db)",
+            "portcullis.yaml:8: audit: unknown key 'database' (expected one of: db, capture, queue_full, queue_capacity, "
+            "synchronous, signing_key, sink, postgres, instance_id, retention)",
             "portcullis.yaml:9: 'auth' must be a map",
             "portcullis.yaml:10: 'metadata' must be a map",
             "portcullis.yaml:11: unknown key 'tls' (expected one of: listen, limits, page_size, session_idle_timeout, "
-            "sessions, allowed_origins, audit, auth, metadata, credentials)",
+            "sessions, allowed_origins, audit, auth, metadata, admin, credentials)",
         });
   CHECK(r.config == nullptr);
 }
