@@ -1,0 +1,61 @@
+// AnchoredRules: the two-step matcher behind the secrets and PII detectors.
+// Step one finds cheap anchors for every rule in one Hyperscan pass
+// (MultiPattern); step two runs each rule's RE2 only in a window around its
+// own anchors, so text without anchors costs one Hyperscan pass however many
+// rules there are. The result is raw candidates: the detector that owns the
+// rules still validates each one (checksums, Luhn, libphonenumber, entropy).
+//
+// Threads: built once, immutable after; candidates() may be called from any
+// number of threads at once.
+#pragma once
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "guard/multi_pattern.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace portcullis::guard {
+
+struct AnchoredRule {
+  std::string id;
+  Anchor anchor;
+  // The RE2 window around each anchor hit: [hit.end - back, hit.end + fwd).
+  // back must cover the anchor itself plus any context before it.
+  size_t back = 0, fwd = 0;
+  // RE2 pattern. Capture group 1, when present, is the candidate span (the
+  // secret value after a keyword, say); otherwise the whole match is.
+  std::string confirm;
+};
+
+struct Candidate {
+  size_t rule;        // index into the rules given to build()
+  size_t start, end;  // byte offsets into the scanned text
+};
+
+class AnchoredRules {
+ public:
+  // Error: a pattern Hyperscan or RE2 refuses.
+  static Result<std::shared_ptr<const AnchoredRules>> build(std::vector<AnchoredRule> rules);
+  ~AnchoredRules();
+
+  const AnchoredRule& rule(size_t i) const { return rules_[i]; }
+  size_t size() const { return rules_.size(); }
+
+  // Candidates ordered by rule, then by position; each distinct span once.
+  // Error: the Hyperscan pass failed (scratch, scan).
+  Result<std::vector<Candidate>> candidates(std::string_view text) const;
+
+ private:
+  AnchoredRules() = default;
+  std::vector<AnchoredRule> rules_;
+  std::vector<std::unique_ptr<re2::RE2>> confirm_;
+  std::shared_ptr<const MultiPattern> anchors_;
+};
+
+}  // namespace portcullis::guard
