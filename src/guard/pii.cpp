@@ -56,7 +56,8 @@ const RuleDef kRules[] = {
     {kDob, "dob", "DOB", R"(dob|d\.o\.b|date of birth|birth ?date|born)", true, 14, 60,
      "(?i)(?:dob|d\\.o\\.b\\.?|date of birth|birth ?date|born(?: on| in)?)[^0-9A-Za-z]{0,6}(?:is |was |on )?" PC_DATE,
      "date of birth"},
-    {kPhone, "phone", "PHONE", R"(\+[1-9]|\([0-9]{2,5}\)|[0-9][ .\-/][0-9]{2,4}[ .\-][0-9]{2,4})", false, 24, 24,
+    {kPhone, "phone", "PHONE", R"(\+[1-9]|\([0-9]{2,5}\)|[0-9][ .\-/][0-9]{2,4}[ .\-][0-9]{2,4}|0[0-9]{1,4}[ .\-/][0-9]{5,9})",
+     false, 24, 24,
      R"(\+?\(?[0-9]{1,5}\)?(?:[ .\-/]?\(?[0-9]{1,5}\)?){1,6})", "phone number"},
 };
 
