@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/json.h"
@@ -40,6 +41,10 @@ struct ScanContext {
   // Key is detector-defined (e.g. "EMAIL" + normalised value); the value is the
   // placeholder number handed out for it.
   std::vector<std::pair<std::string, int>> placeholders;
+  // Index kept by placeholder_for() (placeholders.h): key -> number, plus
+  // "#KIND" -> how many of that kind were handed out, so a request carrying
+  // thousands of values stays linear. Defaulted; other code can ignore it.
+  std::unordered_map<std::string, int> placeholder_index;
   // Name of the argument or field being scanned, when known ("query"). Lets
   // the SQL sanitizer restrict itself to configured SQL arguments.
   std::string field;

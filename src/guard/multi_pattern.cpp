@@ -2,19 +2,25 @@
 
 #include <hs/hs.h>
 
+#include <algorithm>
+#include <atomic>
+
 namespace portcullis::guard {
 
 namespace {
 
-// One scratch per thread, grown (hs_alloc_scratch reallocates in place) to
-// serve every database this thread scans with.
+// One scratch per thread, grown to serve every database this thread scans
+// with. hs_alloc_scratch is costly even when nothing needs to grow, so each
+// thread remembers which databases (by unique id) it has already fitted.
 struct ThreadScratch {
   hs_scratch_t* scratch = nullptr;
+  std::vector<uint64_t> fitted;
   ~ThreadScratch() {
     if (scratch) hs_free_scratch(scratch);
   }
 };
 thread_local ThreadScratch tls_scratch;
+std::atomic<uint64_t> next_id{1};
 
 int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned, void* ctx) {
   static_cast<std::vector<AnchorHit>*>(ctx)->push_back({id, size_t(from), size_t(to)});
@@ -48,6 +54,7 @@ Result<std::shared_ptr<const MultiPattern>> MultiPattern::compile(const std::vec
   }
   std::shared_ptr<MultiPattern> mp(new MultiPattern());
   mp->db_ = db;
+  mp->id_ = next_id.fetch_add(1);
   return std::shared_ptr<const MultiPattern>(std::move(mp));
 }
 
@@ -56,8 +63,12 @@ MultiPattern::~MultiPattern() {
 }
 
 Result<std::vector<AnchorHit>> MultiPattern::scan(std::string_view text) const {
-  if (hs_alloc_scratch(db_, &tls_scratch.scratch) != HS_SUCCESS)
-    return fail("hyperscan: cannot allocate scratch space");
+  auto& fitted = tls_scratch.fitted;
+  if (std::find(fitted.begin(), fitted.end(), id_) == fitted.end()) {
+    if (hs_alloc_scratch(db_, &tls_scratch.scratch) != HS_SUCCESS)
+      return fail("hyperscan: cannot allocate scratch space");
+    fitted.push_back(id_);
+  }
   if (text.size() > 0xffffffffu) return fail("hyperscan: text larger than 4 GiB");
   std::vector<AnchorHit> hits;
   hs_error_t rc = hs_scan(db_, text.data(), unsigned(text.size()), 0, tls_scratch.scratch, on_match, &hits);

@@ -9,6 +9,7 @@
 // (thread_local), grown to fit every database it has scanned with.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,6 +50,7 @@ class MultiPattern {
  private:
   MultiPattern() = default;
   hs_database* db_ = nullptr;
+  uint64_t id_ = 0;  // unique per compiled database, for per-thread scratch
 };
 
 }  // namespace portcullis::guard

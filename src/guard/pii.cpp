@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 
+#include "guard/numeric_runs.h"
 #include "guard/pii_checks.h"
 #include "guard/placeholders.h"
 
@@ -22,7 +23,7 @@ struct RuleDef {
   Kind kind;
   const char* option;       // name in PiiOptions::kinds
   const char* placeholder;  // [PLACEHOLDER_n]
-  const char* anchor;
+  const char* anchor;       // Hyperscan anchor; nullptr: found in numeric runs (numeric_runs.h)
   bool caseless;
   size_t back, fwd;
   const char* confirm;
@@ -40,13 +41,13 @@ struct RuleDef {
 // Order is priority: where spans of two kinds overlap, the earlier kind wins
 // (a card number is not also reported as a phone number).
 const RuleDef kRules[] = {
-    {kCard, "card", "CARD", R"([0-9]{4}[ \-]?[0-9]{4,6}[ \-]?[0-9]{4})", false, 40, 30, R"([0-9](?:[ \-]?[0-9])*)",
+    {kCard, "card", "CARD", nullptr, false, 0, 0, R"([0-9](?:[ \-]?[0-9])*)",
      "payment card number"},
-    {kIban, "iban", "IBAN", R"([A-Z]{2}[0-9]{2} ?[0-9A-Z]{4})", false, 11, 50, R"([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,32})",
+    {kIban, "iban", "IBAN", nullptr, false, 0, 50, R"([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,32})",
      "IBAN"},
-    {kSsn, "ssn", "SSN", R"([0-9]{3}-[0-9]{2}-[0-9]{4})", false, 11, 0, R"([0-9]{3}-[0-9]{2}-[0-9]{4})",
+    {kSsn, "ssn", "SSN", nullptr, false, 0, 0, R"([0-9]{3}-[0-9]{2}-[0-9]{4})",
      "US social security number"},
-    {kIpv4, "ip", "IP", R"([0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9])", false, 16, 6, R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})",
+    {kIpv4, "ip", "IP", nullptr, false, 0, 0, R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})",
      "IPv4 address"},
     {kIpv6, "ip", "IP", R"([0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:|::[0-9A-Fa-f])", false, 45, 45,
      R"([0-9A-Fa-f:]*:[0-9A-Fa-f]*:[0-9A-Fa-f:]*(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?)", "IPv6 address"},
@@ -56,8 +57,7 @@ const RuleDef kRules[] = {
     {kDob, "dob", "DOB", R"(dob|d\.o\.b|date of birth|birth ?date|born)", true, 14, 60,
      "(?i)(?:dob|d\\.o\\.b\\.?|date of birth|birth ?date|born(?: on| in)?)[^0-9A-Za-z]{0,6}(?:is |was |on )?" PC_DATE,
      "date of birth"},
-    {kPhone, "phone", "PHONE", R"(\+[1-9]|\([0-9]{2,5}\)|[0-9][ .\-/][0-9]{2,4}[ .\-][0-9]{2,4}|0[0-9]{1,4}[ .\-/][0-9]{5,9})",
-     false, 24, 24,
+    {kPhone, "phone", "PHONE", nullptr, false, 0, 0,
      R"(\+?\(?[0-9]{1,5}\)?(?:[ .\-/]?\(?[0-9]{1,5}\)?){1,6})", "phone number"},
 };
 
@@ -120,6 +120,70 @@ void iban_in(std::string_view t, size_t s, size_t e, std::vector<Hit>& out) {
   out.push_back({s, i, compact});
 }
 
+PhoneNumber number_of(int cc, const std::string& nsn) {
+  PhoneNumber n;
+  n.set_country_code(cc);
+  n.set_national_number(std::stoull(nsn));
+  if (nsn.size() > 1 && nsn[0] == '0') {  // Italian-style leading zeros are part of the number
+    n.set_italian_leading_zero(true);
+    n.set_number_of_leading_zeros(int(nsn.find_first_not_of('0')));
+  }
+  return n;
+}
+
+// libphonenumber decides. PhoneNumberUtil::Parse costs ~35 us (ICU regular
+// expressions), so the country code and national number are split here and
+// only IsValidNumber(ForRegion) runs (~10-20 us); Parse stays for the forms
+// this split does not handle ("+44 (0)20 ...").
+bool phone_valid(const PhoneNumberUtil& util, std::string_view v, const std::string& d,
+                 const std::vector<std::string>& regions, std::string* e164) {
+  if (v.find("(0)") != std::string_view::npos) {
+    PhoneNumber n;
+    if (util.Parse(std::string(v), v[0] == '+' ? "ZZ" : regions.empty() ? "ZZ" : regions[0], &n) !=
+            PhoneNumberUtil::NO_PARSING_ERROR || !util.IsValidNumber(n))
+      return false;
+    util.Format(n, PhoneNumberUtil::E164, e164);
+    return true;
+  }
+  if (v[0] == '+') {
+    for (size_t len = 1; len <= 3 && len < d.size(); ++len) {
+      int cc = std::stoi(d.substr(0, len));
+      std::string region;
+      util.GetRegionCodeForCountryCode(cc, &region);
+      if (region == "ZZ") continue;  // country codes are prefix-free: at most one length fits
+      if (!util.IsValidNumber(number_of(cc, d.substr(len)))) return false;
+      *e164 = "+" + d;
+      return true;
+    }
+    return false;
+  }
+  for (const auto& region : regions) {
+    std::string ndd, nsn = d;
+    util.GetNddPrefixForRegion(region, true, &ndd);
+    if (!ndd.empty() && nsn.compare(0, ndd.size(), ndd) == 0) nsn = nsn.substr(ndd.size());
+    if (nsn.size() < 4) continue;
+    int cc = util.GetCountryCodeForRegion(region);
+    if (util.IsValidNumberForRegion(number_of(cc, nsn), region)) {
+      *e164 = "+" + std::to_string(cc) + nsn;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool phone_shaped(std::string_view run) {
+  if (run[0] == '+' || run[0] == '(') return true;
+  size_t groups = 0;
+  for (size_t i = 1; i < run.size(); ++i) groups += digit(run[i]) && !digit(run[i - 1]);
+  return groups >= 2 || (groups == 1 && run[0] == '0');
+}
+
+// "421.108.1.1" is a malformed address, not a phone number.
+bool dotted_quad(std::string_view v) {
+  static const RE2 re(R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})");
+  return RE2::FullMatch(v, re);
+}
+
 bool date_shaped(std::string_view v) {
   static const RE2 re(R"([0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4})");
   return RE2::FullMatch(v, re);
@@ -142,8 +206,15 @@ Result<std::shared_ptr<const PiiDetector>> PiiDetector::create(const PiiOptions&
   for (const auto& r : kRules) {
     if (!options.kinds.empty() && std::find(options.kinds.begin(), options.kinds.end(), r.option) == options.kinds.end())
       continue;
-    rules.push_back({r.option, Anchor{r.anchor, r.caseless, false}, r.back, r.fwd, r.confirm});
-    det->kind_.push_back(int(&r - kRules));
+    int def = int(&r - kRules);
+    if (r.anchor) {
+      rules.push_back({r.option, Anchor{r.anchor, r.caseless, false}, r.back, r.fwd, r.confirm});
+      det->kind_.push_back(def);
+    } else {
+      auto re = std::make_shared<const RE2>(r.confirm);
+      if (!re->ok()) return fail(std::string("pii: ") + r.option + ": " + re->error());
+      det->run_kinds_.push_back({def, std::move(re)});
+    }
   }
   auto built = AnchoredRules::build(std::move(rules));
   if (!built) return fail("pii: " + built.error());
@@ -151,17 +222,68 @@ Result<std::shared_ptr<const PiiDetector>> PiiDetector::create(const PiiOptions&
   return std::shared_ptr<const PiiDetector>(std::move(det));
 }
 
+struct PiiDetector::Span {
+  int def;  // index in the rule table
+  size_t start, end;
+};
+
+// Candidates of the number-shaped kinds: each kind looks only at runs that
+// can hold it (enough digits, the right separators), so ordinary numbers
+// (years, prices, ids) cost no RE2 call.
+void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out) const {
+  thread_local std::vector<NumericRun> runs;
+  runs.clear();
+  numeric_runs(t, 2, runs);
+  re2::StringPiece whole(t.data(), t.size()), m;
+  auto confirm = [&](const RE2& re, int def, size_t from, size_t to) {
+    for (size_t pos = from; pos < to && re.Match(whole, pos, to, RE2::UNANCHORED, &m, 1);) {
+      size_t s = size_t(m.data() - t.data());
+      out.push_back({def, s, s + m.size()});
+      pos = std::max(s + m.size(), pos + 1);
+    }
+  };
+  for (const auto& r : runs) {
+    std::string_view run = t.substr(r.start, r.end - r.start);
+    for (const auto& [def, re] : run_kinds_) {
+      switch (kRules[def].kind) {
+        case kCard:
+          if (r.digits >= 13) out.push_back({def, r.start, r.end});
+          break;
+        case kSsn:
+          if (r.digits >= 9 && run.find('-') != std::string_view::npos) confirm(*re, def, r.start, r.end);
+          break;
+        case kIpv4:
+          if (r.digits >= 4 && run.find('.') != std::string_view::npos) confirm(*re, def, r.start, r.end);
+          break;
+        case kPhone:  // international, "(area)", or grouped; a bare digit string is not a phone number
+          if (r.digits >= 7 && phone_shaped(run)) confirm(*re, def, r.start, r.end);
+          break;
+        case kIban:  // "DE89 3704…", "GB82WEST…": two capitals, then the check digits start the run
+          if (r.start >= 2 && t[r.start - 1] >= 'A' && t[r.start - 1] <= 'Z' && t[r.start - 2] >= 'A' &&
+              t[r.start - 2] <= 'Z')
+            confirm(*re, def, r.start - 2, std::min(t.size(), r.start + kRules[def].fwd));
+          break;
+        default:
+          break;
+      }
+    }
+  }
+}
+
 Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& ctx) const {
-  auto cands = rules_->candidates(t);
-  if (!cands) return fail("pii: " + cands.error());
+  auto anchored = rules_->candidates(t);
+  if (!anchored) return fail("pii: " + anchored.error());
+  std::vector<Span> cands;
+  for (const auto& c : *anchored) cands.push_back({kind_[c.rule], c.start, c.end});
+  if (!run_kinds_.empty()) runs_to_candidates(t, cands);
   struct Tagged {
     int def;
     Hit hit;
   };
   std::vector<Tagged> hits;
   auto* util = PhoneNumberUtil::GetInstance();
-  for (const auto& c : *cands) {
-    int def = kind_[c.rule];
+  for (const auto& c : cands) {
+    int def = c.def;
     std::string_view v = t.substr(c.start, c.end - c.start);
     std::vector<Hit> found;
     switch (kRules[def].kind) {
@@ -204,24 +326,9 @@ Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& 
         if (alnum(before(t, c.start)) || before(t, c.start) == '+' || before(t, c.start) == '.' || alnum(at(t, c.end)))
           break;
         std::string d = digits_of(v);
-        if (d.size() < 7 || d.size() > 15 || date_shaped(v)) break;
-        PhoneNumber n;
-        bool ok = false;
-        if (v[0] == '+') {
-          ok = util->Parse(std::string(v), "ZZ", &n) == PhoneNumberUtil::NO_PARSING_ERROR && util->IsValidNumber(n);
-        } else {
-          for (const auto& region : options_.phone_regions)
-            if (util->Parse(std::string(v), region, &n) == PhoneNumberUtil::NO_PARSING_ERROR &&
-                util->IsValidNumberForRegion(n, region)) {
-              ok = true;
-              break;
-            }
-        }
-        if (ok) {
-          std::string e164;
-          util->Format(n, PhoneNumberUtil::E164, &e164);
-          found.push_back({c.start, c.end, e164});
-        }
+        if (d.size() < 7 || d.size() > 15 || date_shaped(v) || dotted_quad(v)) break;
+        std::string e164;
+        if (phone_valid(*util, v, d, options_.phone_regions, &e164)) found.push_back({c.start, c.end, e164});
         break;
       }
     }

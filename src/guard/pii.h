@@ -19,6 +19,10 @@
 #include "guard/anchored_rules.h"
 #include "guard/detector.h"
 
+namespace re2 {
+class RE2;
+}
+
 namespace portcullis::guard {
 
 struct PiiOptions {
@@ -40,7 +44,11 @@ class PiiDetector : public Detector {
   PiiDetector() = default;
   PiiOptions options_;
   std::shared_ptr<const AnchoredRules> rules_;
-  std::vector<int> kind_;  // per built rule: its index in the rule table (pii.cpp)
+  std::vector<int> kind_;  // per anchored rule: its index in the rule table (pii.cpp)
+  // Number-shaped kinds, found in numeric runs: rule table index, confirm RE2.
+  std::vector<std::pair<int, std::shared_ptr<const re2::RE2>>> run_kinds_;
+  struct Span;
+  void runs_to_candidates(std::string_view text, std::vector<Span>& out) const;
 };
 
 }  // namespace portcullis::guard
