@@ -48,7 +48,9 @@ void numeric_runs(std::string_view t, unsigned min_digits, std::vector<NumericRu
       if (j < t.size() && t[j] == ')') ++j;  // "(650)" closing a group
       break;
     }
-    if (digits >= min_digits) out.push_back({start, j, digits});
+    bool after_capitals = start >= 2 && t[start - 1] >= 'A' && t[start - 1] <= 'Z' && t[start - 2] >= 'A' &&
+                          t[start - 2] <= 'Z';
+    if (digits >= min_digits || after_capitals) out.push_back({start, j, digits});
     i = j;
   }
 }

@@ -17,7 +17,9 @@ struct NumericRun {
   unsigned digits;    // how many digits it holds
 };
 
-// Appends every run holding at least `min_digits` digits, in text order.
+// Appends, in text order, every run holding at least `min_digits` digits,
+// and every run right after two capital letters (an IBAN's check digits:
+// "GB82WEST…" has only "82" before the letters).
 void numeric_runs(std::string_view text, unsigned min_digits, std::vector<NumericRun>& out);
 
 }  // namespace portcullis::guard

@@ -49,7 +49,7 @@ const RuleDef kRules[] = {
      "US social security number"},
     {kIpv4, "ip", "IP", nullptr, false, 0, 0, R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})",
      "IPv4 address"},
-    {kIpv6, "ip", "IP", R"([0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:|::[0-9A-Fa-f])", false, 45, 45,
+    {kIpv6, "ip", "IP", R"(::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:)", false, 45, 45,
      R"([0-9A-Fa-f:]*:[0-9A-Fa-f]*:[0-9A-Fa-f:]*(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?)", "IPv6 address"},
     {kEmail, "email", "EMAIL", R"(@)", false, 65, 256,
      R"([A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24})",
@@ -171,6 +171,24 @@ bool phone_valid(const PhoneNumberUtil& util, std::string_view v, const std::str
   return false;
 }
 
+// 2026-03-14, 14/03/2026, 3.14.2026: three digit groups, one separator.
+bool date_run(std::string_view run) {
+  size_t len[3] = {0, 0, 0}, g = 0;
+  char sep = 0;
+  for (char c : run) {
+    if (digit(c)) {
+      ++len[g];
+      continue;
+    }
+    if ((c != '-' && c != '/' && c != '.') || (sep && c != sep) || ++g > 2) return false;
+    sep = c;
+  }
+  if (g != 2) return false;
+  bool ymd = len[0] == 4 && len[1] <= 2 && len[2] <= 2;
+  bool dmy = len[0] <= 2 && len[1] <= 2 && (len[2] == 2 || len[2] == 4);
+  return ymd || dmy;
+}
+
 bool phone_shaped(std::string_view run) {
   if (run[0] == '+' || run[0] == '(') return true;
   size_t groups = 0;
@@ -233,7 +251,7 @@ struct PiiDetector::Span {
 void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out) const {
   thread_local std::vector<NumericRun> runs;
   runs.clear();
-  numeric_runs(t, 2, runs);
+  numeric_runs(t, 4, runs);  // ipv4 needs 4 digits, the other kinds more
   re2::StringPiece whole(t.data(), t.size()), m;
   auto confirm = [&](const RE2& re, int def, size_t from, size_t to) {
     for (size_t pos = from; pos < to && re.Match(whole, pos, to, RE2::UNANCHORED, &m, 1);) {
@@ -256,7 +274,7 @@ void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out)
           if (r.digits >= 4 && run.find('.') != std::string_view::npos) confirm(*re, def, r.start, r.end);
           break;
         case kPhone:  // international, "(area)", or grouped; a bare digit string is not a phone number
-          if (r.digits >= 7 && phone_shaped(run)) confirm(*re, def, r.start, r.end);
+          if (r.digits >= 7 && phone_shaped(run) && !date_run(run)) confirm(*re, def, r.start, r.end);
           break;
         case kIban:  // "DE89 3704…", "GB82WEST…": two capitals, then the check digits start the run
           if (r.start >= 2 && t[r.start - 1] >= 'A' && t[r.start - 1] <= 'Z' && t[r.start - 2] >= 'A' &&
