@@ -31,6 +31,10 @@ struct AnchoredRule {
   // RE2 pattern. Capture group 1, when present, is the candidate span (the
   // secret value after a keyword, say); otherwise the whole match is.
   std::string confirm;
+  // The confirm pattern starts where the anchor starts: RE2 runs anchored
+  // at each hit's start (Hyperscan reports it) over [start, end + fwd),
+  // instead of searching a window. Much cheaper where hits are dense.
+  bool from_anchor_start = false;
 };
 
 struct Candidate {
@@ -47,7 +51,7 @@ class AnchoredRules {
   const AnchoredRule& rule(size_t i) const { return rules_[i]; }
   size_t size() const { return rules_.size(); }
 
-  // Candidates ordered by rule, then by position; each distinct span once.
+  // Candidates, in no particular order; a window rule reports each span once.
   // Error: the Hyperscan pass failed (scratch, scan).
   Result<std::vector<Candidate>> candidates(std::string_view text) const;
 

@@ -12,9 +12,15 @@ const char* to_string(Outcome o) {
 }
 
 Json AuditFinding::to_json() const {
-  Json j = {{"hook", to_string(hook)},     {"guardrail", guardrail}, {"detector", detector},
-            {"rule", rule},                {"mode", to_string(mode)}, {"action", to_string(action)},
-            {"outcome", to_string(outcome)}, {"start", start},        {"end", end}};
+  Json j = {{"hook", to_string(hook)},
+            {"guardrail", guardrail},
+            {"detector", detector},
+            {"rule", rule},
+            {"mode", to_string(mode)},
+            {"action", to_string(action)},
+            {"outcome", to_string(outcome)},
+            {"start", start},
+            {"end", end}};
   if (!pointer.empty() || in_key) j["pointer"] = pointer;
   if (in_key) j["in_key"] = true;
   return j;
@@ -22,16 +28,19 @@ Json AuditFinding::to_json() const {
 
 std::string Verdict::block_message() const {
   if (!blocked) return "";
-  if (rule == "error") return "Blocked: guardrail '" + blocked_by + "' could not check this request (strict mode)";
+  if (rule == "error")
+    return "Blocked: guardrail '" + blocked_by + "' could not check this request (strict mode)";
   return "Blocked by guardrail '" + blocked_by + "' (rule " + rule + ")";
 }
 
 Json Verdict::tool_error() const {
-  return {{"content", Json::array({{{"type", "text"}, {"text", block_message()}}})}, {"isError", true}};
+  return {{"content", Json::array({{{"type", "text"}, {"text", block_message()}}})},
+          {"isError", true}};
 }
 
 std::string redact(std::string_view text, std::vector<Finding> findings) {
-  std::sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) { return a.start < b.start; });
+  std::sort(findings.begin(), findings.end(),
+            [](const Finding& a, const Finding& b) { return a.start < b.start; });
   std::string out;
   out.reserve(text.size());
   size_t pos = 0;
@@ -67,13 +76,17 @@ struct Step {
       return true;
     }
     if (r->empty()) return true;
-    bool blocks = g.mode != Mode::Audit &&
-                  (g.action == Action::Validate ||
-                   std::any_of(r->begin(), r->end(), [](const Finding& f) { return f.replacement.empty(); }));
-    Outcome o = g.mode == Mode::Audit ? Outcome::Recorded : blocks ? Outcome::Blocked : Outcome::Redacted;
+    bool blocks =
+        g.mode != Mode::Audit &&
+        (g.action == Action::Validate ||
+         std::any_of(r->begin(), r->end(), [](const Finding& f) { return f.replacement.empty(); }));
+    Outcome o = g.mode == Mode::Audit ? Outcome::Recorded
+                : blocks              ? Outcome::Blocked
+                                      : Outcome::Redacted;
     std::string ptr = pointer ? pointer() : "";
     for (const auto& f : *r)
-      v.findings.push_back({hook, g.name, f.detector, f.rule, g.mode, g.action, o, ptr, in_key, f.start, f.end});
+      v.findings.push_back(
+          {hook, g.name, f.detector, f.rule, g.mode, g.action, o, ptr, in_key, f.start, f.end});
     if (blocks) return block((*r)[0].rule);
     if (o == Outcome::Redacted) {
       *replaced = redact(s, std::move(r.value()));
@@ -115,8 +128,9 @@ Verdict GuardrailChain::run(Json& value, ScanContext& ctx) const {
     Step step{hook_, *g, v};
     for (size_t i = 0; i < strings.size(); ++i) {
       std::string replaced;
-      bool go = step.on(strings.text(i), strings.field(i), ctx, strings.is_key(i),
-                        [&] { return strings.pointer(i); }, &replaced);
+      bool go = step.on(
+          strings.text(i), strings.field(i), ctx, strings.is_key(i),
+          [&] { return strings.pointer(i); }, &replaced);
       if (!go) return v;
       if (!replaced.empty()) strings.set(i, std::move(replaced));
     }

@@ -22,15 +22,15 @@ namespace portcullis::guard {
 // A finding never carries the matched text itself: audit records and block
 // messages are built from findings, and secrets must not reach them.
 struct Finding {
-  std::string detector;     // "sql", "secrets", "pii", "injection", "poisoning"
-  std::string rule;         // stable rule id, e.g. "aws_access_key", "ddl_drop"
+  std::string detector;  // "sql", "secrets", "pii", "injection", "poisoning"
+  std::string rule;      // stable rule id, e.g. "aws_access_key", "ddl_drop"
   size_t start = 0, end = 0;
-  double score = 1.0;       // 0..1; heuristic detectors compare it to a threshold
+  double score = 1.0;  // 0..1; heuristic detectors compare it to a threshold
   // What a mutate action puts in place of [start, end), e.g. "[EMAIL_1]" or
   // "[REDACTED:aws_access_key]". Empty: the detector cannot redact this finding
   // (an SQL rule, say), so mutate falls back to blocking.
   std::string replacement;
-  std::string message;      // short human explanation, never containing the match
+  std::string message;  // short human explanation, never containing the match
 
   bool operator==(const Finding&) const = default;
 };

@@ -8,12 +8,15 @@ namespace portcullis::guard {
 
 namespace {
 
-bool name_char(char c) { return std::isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.'; }
+bool name_char(char c) {
+  return std::isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.';
+}
 
 // Builds the detectors of `settings.guardrails` into `out`; errors carry the
 // definition's file:line.
 void build_scope(const GuardrailSettings& settings, const DetectorRegistry& registry,
-                 std::map<std::string, std::shared_ptr<const Guardrail>>& out, std::vector<config::Diagnostic>& errors) {
+                 std::map<std::string, std::shared_ptr<const Guardrail>>& out,
+                 std::vector<config::Diagnostic>& errors) {
   for (const auto& spec : settings.guardrails) {
     auto det = registry.build(spec.detector, spec.options);
     if (!det) {
@@ -37,7 +40,8 @@ Result<std::vector<std::string>> parse_guardrails_header(std::string_view value)
     if (j == i) break;
     std::string name(value.substr(i, j - i));
     if (name[0] == '-' || name[0] == '!')
-      return fail("X-Portcullis-Guardrails: a request can add guardrails but not remove them ('" + name + "')");
+      return fail("X-Portcullis-Guardrails: a request can add guardrails but not remove them ('" +
+                  name + "')");
     if (!std::all_of(name.begin(), name.end(), name_char))
       return fail("X-Portcullis-Guardrails: malformed guardrail name");
     if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
@@ -59,7 +63,8 @@ GuardrailSet::Built GuardrailSet::build(const GuardrailSettings& file,
     build_scope(settings, registry, s.defined, b.errors);
     for (const auto& spec : settings.guardrails)
       if (set->file_.defined.count(spec.name))
-        b.errors.push_back({spec.pos, "guardrail '" + spec.name + "' is already defined in " + file.file});
+        b.errors.push_back(
+            {spec.pos, "guardrail '" + spec.name + "' is already defined in " + file.file});
     // A server block may use guardrails.yaml's definitions as well as its own.
     auto check = [&](const std::vector<std::string>& names, const config::SourcePos& pos) {
       for (const auto& n : names)
@@ -73,14 +78,16 @@ GuardrailSet::Built GuardrailSet::build(const GuardrailSettings& file,
   return b;
 }
 
-const std::shared_ptr<const Guardrail>* GuardrailSet::find(const Scope* server, const std::string& name) const {
+const std::shared_ptr<const Guardrail>* GuardrailSet::find(const Scope* server,
+                                                           const std::string& name) const {
   if (server)
     if (auto it = server->defined.find(name); it != server->defined.end()) return &it->second;
   if (auto it = file_.defined.find(name); it != file_.defined.end()) return &it->second;
   return nullptr;
 }
 
-Result<GuardrailChain> GuardrailSet::resolve(Hook hook, std::string_view virtual_server, std::string_view tool,
+Result<GuardrailChain> GuardrailSet::resolve(Hook hook, std::string_view virtual_server,
+                                             std::string_view tool,
                                              const std::vector<std::string>& extras) const {
   const Scope* server = nullptr;
   if (auto it = servers_.find(virtual_server); it != servers_.end()) server = &it->second;
@@ -89,7 +96,8 @@ Result<GuardrailChain> GuardrailSet::resolve(Hook hook, std::string_view virtual
     const auto* g = find(server, name);
     if (!g) return false;
     bool at_hook = std::find((*g)->hooks.begin(), (*g)->hooks.end(), hook) != (*g)->hooks.end();
-    bool seen = std::any_of(chain.begin(), chain.end(), [&](const auto& c) { return c->name == name; });
+    bool seen =
+        std::any_of(chain.begin(), chain.end(), [&](const auto& c) { return c->name == name; });
     if (at_hook && !seen) chain.push_back(*g);
     return true;
   };

@@ -37,7 +37,8 @@ class GuardrailSet {
   };
   // Builds every defined guardrail's detector. `servers` maps virtual server
   // names to their parsed `guardrails:` blocks.
-  static Built build(const GuardrailSettings& file, const std::map<std::string, GuardrailSettings>& servers,
+  static Built build(const GuardrailSettings& file,
+                     const std::map<std::string, GuardrailSettings>& servers,
                      const DetectorRegistry& registry);
 
   // Error: an extra names no guardrail defined for this server.

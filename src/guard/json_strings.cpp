@@ -7,9 +7,12 @@ const std::string kEmpty;
 
 void append_escaped(std::string& out, const std::string& token) {
   for (char c : token) {
-    if (c == '~') out += "~0";
-    else if (c == '/') out += "~1";
-    else out += c;
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out += c;
   }
 }
 }  // namespace
@@ -52,8 +55,10 @@ std::string JsonStrings::pointer(size_t i) const {
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
     const Segment& seg = segments_[size_t(*it)];
     out += '/';
-    if (seg.is_index) out += std::to_string(seg.index);
-    else append_escaped(out, seg.key);
+    if (seg.is_index)
+      out += std::to_string(seg.index);
+    else
+      append_escaped(out, seg.key);
   }
   return out;
 }

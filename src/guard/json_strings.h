@@ -38,7 +38,7 @@ class JsonStrings {
   struct Entry {
     int segment;  // the value's own path segment
     bool is_key;
-    std::string* value = nullptr;  // for values
+    std::string* value = nullptr;      // for values
     Json::object_t* object = nullptr;  // for keys: the members holding it (stable across moves)
   };
   void walk(Json& j, int segment, int field_segment);

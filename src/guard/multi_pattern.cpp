@@ -29,7 +29,10 @@ int on_match(unsigned id, unsigned long long from, unsigned long long to, unsign
 
 }  // namespace
 
-Result<std::shared_ptr<const MultiPattern>> MultiPattern::compile(const std::vector<Anchor>& anchors) {
+Result<std::shared_ptr<const MultiPattern>> MultiPattern::compile(
+    const std::vector<Anchor>& anchors) {
+  if (anchors.empty())
+    return std::shared_ptr<const MultiPattern>(new MultiPattern());  // matches nothing
   std::vector<const char*> exprs;
   std::vector<unsigned> flags, ids;
   for (size_t i = 0; i < anchors.size(); ++i) {
@@ -42,8 +45,8 @@ Result<std::shared_ptr<const MultiPattern>> MultiPattern::compile(const std::vec
   }
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), unsigned(exprs.size()), HS_MODE_BLOCK,
-                       nullptr, &db, &err) != HS_SUCCESS) {
+  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), unsigned(exprs.size()),
+                       HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
     std::string msg = "hyperscan: cannot compile";
     if (err) {
       if (err->expression >= 0) msg += " anchor " + anchors[size_t(err->expression)].pattern;
@@ -63,6 +66,7 @@ MultiPattern::~MultiPattern() {
 }
 
 Result<std::vector<AnchorHit>> MultiPattern::scan(std::string_view text) const {
+  if (!db_) return std::vector<AnchorHit>{};
   auto& fitted = tls_scratch.fitted;
   if (std::find(fitted.begin(), fitted.end(), id_) == fitted.end()) {
     if (hs_alloc_scratch(db_, &tls_scratch.scratch) != HS_SUCCESS)
@@ -71,7 +75,8 @@ Result<std::vector<AnchorHit>> MultiPattern::scan(std::string_view text) const {
   }
   if (text.size() > 0xffffffffu) return fail("hyperscan: text larger than 4 GiB");
   std::vector<AnchorHit> hits;
-  hs_error_t rc = hs_scan(db_, text.data(), unsigned(text.size()), 0, tls_scratch.scratch, on_match, &hits);
+  hs_error_t rc =
+      hs_scan(db_, text.data(), unsigned(text.size()), 0, tls_scratch.scratch, on_match, &hits);
   if (rc != HS_SUCCESS) return fail("hyperscan: scan failed (" + std::to_string(rc) + ")");
   return hits;
 }

@@ -22,7 +22,7 @@ struct hs_database;
 namespace portcullis::guard {
 
 struct Anchor {
-  std::string pattern;   // Hyperscan (PCRE-subset) syntax
+  std::string pattern;  // Hyperscan (PCRE-subset) syntax
   bool caseless = false;
   // Report the leftmost start of each match too (costlier; only for anchors
   // whose start is needed and cannot be derived from the end).
@@ -30,9 +30,9 @@ struct Anchor {
 };
 
 struct AnchorHit {
-  unsigned id;     // index into the anchors given to compile()
-  size_t start;    // only meaningful for want_start anchors; else == end
-  size_t end;      // one past the last byte of the match
+  unsigned id;   // index into the anchors given to compile()
+  size_t start;  // only meaningful for want_start anchors; else == end
+  size_t end;    // one past the last byte of the match
 };
 
 class MultiPattern {

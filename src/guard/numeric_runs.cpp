@@ -9,7 +9,9 @@ namespace portcullis::guard {
 namespace {
 
 bool digit(char c) { return c >= '0' && c <= '9'; }
-bool separator(char c) { return c == ' ' || c == '.' || c == '-' || c == '/' || c == '(' || c == ')'; }
+bool separator(char c) {
+  return c == ' ' || c == '.' || c == '-' || c == '/' || c == '(' || c == ')';
+}
 
 // The first digit at or after `i`, or text.size().
 size_t next_digit(std::string_view t, size_t i) {
@@ -48,8 +50,8 @@ void numeric_runs(std::string_view t, unsigned min_digits, std::vector<NumericRu
       if (j < t.size() && t[j] == ')') ++j;  // "(650)" closing a group
       break;
     }
-    bool after_capitals = start >= 2 && t[start - 1] >= 'A' && t[start - 1] <= 'Z' && t[start - 2] >= 'A' &&
-                          t[start - 2] <= 'Z';
+    bool after_capitals = start >= 2 && t[start - 1] >= 'A' && t[start - 1] <= 'Z' &&
+                          t[start - 2] >= 'A' && t[start - 2] <= 'Z';
     if (digits >= min_digits || after_capitals) out.push_back({start, j, digits});
     i = j;
   }

@@ -31,11 +31,12 @@ struct RuleDef {
 };
 
 #define PC_MONTH "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\\.?"
-#define PC_DATE                                                                                          \
-  "((?:19|20)[0-9]{2}[-/.](?:1[0-2]|0?[1-9])[-/.](?:[12][0-9]|3[01]|0?[1-9])"                            \
-  "|(?:[12][0-9]|3[01]|0?[1-9])[-/.](?:1[0-2]|0?[1-9])[-/.](?:19|20)?[0-9]{2}"                           \
-  "|(?:1[0-2]|0?[1-9])[-/.](?:[12][0-9]|3[01]|0?[1-9])[-/.](?:19|20)?[0-9]{2}"                           \
-  "|" PC_MONTH " (?:[12][0-9]|3[01]|0?[1-9])(?:st|nd|rd|th)?,? (?:19|20)[0-9]{2}"                       \
+#define PC_DATE                                                                \
+  "((?:19|20)[0-9]{2}[-/.](?:1[0-2]|0?[1-9])[-/.](?:[12][0-9]|3[01]|0?[1-9])"  \
+  "|(?:[12][0-9]|3[01]|0?[1-9])[-/.](?:1[0-2]|0?[1-9])[-/.](?:19|20)?[0-9]{2}" \
+  "|(?:1[0-2]|0?[1-9])[-/.](?:[12][0-9]|3[01]|0?[1-9])[-/.](?:19|20)?[0-9]{2}" \
+  "|" PC_MONTH                                                                 \
+  " (?:[12][0-9]|3[01]|0?[1-9])(?:st|nd|rd|th)?,? (?:19|20)[0-9]{2}"           \
   "|(?:[12][0-9]|3[01]|0?[1-9])(?:st|nd|rd|th)? (?:of )?" PC_MONTH ",? (?:19|20)[0-9]{2})"
 
 // Order is priority: where spans of two kinds overlap, the earlier kind wins
@@ -47,21 +48,25 @@ const RuleDef kRules[] = {
      "IBAN"},
     {kSsn, "ssn", "SSN", nullptr, false, 0, 0, R"([0-9]{3}-[0-9]{2}-[0-9]{4})",
      "US social security number"},
-    {kIpv4, "ip", "IP", nullptr, false, 0, 0, R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})",
-     "IPv4 address"},
-    {kIpv6, "ip", "IP", R"(::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:)", false, 45, 45,
-     R"([0-9A-Fa-f:]*:[0-9A-Fa-f]*:[0-9A-Fa-f:]*(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?)", "IPv6 address"},
+    {kIpv4, "ip", "IP", nullptr, false, 0, 0, R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})", "IPv4 address"},
+    {kIpv6, "ip", "IP",
+     R"(::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:)", false, 45, 45,
+     R"([0-9A-Fa-f:]*:[0-9A-Fa-f]*:[0-9A-Fa-f:]*(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?)",
+     "IPv6 address"},
     {kEmail, "email", "EMAIL", R"(@)", false, 65, 256,
      R"([A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24})",
      "email address"},
     {kDob, "dob", "DOB", R"(dob|d\.o\.b|date of birth|birth ?date|born)", true, 14, 60,
-     "(?i)(?:dob|d\\.o\\.b\\.?|date of birth|birth ?date|born(?: on| in)?)[^0-9A-Za-z]{0,6}(?:is |was |on )?" PC_DATE,
+     "(?i)(?:dob|d\\.o\\.b\\.?|date of birth|birth ?date|born(?: on| in)?)[^0-9A-Za-z]{0,6}(?:is "
+     "|was |on )?" PC_DATE,
      "date of birth"},
     {kPhone, "phone", "PHONE", nullptr, false, 0, 0,
      R"(\+?\(?[0-9]{1,5}\)?(?:[ .\-/]?\(?[0-9]{1,5}\)?){1,6})", "phone number"},
 };
 
-bool alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+bool alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
 bool digit(char c) { return c >= '0' && c <= '9'; }
 char at(std::string_view t, size_t i) { return i < t.size() ? t[i] : '\0'; }
 char before(std::string_view t, size_t i) { return i > 0 ? t[i - 1] : '\0'; }
@@ -87,7 +92,8 @@ void cards_in(std::string_view t, size_t s, size_t e, std::vector<Hit>& out) {
     if (digit(t[i]) && (i == s || !digit(t[i - 1]))) starts.push_back(i);
     if (digit(t[i]) && (i + 1 == e || !digit(t[i + 1]))) ends.push_back(i + 1);
   }
-  if (digit(before(t, s)) && !starts.empty()) starts.erase(starts.begin());  // a window cut this group
+  if (digit(before(t, s)) && !starts.empty())
+    starts.erase(starts.begin());  // a window cut this group
   bool separated = starts.size() > 1 || digit(before(t, s));
   if (!separated && (alnum(at(t, e)))) return;
   for (size_t a : starts) {
@@ -99,7 +105,8 @@ void cards_in(std::string_view t, size_t s, size_t e, std::vector<Hit>& out) {
       if (d.size() < 13) break;
       if (d.size() > 19) continue;
       std::string_view span = t.substr(a, b - a);
-      bool one_sep = span.find(' ') == std::string_view::npos || span.find('-') == std::string_view::npos;
+      bool one_sep =
+          span.find(' ') == std::string_view::npos || span.find('-') == std::string_view::npos;
       if (one_sep && payment_card_ok(d)) {
         out.push_back({a, b, d});
         return;
@@ -139,8 +146,12 @@ bool phone_valid(const PhoneNumberUtil& util, std::string_view v, const std::str
                  const std::vector<std::string>& regions, std::string* e164) {
   if (v.find("(0)") != std::string_view::npos) {
     PhoneNumber n;
-    if (util.Parse(std::string(v), v[0] == '+' ? "ZZ" : regions.empty() ? "ZZ" : regions[0], &n) !=
-            PhoneNumberUtil::NO_PARSING_ERROR || !util.IsValidNumber(n))
+    if (util.Parse(std::string(v),
+                   v[0] == '+'       ? "ZZ"
+                   : regions.empty() ? "ZZ"
+                                     : regions[0],
+                   &n) != PhoneNumberUtil::NO_PARSING_ERROR ||
+        !util.IsValidNumber(n))
       return false;
     util.Format(n, PhoneNumberUtil::E164, e164);
     return true;
@@ -209,12 +220,15 @@ bool date_shaped(std::string_view v) {
 
 }  // namespace
 
-std::vector<std::string> PiiDetector::kind_names() { return {"email", "phone", "card", "ssn", "iban", "ip", "dob"}; }
+std::vector<std::string> PiiDetector::kind_names() {
+  return {"email", "phone", "card", "ssn", "iban", "ip", "dob"};
+}
 
 Result<std::shared_ptr<const PiiDetector>> PiiDetector::create(const PiiOptions& options) {
   auto names = kind_names();
   for (const auto& k : options.kinds)
-    if (std::find(names.begin(), names.end(), k) == names.end()) return fail("pii: unknown kind '" + k + "'");
+    if (std::find(names.begin(), names.end(), k) == names.end())
+      return fail("pii: unknown kind '" + k + "'");
   auto* util = PhoneNumberUtil::GetInstance();
   for (const auto& r : options.phone_regions)
     if (util->GetCountryCodeForRegion(r) == 0) return fail("pii: unknown phone region '" + r + "'");
@@ -222,7 +236,8 @@ Result<std::shared_ptr<const PiiDetector>> PiiDetector::create(const PiiOptions&
   det->options_ = options;
   std::vector<AnchoredRule> rules;
   for (const auto& r : kRules) {
-    if (!options.kinds.empty() && std::find(options.kinds.begin(), options.kinds.end(), r.option) == options.kinds.end())
+    if (!options.kinds.empty() &&
+        std::find(options.kinds.begin(), options.kinds.end(), r.option) == options.kinds.end())
       continue;
     int def = int(&r - kRules);
     if (r.anchor) {
@@ -268,17 +283,21 @@ void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out)
           if (r.digits >= 13) out.push_back({def, r.start, r.end});
           break;
         case kSsn:
-          if (r.digits >= 9 && run.find('-') != std::string_view::npos) confirm(*re, def, r.start, r.end);
+          if (r.digits >= 9 && run.find('-') != std::string_view::npos)
+            confirm(*re, def, r.start, r.end);
           break;
         case kIpv4:
-          if (r.digits >= 4 && run.find('.') != std::string_view::npos) confirm(*re, def, r.start, r.end);
+          if (r.digits >= 4 && run.find('.') != std::string_view::npos)
+            confirm(*re, def, r.start, r.end);
           break;
-        case kPhone:  // international, "(area)", or grouped; a bare digit string is not a phone number
-          if (r.digits >= 7 && phone_shaped(run) && !date_run(run)) confirm(*re, def, r.start, r.end);
+        case kPhone:  // international, "(area)", or grouped; a bare digit string is not a phone
+                      // number
+          if (r.digits >= 7 && phone_shaped(run) && !date_run(run))
+            confirm(*re, def, r.start, r.end);
           break;
         case kIban:  // "DE89 3704…", "GB82WEST…": two capitals, then the check digits start the run
-          if (r.start >= 2 && t[r.start - 1] >= 'A' && t[r.start - 1] <= 'Z' && t[r.start - 2] >= 'A' &&
-              t[r.start - 2] <= 'Z')
+          if (r.start >= 2 && t[r.start - 1] >= 'A' && t[r.start - 1] <= 'Z' &&
+              t[r.start - 2] >= 'A' && t[r.start - 2] <= 'Z')
             confirm(*re, def, r.start - 2, std::min(t.size(), r.start + kRules[def].fwd));
           break;
         default:
@@ -305,8 +324,12 @@ Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& 
     std::string_view v = t.substr(c.start, c.end - c.start);
     std::vector<Hit> found;
     switch (kRules[def].kind) {
-      case kCard: cards_in(t, c.start, c.end, found); break;
-      case kIban: iban_in(t, c.start, c.end, found); break;
+      case kCard:
+        cards_in(t, c.start, c.end, found);
+        break;
+      case kIban:
+        iban_in(t, c.start, c.end, found);
+        break;
       case kSsn:
         if (!digit(before(t, c.start)) && !alnum(at(t, c.end)) && before(t, c.start) != '-' &&
             us_ssn_ok(v.substr(0, 3), v.substr(4, 2), v.substr(7, 4)))
@@ -318,7 +341,8 @@ Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& 
           found.push_back({c.start, c.end, std::string(v)});
         break;
       case kIpv6:
-        if (!alnum(before(t, c.start)) && before(t, c.start) != ':' && !alnum(at(t, c.end)) && ipv6_ok(v)) {
+        if (!alnum(before(t, c.start)) && before(t, c.start) != ':' && !alnum(at(t, c.end)) &&
+            ipv6_ok(v)) {
           std::string lower(v);
           for (auto& ch : lower) ch = char(std::tolower((unsigned char)ch));
           found.push_back({c.start, c.end, lower});
@@ -329,7 +353,8 @@ Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& 
         size_t dot = v.rfind('.');
         std::string tld(v.substr(dot + 1));
         for (auto& ch : tld) ch = char(std::tolower((unsigned char)ch));
-        static const char* kFileExt[] = {"png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "js", "css", "map"};
+        static const char* kFileExt[] = {"png",  "jpg", "jpeg", "gif", "svg",
+                                         "webp", "ico", "js",   "css", "map"};
         bool file = std::find(std::begin(kFileExt), std::end(kFileExt), tld) != std::end(kFileExt);
         if (!file && !alnum(p) && std::string_view("._%+-").find(p) == std::string_view::npos &&
             !alnum(at(t, c.end)) && at(t, c.end) != '-') {
@@ -339,21 +364,26 @@ Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& 
         }
         break;
       }
-      case kDob: found.push_back({c.start, c.end, std::string(v)}); break;
+      case kDob:
+        found.push_back({c.start, c.end, std::string(v)});
+        break;
       case kPhone: {
-        if (alnum(before(t, c.start)) || before(t, c.start) == '+' || before(t, c.start) == '.' || alnum(at(t, c.end)))
+        if (alnum(before(t, c.start)) || before(t, c.start) == '+' || before(t, c.start) == '.' ||
+            alnum(at(t, c.end)))
           break;
         std::string d = digits_of(v);
         if (d.size() < 7 || d.size() > 15 || date_shaped(v) || dotted_quad(v)) break;
         std::string e164;
-        if (phone_valid(*util, v, d, options_.phone_regions, &e164)) found.push_back({c.start, c.end, e164});
+        if (phone_valid(*util, v, d, options_.phone_regions, &e164))
+          found.push_back({c.start, c.end, e164});
         break;
       }
     }
     for (auto& h : found) hits.push_back({def, std::move(h)});
   }
   // Overlaps: the higher-priority kind (earlier in kRules) keeps the bytes.
-  std::stable_sort(hits.begin(), hits.end(), [](const Tagged& a, const Tagged& b) { return a.def < b.def; });
+  std::stable_sort(hits.begin(), hits.end(),
+                   [](const Tagged& a, const Tagged& b) { return a.def < b.def; });
   std::map<size_t, Tagged> kept;  // by start; spans never overlap
   for (auto& h : hits) {
     auto next = kept.lower_bound(h.hit.start);
@@ -365,7 +395,8 @@ Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& 
   for (const auto& [start, k] : kept) {
     const RuleDef& r = kRules[k.def];
     out.push_back(Finding{"pii", r.option, k.hit.start, k.hit.end, 1.0,
-                          placeholder_for(ctx, r.placeholder, k.hit.normalized), std::string(r.what) + " found"});
+                          placeholder_for(ctx, r.placeholder, k.hit.normalized),
+                          std::string(r.what) + " found"});
   }
   return out;
 }

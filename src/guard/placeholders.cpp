@@ -2,13 +2,13 @@
 
 #include <algorithm>
 
-#include "core/crypto.h"
+#include <functional>
 
 namespace portcullis::guard {
 
 std::string placeholder_for(ScanContext& ctx, std::string_view kind, std::string_view normalized) {
   std::string prefix = std::string(kind) + ":";
-  std::string key = prefix + crypto::sha256_hex(prefix + std::string(normalized));
+  std::string key = prefix + std::to_string(std::hash<std::string_view>{}(normalized));
   auto [it, fresh] = ctx.placeholder_index.try_emplace(key, 0);
   if (fresh) {
     // Entries added to `placeholders` by other code still count.

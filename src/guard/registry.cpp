@@ -32,7 +32,9 @@ Result<std::vector<std::string>> string_list(const YAML::Node& n, const char* wh
 
 }  // namespace
 
-void DetectorRegistry::add(std::string name, DetectorBuilder builder) { builders_[std::move(name)] = std::move(builder); }
+void DetectorRegistry::add(std::string name, DetectorBuilder builder) {
+  builders_[std::move(name)] = std::move(builder);
+}
 
 std::vector<std::string> DetectorRegistry::names() const {
   std::vector<std::string> out;
@@ -66,12 +68,15 @@ const DetectorRegistry& DetectorRegistry::builtin() {
 }
 
 Result<std::shared_ptr<const Detector>> build_secrets_detector(const YAML::Node& options) {
-  if (auto ok = only_keys(options, {"entropy_threshold", "generic_min_length", "disabled_rules"}); !ok)
+  if (auto ok = only_keys(options, {"entropy_threshold", "generic_min_length", "disabled_rules"});
+      !ok)
     return fail(ok.error());
   SecretsOptions o;
   if (options && options.IsMap()) {
-    if (options["entropy_threshold"]) o.entropy_threshold = options["entropy_threshold"].as<double>();
-    if (options["generic_min_length"]) o.generic_min_length = options["generic_min_length"].as<size_t>();
+    if (options["entropy_threshold"])
+      o.entropy_threshold = options["entropy_threshold"].as<double>();
+    if (options["generic_min_length"])
+      o.generic_min_length = options["generic_min_length"].as<size_t>();
     if (options["disabled_rules"]) {
       auto l = string_list(options["disabled_rules"], "disabled_rules");
       if (!l) return fail(l.error());

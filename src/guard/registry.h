@@ -19,14 +19,16 @@ namespace portcullis::guard {
 
 // Builds a detector from its options (an undefined node when absent).
 // Errors name the option at fault; the caller adds file:line.
-using DetectorBuilder = std::function<Result<std::shared_ptr<const Detector>>(const YAML::Node& options)>;
+using DetectorBuilder =
+    std::function<Result<std::shared_ptr<const Detector>>(const YAML::Node& options)>;
 
 class DetectorRegistry {
  public:
   void add(std::string name, DetectorBuilder builder);
   bool has(const std::string& name) const { return builders_.count(name) > 0; }
   std::vector<std::string> names() const;
-  Result<std::shared_ptr<const Detector>> build(const std::string& name, const YAML::Node& options) const;
+  Result<std::shared_ptr<const Detector>> build(const std::string& name,
+                                                const YAML::Node& options) const;
 
   // secrets and pii; the other detectors register here as they land.
   static const DetectorRegistry& builtin();

@@ -35,8 +35,8 @@ Json line_of(const Finding& f, const std::string* pointer) {
 
 // Scans one string with every detector; prints or collects findings.
 // Returns false when a detector failed.
-bool scan_one(const std::vector<std::shared_ptr<const Detector>>& dets, std::string_view s, ScanContext& ctx,
-              std::vector<Finding>& all, std::ostream& err) {
+bool scan_one(const std::vector<std::shared_ptr<const Detector>>& dets, std::string_view s,
+              ScanContext& ctx, std::vector<Finding>& all, std::ostream& err) {
   bool ok = true;
   for (const auto& d : dets) {
     auto r = d->scan(s, ctx);
@@ -47,7 +47,8 @@ bool scan_one(const std::vector<std::shared_ptr<const Detector>>& dets, std::str
     }
     all.insert(all.end(), r->begin(), r->end());
   }
-  std::stable_sort(all.begin(), all.end(), [](const Finding& a, const Finding& b) { return a.start < b.start; });
+  std::stable_sort(all.begin(), all.end(),
+                   [](const Finding& a, const Finding& b) { return a.start < b.start; });
   return ok;
 }
 
@@ -58,20 +59,28 @@ int usage(std::ostream& err, const std::string& msg) {
 
 }  // namespace
 
-int run_scan(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err) {
+int run_scan(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+             std::ostream& err) {
   const auto& registry = DetectorRegistry::builtin();
   Options o;
   o.detectors = registry.names();
   bool file_seen = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const auto& a = args[i];
-    if (a == "--redact") o.redact = true;
-    else if (a == "--detectors" && i + 1 < args.size()) o.detectors = split_commas(args[++i]);
-    else if (a.rfind("--detectors=", 0) == 0) o.detectors = split_commas(a.substr(12));
-    else if (a == "--detectors") return usage(err, "--detectors needs a value");
-    else if (a.size() > 1 && a[0] == '-') return usage(err, "unknown option '" + a + "'");
-    else if (file_seen) return usage(err, "only one FILE");
-    else o.file = a, file_seen = true;
+    if (a == "--redact")
+      o.redact = true;
+    else if (a == "--detectors" && i + 1 < args.size())
+      o.detectors = split_commas(args[++i]);
+    else if (a.rfind("--detectors=", 0) == 0)
+      o.detectors = split_commas(a.substr(12));
+    else if (a == "--detectors")
+      return usage(err, "--detectors needs a value");
+    else if (a.size() > 1 && a[0] == '-')
+      return usage(err, "unknown option '" + a + "'");
+    else if (file_seen)
+      return usage(err, "only one FILE");
+    else
+      o.file = a, file_seen = true;
   }
   std::vector<std::shared_ptr<const Detector>> dets;
   for (const auto& name : o.detectors) {
@@ -110,8 +119,10 @@ int run_scan(const std::vector<std::string>& args, std::istream& in, std::ostrea
       any |= !found.empty();
       std::string ptr = found.empty() ? "" : strings.pointer(i);
       for (const auto& f : found)
-        if (!o.redact) out << line_of(f, &ptr).dump() << "\n";
-        else if (f.replacement.empty()) err << line_of(f, &ptr).dump() << "\n";
+        if (!o.redact)
+          out << line_of(f, &ptr).dump() << "\n";
+        else if (f.replacement.empty())
+          err << line_of(f, &ptr).dump() << "\n";
       if (o.redact && !found.empty()) strings.set(i, redact(strings.text(i), found));
     }
     if (o.redact) out << doc.dump(2) << "\n";
@@ -120,14 +131,18 @@ int run_scan(const std::vector<std::string>& args, std::istream& in, std::ostrea
     ok &= scan_one(dets, input, ctx, found, err);
     any = !found.empty();
     for (const auto& f : found)
-      if (!o.redact) out << line_of(f, nullptr).dump() << "\n";
-      else if (f.replacement.empty()) err << line_of(f, nullptr).dump() << "\n";
+      if (!o.redact)
+        out << line_of(f, nullptr).dump() << "\n";
+      else if (f.replacement.empty())
+        err << line_of(f, nullptr).dump() << "\n";
     if (o.redact) out << redact(input, found);
   }
   if (!ok) return 3;
   return any ? 1 : 0;
 }
 
-int run_scan_cli(const std::vector<std::string>& args) { return run_scan(args, std::cin, std::cout, std::cerr); }
+int run_scan_cli(const std::vector<std::string>& args) {
+  return run_scan(args, std::cin, std::cout, std::cerr);
+}
 
 }  // namespace portcullis::guard

@@ -14,7 +14,8 @@
 
 namespace portcullis::guard {
 
-int run_scan(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err);
+int run_scan(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+             std::ostream& err);
 // The arguments after "scan"; reads stdin, writes stdout/stderr.
 int run_scan_cli(const std::vector<std::string>& args);
 

@@ -17,19 +17,10 @@ constexpr std::array<uint32_t, 256> make_crc_table() {
   return t;
 }
 constexpr auto kCrcTable = make_crc_table();
-constexpr std::string_view kBase62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+constexpr std::string_view kBase62 =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
-
-bool contains_ci(std::string_view hay, std::string_view needle) {
-  if (needle.size() > hay.size()) return false;
-  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-    size_t k = 0;
-    while (k < needle.size() && lower(hay[i + k]) == needle[k]) ++k;
-    if (k == needle.size()) return true;
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -56,21 +47,29 @@ bool base62_crc_checksum_ok(std::string_view token, size_t prefix_len) {
 
 double shannon_entropy(std::string_view s) {
   if (s.empty()) return 0;
+  // H = log2(n) - (1/n) * sum(c * log2 c), over the byte counts c.
   std::array<unsigned, 256> counts{};
   for (unsigned char c : s) ++counts[c];
-  double h = 0, n = double(s.size());
-  for (unsigned c : counts)
-    if (c) h -= (c / n) * std::log2(c / n);
-  return h;
+  double sum = 0;
+  for (unsigned char c : s)
+    if (unsigned k = counts[c]) {
+      sum += k * std::log2(double(k));
+      counts[c] = 0;  // each distinct byte once
+    }
+  double n = double(s.size());
+  return std::log2(n) - sum / n;
 }
 
 bool looks_like_placeholder(std::string_view v) {
-  for (std::string_view w : {"example", "xxxx", "your_", "your-", "changeme", "redacted", "placeholder",
-                             "dummy", "0000000000", "abcdefghij", "1234567890"})
-    if (contains_ci(v, w)) return true;
+  std::string low(v);
+  for (auto& c : low) c = lower(c);
+  for (std::string_view w : {"example", "xxxx", "your_", "your-", "changeme", "redacted",
+                             "placeholder", "dummy", "0000000000", "abcdefghij", "1234567890"})
+    if (low.find(w) != std::string::npos) return true;
   if (v.find("${") != std::string_view::npos || v.find("{{") != std::string_view::npos) return true;
   if (!v.empty() && v.front() == '<' && v.back() == '>') return true;
-  if (v.find("****") != std::string_view::npos || v.find("....") != std::string_view::npos) return true;
+  if (v.find("****") != std::string_view::npos || v.find("....") != std::string_view::npos)
+    return true;
   // One character repeated over most of the value ("sk_live_aaaaaaaa…").
   std::array<unsigned, 256> counts{};
   unsigned top = 0;

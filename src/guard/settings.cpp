@@ -31,14 +31,21 @@ class Parser {
 
   ParsedGuardrails run(const YAML::Node& root) {
     if (!root || root.IsNull()) return std::move(out_);
-    if (!root.IsMap()) return error(root, "expected a map with guardrails/global/tools/virtual_servers"), std::move(out_);
+    if (!root.IsMap())
+      return error(root, "expected a map with guardrails/global/tools/virtual_servers"),
+             std::move(out_);
     for (const auto& kv : root) {
       auto key = kv.first.as<std::string>();
-      if (key == "guardrails") definitions(kv.second);
-      else if (key == "global") out_.settings.global = names(kv.second, "global");
-      else if (key == "tools") attachments(kv.second, "tools", out_.settings.tools);
-      else if (key == "virtual_servers" && !allow_external_) attachments(kv.second, "virtual_servers", out_.settings.virtual_servers);
-      else error(kv.first, "unknown key '" + key + "'");
+      if (key == "guardrails")
+        definitions(kv.second);
+      else if (key == "global")
+        out_.settings.global = names(kv.second, "global");
+      else if (key == "tools")
+        attachments(kv.second, "tools", out_.settings.tools);
+      else if (key == "virtual_servers" && !allow_external_)
+        attachments(kv.second, "virtual_servers", out_.settings.virtual_servers);
+      else
+        error(kv.first, "unknown key '" + key + "'");
     }
     references();
     return std::move(out_);
@@ -67,7 +74,8 @@ class Parser {
   void attachments(const YAML::Node& n, const std::string& what, std::vector<Attachment>& out) {
     if (!n.IsMap()) return error(n, what + " must map names to lists of guardrails");
     for (const auto& kv : n) {
-      Attachment a{kv.first.as<std::string>(), names(kv.second, what + "." + kv.first.as<std::string>()),
+      Attachment a{kv.first.as<std::string>(),
+                   names(kv.second, what + "." + kv.first.as<std::string>()),
                    {out_.settings.file, line_of(kv.first)}};
       out.push_back(std::move(a));
     }
@@ -84,9 +92,12 @@ class Parser {
       s.pos = {out_.settings.file, line_of(g)};
       s.hooks.assign(std::begin(kAllHooks), std::end(kAllHooks));
       for (const auto& kv : g) field(s, kv.first, kv.second);
-      if (!valid_name(s.name)) error(g, "guardrail needs a name of [A-Za-z0-9_.-]");
-      else if (!defined_.insert(s.name).second) error(g, "duplicate guardrail '" + s.name + "'");
-      if (s.detector.empty()) error(g, "guardrail '" + s.name + "' needs a detector");
+      if (!valid_name(s.name))
+        error(g, "guardrail needs a name of [A-Za-z0-9_.-]");
+      else if (!defined_.insert(s.name).second)
+        error(g, "duplicate guardrail '" + s.name + "'");
+      if (s.detector.empty())
+        error(g, "guardrail '" + s.name + "' needs a detector");
       else if (std::find(detectors_.begin(), detectors_.end(), s.detector) == detectors_.end())
         error(g, "unknown detector '" + s.detector + "' (known: " + joined(detectors_) + ")");
       out_.settings.guardrails.push_back(std::move(s));
@@ -95,27 +106,40 @@ class Parser {
 
   void field(GuardrailSpec& s, const YAML::Node& k, const YAML::Node& v) {
     auto key = k.as<std::string>();
-    if (key == "name") s.name = scalar(v, "name");
-    else if (key == "detector") s.detector = scalar(v, "detector");
-    else if (key == "options") s.options = v;
+    if (key == "name")
+      s.name = scalar(v, "name");
+    else if (key == "detector")
+      s.detector = scalar(v, "detector");
+    else if (key == "options")
+      s.options = v;
     else if (key == "mode") {
       auto m = scalar(v, "mode");
-      if (m == "audit") s.mode = Mode::Audit;
-      else if (m == "enforce") s.mode = Mode::Enforce;
-      else if (m == "strict") s.mode = Mode::Strict;
-      else error(v, "mode must be audit, enforce or strict, not '" + m + "'");
+      if (m == "audit")
+        s.mode = Mode::Audit;
+      else if (m == "enforce")
+        s.mode = Mode::Enforce;
+      else if (m == "strict")
+        s.mode = Mode::Strict;
+      else
+        error(v, "mode must be audit, enforce or strict, not '" + m + "'");
     } else if (key == "action") {
       auto a = scalar(v, "action");
-      if (a == "validate") s.action = Action::Validate;
-      else if (a == "mutate") s.action = Action::Mutate;
-      else error(v, "action must be validate or mutate, not '" + a + "'");
+      if (a == "validate")
+        s.action = Action::Validate;
+      else if (a == "mutate")
+        s.action = Action::Mutate;
+      else
+        error(v, "action must be validate or mutate, not '" + a + "'");
     } else if (key == "hooks") {
       s.hooks.clear();
       if (!v.IsSequence() || v.size() == 0) return error(v, "hooks must be a non-empty list");
       for (const auto& h : v) {
         auto hook = hook_from(scalar(h, "hook"));
-        if (!hook) error(h, "unknown hook '" + h.as<std::string>("") + "' (mcp_pre_tool, mcp_post_tool, llm_input, llm_output)");
-        else if (std::find(s.hooks.begin(), s.hooks.end(), *hook) == s.hooks.end()) s.hooks.push_back(*hook);
+        if (!hook)
+          error(h, "unknown hook '" + h.as<std::string>("") +
+                       "' (mcp_pre_tool, mcp_post_tool, llm_input, llm_output)");
+        else if (std::find(s.hooks.begin(), s.hooks.end(), *hook) == s.hooks.end())
+          s.hooks.push_back(*hook);
       }
     } else {
       error(k, "unknown guardrail key '" + key + "'");
@@ -149,14 +173,20 @@ class Parser {
 
 const char* to_string(Hook h) {
   switch (h) {
-    case Hook::McpPreTool: return "mcp_pre_tool";
-    case Hook::McpPostTool: return "mcp_post_tool";
-    case Hook::LlmInput: return "llm_input";
-    case Hook::LlmOutput: return "llm_output";
+    case Hook::McpPreTool:
+      return "mcp_pre_tool";
+    case Hook::McpPostTool:
+      return "mcp_post_tool";
+    case Hook::LlmInput:
+      return "llm_input";
+    case Hook::LlmOutput:
+      return "llm_output";
   }
   return "?";
 }
-const char* to_string(Mode m) { return m == Mode::Audit ? "audit" : m == Mode::Enforce ? "enforce" : "strict"; }
+const char* to_string(Mode m) {
+  return m == Mode::Audit ? "audit" : m == Mode::Enforce ? "enforce" : "strict";
+}
 const char* to_string(Action a) { return a == Action::Validate ? "validate" : "mutate"; }
 
 std::optional<Hook> hook_from(std::string_view s) {
@@ -166,11 +196,13 @@ std::optional<Hook> hook_from(std::string_view s) {
 }
 
 ParsedGuardrails parse_guardrails(const YAML::Node& node, const std::string& file,
-                                  const std::vector<std::string>& detectors, bool virtual_server_block) {
+                                  const std::vector<std::string>& detectors,
+                                  bool virtual_server_block) {
   return Parser(file, detectors, virtual_server_block).run(node);
 }
 
-ParsedGuardrails load_guardrails(const std::string& path, const std::vector<std::string>& detectors) {
+ParsedGuardrails load_guardrails(const std::string& path,
+                                 const std::vector<std::string>& detectors) {
   std::ifstream in(path);
   if (!in) {
     ParsedGuardrails p;
@@ -185,7 +217,8 @@ ParsedGuardrails load_guardrails(const std::string& path, const std::vector<std:
   } catch (const YAML::Exception& e) {
     ParsedGuardrails p;
     p.settings.file = path;
-    p.errors.push_back({{path, e.mark.line >= 0 ? e.mark.line + 1 : 0}, "YAML syntax error: " + e.msg});
+    p.errors.push_back(
+        {{path, e.mark.line >= 0 ? e.mark.line + 1 : 0}, "YAML syntax error: " + e.msg});
     return p;
   }
 }

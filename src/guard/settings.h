@@ -8,8 +8,8 @@
 //       mode: enforce               # audit | enforce | strict (default enforce)
 //       action: validate            # validate | mutate (default validate)
 //       options: {entropy_threshold: 3.5}   # passed to the detector's builder
-//   global: [no-secrets]            # attached everywhere (in a virtual server block: to that server)
-//   tools:                          # tool-name glob -> guardrails
+//   global: [no-secrets]            # attached everywhere (in a virtual server block: to that
+//   server) tools:                          # tool-name glob -> guardrails
 //     "db_*": [sql-guard]
 //   virtual_servers:                # only in guardrails.yaml: server name -> guardrails
 //     finance: [pii-redact]
@@ -73,8 +73,10 @@ struct ParsedGuardrails {
 // diagnostics. `detectors` are the names a guardrail may use
 // (DetectorRegistry::names()).
 ParsedGuardrails parse_guardrails(const YAML::Node& node, const std::string& file,
-                                  const std::vector<std::string>& detectors, bool virtual_server_block = false);
+                                  const std::vector<std::string>& detectors,
+                                  bool virtual_server_block = false);
 // Reads and parses a file (a missing file is an error).
-ParsedGuardrails load_guardrails(const std::string& path, const std::vector<std::string>& detectors);
+ParsedGuardrails load_guardrails(const std::string& path,
+                                 const std::vector<std::string>& detectors);
 
 }  // namespace portcullis::guard

@@ -3,6 +3,9 @@
 // virtual server, tool glob, hook, header extras that can only add).
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "guard/guardrail_set.h"
 #include "guard/pii.h"
 #include "guard/registry.h"
@@ -46,8 +49,10 @@ std::shared_ptr<const Detector> pii() {
   return d;
 }
 
-std::shared_ptr<const Guardrail> rail(std::string name, std::shared_ptr<const Detector> d, Mode m, Action a) {
-  return std::make_shared<const Guardrail>(Guardrail{std::move(name), std::move(d), m, a, {Hook::McpPreTool}});
+std::shared_ptr<const Guardrail> rail(std::string name, std::shared_ptr<const Detector> d, Mode m,
+                                      Action a) {
+  return std::make_shared<const Guardrail>(
+      Guardrail{std::move(name), std::move(d), m, a, {Hook::McpPreTool}});
 }
 
 GuardrailChain chain_of(std::vector<std::shared_ptr<const Guardrail>> g) {
@@ -72,7 +77,9 @@ TEST_CASE("audit records a finding and lets the text through unchanged, whatever
   }
 }
 
-TEST_CASE("enforce and strict validate block on a finding, naming the guardrail and rule but never the secret") {
+TEST_CASE(
+    "enforce and strict validate block on a finding, naming the guardrail and rule but never the "
+    "secret") {
   for (Mode m : {Mode::Enforce, Mode::Strict}) {
     std::string text = "key " + kKey;
     ScanContext ctx;
@@ -134,15 +141,18 @@ TEST_CASE("a failing guardrail: audit and enforce fail open, strict fails closed
 TEST_CASE("a strict failure stops the chain before later guardrails run") {
   std::string text = "key " + kKey;
   ScanContext ctx;
-  Verdict v = chain_of({rail("flaky", std::make_shared<FailingDetector>(), Mode::Strict, Action::Validate),
-                        rail("redact", secrets(), Mode::Enforce, Action::Mutate)})
-                  .run(text, ctx);
+  Verdict v =
+      chain_of({rail("flaky", std::make_shared<FailingDetector>(), Mode::Strict, Action::Validate),
+                rail("redact", secrets(), Mode::Enforce, Action::Mutate)})
+          .run(text, ctx);
   CHECK(v.blocked);
   CHECK(v.blocked_by == "flaky");
   CHECK(text == "key " + kKey);
 }
 
-TEST_CASE("JSON: every string and key is scanned, findings carry JSON pointers, mutate rewrites in place") {
+TEST_CASE(
+    "JSON: every string and key is scanned, findings carry JSON pointers, mutate rewrites in "
+    "place") {
   Json args = {{"query", "select 1"},
                {"notes", {"plain", "mail bob@example.com now"}},
                {"config", {{"aws/key", kKey}, {kKey, 1}}}};
@@ -158,7 +168,8 @@ TEST_CASE("JSON: every string and key is scanned, findings carry JSON pointers, 
   CHECK(args["query"] == "select 1");
   std::vector<std::string> pointers;
   for (const auto& f : v.findings) pointers.push_back(f.pointer + (f.in_key ? " (key)" : ""));
-  CHECK(pointers == std::vector<std::string>{"/notes/1", "/config/" + kKey + " (key)", "/config/aws~1key"});
+  CHECK(pointers ==
+        std::vector<std::string>{"/notes/1", "/config/" + kKey + " (key)", "/config/aws~1key"});
 }
 
 TEST_CASE("a later guardrail sees what an earlier mutate left") {
@@ -173,7 +184,9 @@ TEST_CASE("a later guardrail sees what an earlier mutate left") {
 
 TEST_CASE("placeholders are stable within a request and restart with a new one") {
   auto chain = chain_of({rail("redact", pii(), Mode::Enforce, Action::Mutate)});
-  Json a = {{"to", "ann@example.com"}, {"cc", "bo@example.com, ann@example.com"}, {"body", "ring +1 650 253 0000"}};
+  Json a = {{"to", "ann@example.com"},
+            {"cc", "bo@example.com, ann@example.com"},
+            {"body", "ring +1 650 253 0000"}};
   ScanContext ctx;
   chain.run(a, ctx);  // members in key order: body, cc, to
   CHECK(a["cc"] == "[EMAIL_1], [EMAIL_2]");
@@ -191,7 +204,8 @@ TEST_CASE("placeholders are stable within a request and restart with a new one")
 namespace {
 
 GuardrailSettings settings_of(const std::string& yaml, bool vs_block = false) {
-  auto p = parse_guardrails(YAML::Load(yaml), "guardrails.yaml", DetectorRegistry::builtin().names(), vs_block);
+  auto p = parse_guardrails(YAML::Load(yaml), "guardrails.yaml",
+                            DetectorRegistry::builtin().names(), vs_block);
   for (const auto& e : p.errors) MESSAGE(e.format());
   REQUIRE(p.ok());
   return p.settings;
@@ -218,7 +232,9 @@ virtual_servers:
 
 }  // namespace
 
-TEST_CASE("resolve: global, then the virtual server's, then matching tools; only guardrails at that hook") {
+TEST_CASE(
+    "resolve: global, then the virtual server's, then matching tools; only guardrails at that "
+    "hook") {
   auto built = GuardrailSet::build(settings_of(kFile), {}, DetectorRegistry::builtin());
   REQUIRE(built.set);
   auto& set = *built.set;
@@ -226,7 +242,8 @@ TEST_CASE("resolve: global, then the virtual server's, then matching tools; only
         std::vector<std::string>{"secrets-all", "db-secrets"});
   CHECK(names(set.resolve(Hook::McpPostTool, "finance", "db_query").value()) ==
         std::vector<std::string>{"secrets-all", "pii-out", "db-secrets"});
-  CHECK(names(set.resolve(Hook::McpPostTool, "dev", "search").value()) == std::vector<std::string>{"secrets-all"});
+  CHECK(names(set.resolve(Hook::McpPostTool, "dev", "search").value()) ==
+        std::vector<std::string>{"secrets-all"});
 }
 
 TEST_CASE("header extras add guardrails but can never remove or replace configured ones") {
@@ -251,12 +268,34 @@ guardrails:
 global: [hr-pii, pii-in]
 tools:
   "export_*": [db-secrets]
-)", true);
-  auto built = GuardrailSet::build(settings_of(kFile), {{"hr", server}}, DetectorRegistry::builtin());
+)",
+                            true);
+  auto built =
+      GuardrailSet::build(settings_of(kFile), {{"hr", server}}, DetectorRegistry::builtin());
   REQUIRE(built.set);
   CHECK(names(built.set->resolve(Hook::McpPreTool, "hr", "export_csv").value()) ==
         std::vector<std::string>{"secrets-all", "hr-pii", "pii-in", "db-secrets"});
   CHECK(names(built.set->resolve(Hook::McpPreTool, "other", "export_csv").value()) ==
         std::vector<std::string>{"secrets-all"});
   CHECK_FALSE(built.set->resolve(Hook::McpPreTool, "other", "x", {"hr-pii"}).ok());
+}
+
+TEST_CASE("one chain serves many threads at once, each with its own scratch and context") {
+  auto chain = chain_of({rail("pii", pii(), Mode::Enforce, Action::Mutate),
+                         rail("secrets", secrets(), Mode::Enforce, Action::Mutate)});
+  const std::string input = "mail bob@example.com key " + kKey + " card 4111 1111 1111 1111";
+  const std::string want = "mail [EMAIL_1] key [REDACTED:aws_access_key] card [CARD_1]";
+  std::vector<std::thread> threads;
+  std::atomic<int> right{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        std::string text = input;
+        ScanContext ctx;
+        Verdict v = chain.run(text, ctx);
+        right += (!v.blocked && text == want);
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(right == 800);
 }

@@ -40,7 +40,8 @@ Score score(const Detector& d, const std::string& dir) {
     auto r = d.scan(text, ctx);
     REQUIRE(r.ok());
     bool hit = false;
-    for (const auto& f : *r) hit |= f.rule == rule && text.substr(f.start, f.end - f.start) == value;
+    for (const auto& f : *r)
+      hit |= f.rule == rule && text.substr(f.start, f.end - f.start) == value;
     if (!hit) MESSAGE("missed " << rule << ": " << text);
     found += hit;
     per_rule[rule].first += hit;
@@ -55,20 +56,24 @@ Score score(const Detector& d, const std::string& dir) {
     if (!r->empty()) {
       ++false_pos;
       ++fp_kinds[n["kind"].get<std::string>()];
-      MESSAGE("false positive (" << n["kind"].get<std::string>() << ", rule " << (*r)[0].rule << "): " << text);
+      MESSAGE("false positive (" << n["kind"].get<std::string>() << ", rule " << (*r)[0].rule
+                                 << "): " << text);
     }
   }
   Score s{double(found) / double(pos.size()), double(false_pos) / double(neg.size())};
-  std::cout << "[corpus] " << dir << ": recall " << s.recall << " (" << found << "/" << pos.size() << "), FPR "
-            << s.fpr << " (" << false_pos << "/" << neg.size() << ")\n";
+  std::cout << "[corpus] " << dir << ": recall " << s.recall << " (" << found << "/" << pos.size()
+            << "), FPR " << s.fpr << " (" << false_pos << "/" << neg.size() << ")\n";
   for (const auto& [rule, c] : per_rule)
-    if (c.first != c.second) std::cout << "[corpus]   " << rule << ": " << c.first << "/" << c.second << "\n";
+    if (c.first != c.second)
+      std::cout << "[corpus]   " << rule << ": " << c.first << "/" << c.second << "\n";
   return s;
 }
 
 }  // namespace
 
-TEST_CASE("the secrets detector finds at least 98% of the secrets corpus with at most 1% false positives") {
+TEST_CASE(
+    "the secrets detector finds at least 98% of the secrets corpus with at most 1% false "
+    "positives") {
   auto d = SecretsDetector::create();
   REQUIRE(d.ok());
   Score s = score(**d, "secrets");

@@ -52,20 +52,25 @@ TEST_CASE("GitHub and npm tokens count only with a valid checksum") {
 
 TEST_CASE("provider shapes are recognised") {
   CHECK(rules_in("AKIAQYLPMN5HHHFPZAM2") == V{"aws_access_key"});
-  CHECK(rules_in("aws_secret_access_key = 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") == V{"aws_secret_key"});
+  CHECK(rules_in("aws_secret_access_key = Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdo") ==
+        V{"aws_secret_key"});
   CHECK(rules_in("key=AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q") == V{"gcp_api_key"});
   CHECK(rules_in("glpat-Ab3dE6gH9jK2mN5pQ8sT") == V{"gitlab_pat"});
   CHECK(rules_in("xoxb-4829103756218-9301847265530-q8Zr2LmX7vNp4TkW9sYb3Jd6") == V{"slack_token"});
   CHECK(rules_in("sk_live_4eC39HqLyjWDarjtT1zdp7dc") == V{"stripe_key"});
-  CHECK(rules_in("sk-proj-" + std::string("Ab3dE6gH9jK2mN5pQ8sTAb3dE6gH9jK2mN5pQ8sTxyz")) == V{"openai_key"});
-  CHECK(rules_in("sk-ant-api03-" + std::string(40, 'A') + std::string("b7Cd9Ef2Gh4Ij6Kl8Mn0Op3Qr5St7Uv9Wx1Yz2Ab4Cd6Ef8Gh0Ij2Kl4Mn") +
+  CHECK(rules_in("sk-proj-" + std::string("Ab3dE6gH9jK2mN5pQ8sTAb3dE6gH9jK2mN5pQ8sTxyz")) ==
+        V{"openai_key"});
+  CHECK(rules_in("sk-ant-api03-" + std::string(40, 'A') +
+                 std::string("b7Cd9Ef2Gh4Ij6Kl8Mn0Op3Qr5St7Uv9Wx1Yz2Ab4Cd6Ef8Gh0Ij2Kl4Mn") +
                  "AA") == V{"anthropic_key"});
   CHECK(rules_in("SK0123456789abcdef0123456789abcdef") == V{"twilio_api_key"});
-  CHECK(rules_in("SG.Ab3dE6gH9jK2mN5pQ8sT-_.Ab3dE6gH9jK2mN5pQ8sTAb3dE6gH9jK2mN5pQ8sTAb3") == V{"sendgrid_key"});
+  CHECK(rules_in("SG.Ab3dE6gH9jK2mN5pQ8sT-_.Ab3dE6gH9jK2mN5pQ8sTAb3dE6gH9jK2mN5pQ8sTAb3") ==
+        V{"sendgrid_key"});
   CHECK(rules_in("dckr_pat_Ab3dE6gH9jK2mN5pQ8sT-_x7Yz0") == V{"docker_pat"});
-  CHECK(rules_in("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----") ==
-        V{"private_key"});
-  CHECK(rules_in("postgres://app:Tr0ub4dor%26x@db.internal:5432/prod") == V{"database_url_password"});
+  CHECK(rules_in("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH "
+                 "PRIVATE KEY-----") == V{"private_key"});
+  CHECK(rules_in("postgres://app:Tr0ub4dor%26x@db.internal:5432/prod") ==
+        V{"database_url_password"});
 }
 
 TEST_CASE("a database URL finding covers only the password") {
@@ -80,7 +85,9 @@ TEST_CASE("a database URL finding covers only the password") {
 
 TEST_CASE("a JWT needs a header that decodes to JSON with alg") {
   // {"alg":"HS256","typ":"JWT"} . {"sub":"1"} . signature
-  CHECK(rules_in("Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLWJ5dGVz") == V{"jwt"});
+  CHECK(rules_in(
+            "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLWJ5dGVz") ==
+        V{"jwt"});
   CHECK(rules_in("eyJub3QganNvbiBhdCBhbGw.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLWJ5dGVz").empty());
 }
 
@@ -97,7 +104,7 @@ TEST_CASE("the generic rule wants a secret-like keyword and a random-looking val
   CHECK(rules_in("password = \"q8Zr2LmX7vNp4TkW\"") == V{"generic_secret"});
   CHECK(rules_in("Client_Secret: q8Zr2LmX7vNp4TkW9s") == V{"generic_secret"});
   CHECK(rules_in("password = correcthorsebatterystaple").empty());  // one character class
-  CHECK(rules_in("colour = q8Zr2LmX7vNp4TkW").empty());              // no keyword
+  CHECK(rules_in("colour = q8Zr2LmX7vNp4TkW").empty());             // no keyword
   CHECK(rules_in("q8Zr2LmX7vNp4TkW", "db_password") == V{"generic_secret"});
   CHECK(rules_in("q8Zr2LmX7vNp4TkW", "comment").empty());
 }
@@ -110,7 +117,8 @@ TEST_CASE("a token inside a longer alphanumeric run is not reported") {
 TEST_CASE("findings never overlap and come in text order") {
   static auto d = SecretsDetector::create().value();
   ScanContext ctx;
-  std::string text = "a=AKIAQYLPMN5HHHFPZAM2 b=sk_live_4eC39HqLyjWDarjtT1zdp7dc api_key=AKIAQYLPMN5HHHFPZAM3";
+  std::string text =
+      "a=AKIAQYLPMN5HHHFPZAM2 b=sk_live_4eC39HqLyjWDarjtT1zdp7dc api_key=AKIAQYLPMN5HHHFPZAM3";
   auto r = d->scan(text, ctx);
   REQUIRE(r.ok());
   REQUIRE(r->size() == 3);

@@ -13,7 +13,8 @@ namespace {
 
 std::vector<std::string> errors_of(const std::string& yaml, bool vs_block = false) {
   std::vector<std::string> out;
-  auto p = parse_guardrails(YAML::Load(yaml), "guardrails.yaml", DetectorRegistry::builtin().names(), vs_block);
+  auto p = parse_guardrails(YAML::Load(yaml), "guardrails.yaml",
+                            DetectorRegistry::builtin().names(), vs_block);
   for (const auto& d : p.errors) out.push_back(d.format());
   return out;
 }
@@ -27,7 +28,8 @@ TEST_CASE("a guardrail defaults to all four hooks, enforce and validate") {
   const auto& g = p.settings.guardrails.at(0);
   CHECK(g.mode == Mode::Enforce);
   CHECK(g.action == Action::Validate);
-  CHECK(g.hooks == std::vector<Hook>{Hook::McpPreTool, Hook::McpPostTool, Hook::LlmInput, Hook::LlmOutput});
+  CHECK(g.hooks ==
+        std::vector<Hook>{Hook::McpPreTool, Hook::McpPostTool, Hook::LlmInput, Hook::LlmOutput});
   CHECK(g.pos.line == 2);
 }
 
@@ -51,7 +53,8 @@ extras: 1
   CHECK(errs == std::vector<std::string>{
                     "guardrails.yaml:4: mode must be audit, enforce or strict, not 'loud'",
                     "guardrails.yaml:7: action must be validate or mutate, not 'shred'",
-                    "guardrails.yaml:8: unknown hook 'on_tuesday' (mcp_pre_tool, mcp_post_tool, llm_input, llm_output)",
+                    "guardrails.yaml:8: unknown hook 'on_tuesday' (mcp_pre_tool, mcp_post_tool, "
+                    "llm_input, llm_output)",
                     "guardrails.yaml:5: unknown detector 'antivirus' (known: pii, secrets)",
                     "guardrails.yaml:11: unknown guardrail key 'colour'",
                     "guardrails.yaml:9: duplicate guardrail 'a'",
@@ -61,7 +64,9 @@ extras: 1
                 });
 }
 
-TEST_CASE("a virtual server block may name guardrails.yaml's guardrails but not attach to other servers") {
+TEST_CASE(
+    "a virtual server block may name guardrails.yaml's guardrails but not attach to other "
+    "servers") {
   CHECK(errors_of("global: [defined-elsewhere]\n", true).empty());
   CHECK(errors_of("virtual_servers: {a: [x]}\n", true) ==
         std::vector<std::string>{"guardrails.yaml:1: unknown key 'virtual_servers'"});
@@ -80,15 +85,17 @@ TEST_CASE("bad detector options fail the build at the guardrail's line") {
   - name: bad-key
     detector: secrets
     options: {entropy: 4}
-)"), "guardrails.yaml", DetectorRegistry::builtin().names());
+)"),
+                            "guardrails.yaml", DetectorRegistry::builtin().names());
   REQUIRE(p.ok());
   auto built = GuardrailSet::build(p.settings, {}, DetectorRegistry::builtin());
   CHECK_FALSE(built.set);
   std::vector<std::string> errs;
   for (const auto& e : built.errors) errs.push_back(e.format());
-  CHECK(errs == std::vector<std::string>{"guardrails.yaml:4: guardrail 'typo': pii: unknown kind 'fax'",
-                                         "guardrails.yaml:7: guardrail 'bad-rule': secrets: unknown rule 'no_such_rule'",
-                                         "guardrails.yaml:10: guardrail 'bad-key': unknown option 'entropy'"});
+  CHECK(errs == std::vector<std::string>{
+                    "guardrails.yaml:4: guardrail 'typo': pii: unknown kind 'fax'",
+                    "guardrails.yaml:7: guardrail 'bad-rule': secrets: unknown rule 'no_such_rule'",
+                    "guardrails.yaml:10: guardrail 'bad-key': unknown option 'entropy'"});
 }
 
 TEST_CASE("the shipped policies/guardrails.yaml parses and builds") {
@@ -97,5 +104,6 @@ TEST_CASE("the shipped policies/guardrails.yaml parses and builds") {
   REQUIRE(p.ok());
   auto built = GuardrailSet::build(p.settings, {}, DetectorRegistry::builtin());
   CHECK(built.set != nullptr);
-  CHECK(load_guardrails("policies/missing.yaml", {}).errors.at(0).format() == "policies/missing.yaml: cannot read file");
+  CHECK(load_guardrails("policies/missing.yaml", {}).errors.at(0).format() ==
+        "policies/missing.yaml: cannot read file");
 }
