@@ -5,6 +5,11 @@
 // rules there are. The result is raw candidates: the detector that owns the
 // rules still validates each one (checksums, Luhn, libphonenumber, entropy).
 //
+// Errors: a Hyperscan failure (scratch allocation, scan) is an error, never
+// "no candidates". RE2 cannot fail at match time: a pattern it cannot
+// compile fails build(), and a DFA out of its memory budget falls back to
+// RE2's NFA (slower, same answer).
+//
 // Threads: built once, immutable after; candidates() may be called from any
 // number of threads at once.
 #pragma once

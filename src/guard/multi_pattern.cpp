@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <new>
 
 namespace portcullis::guard {
 
@@ -22,9 +23,22 @@ struct ThreadScratch {
 thread_local ThreadScratch tls_scratch;
 std::atomic<uint64_t> next_id{1};
 
+struct ScanState {
+  std::vector<AnchorHit> hits;
+  bool out_of_memory = false;
+};
+
+// Called from inside hs_scan (C code): no exception may escape. Returning
+// non-zero stops the scan, which then reports HS_SCAN_TERMINATED.
 int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned, void* ctx) {
-  static_cast<std::vector<AnchorHit>*>(ctx)->push_back({id, size_t(from), size_t(to)});
-  return 0;
+  auto* state = static_cast<ScanState*>(ctx);
+  try {
+    state->hits.push_back({id, size_t(from), size_t(to)});
+    return 0;
+  } catch (const std::bad_alloc&) {
+    state->out_of_memory = true;
+    return 1;
+  }
 }
 
 }  // namespace
