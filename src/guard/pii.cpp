@@ -1,21 +1,18 @@
 #include "guard/pii.h"
 
-#include <phonenumbers/phonenumberutil.h>
 #include <re2/re2.h>
 
 #include <algorithm>
 #include <map>
 
 #include "guard/numeric_runs.h"
+#include "guard/phone_numbers.h"
 #include "guard/pii_checks.h"
 #include "guard/placeholders.h"
 
 namespace portcullis::guard {
 
 namespace {
-
-using i18n::phonenumbers::PhoneNumber;
-using i18n::phonenumbers::PhoneNumberUtil;
 
 enum Kind : int { kCard, kIban, kSsn, kIpv4, kIpv6, kEmail, kDob, kPhone };
 
@@ -127,97 +124,6 @@ void iban_in(std::string_view t, size_t s, size_t e, std::vector<Hit>& out) {
   out.push_back({s, i, compact});
 }
 
-PhoneNumber number_of(int cc, const std::string& nsn) {
-  PhoneNumber n;
-  n.set_country_code(cc);
-  n.set_national_number(std::stoull(nsn));
-  if (nsn.size() > 1 && nsn[0] == '0') {  // Italian-style leading zeros are part of the number
-    n.set_italian_leading_zero(true);
-    n.set_number_of_leading_zeros(int(nsn.find_first_not_of('0')));
-  }
-  return n;
-}
-
-// libphonenumber decides. PhoneNumberUtil::Parse costs ~35 us (ICU regular
-// expressions), so the country code and national number are split here and
-// only IsValidNumber(ForRegion) runs (~10-20 us); Parse stays for the forms
-// this split does not handle ("+44 (0)20 ...").
-bool phone_valid(const PhoneNumberUtil& util, std::string_view v, const std::string& d,
-                 const std::vector<std::string>& regions, std::string* e164) {
-  if (v.find("(0)") != std::string_view::npos) {
-    PhoneNumber n;
-    if (util.Parse(std::string(v),
-                   v[0] == '+'       ? "ZZ"
-                   : regions.empty() ? "ZZ"
-                                     : regions[0],
-                   &n) != PhoneNumberUtil::NO_PARSING_ERROR ||
-        !util.IsValidNumber(n))
-      return false;
-    util.Format(n, PhoneNumberUtil::E164, e164);
-    return true;
-  }
-  if (v[0] == '+') {
-    for (size_t len = 1; len <= 3 && len < d.size(); ++len) {
-      int cc = std::stoi(d.substr(0, len));
-      std::string region;
-      util.GetRegionCodeForCountryCode(cc, &region);
-      if (region == "ZZ") continue;  // country codes are prefix-free: at most one length fits
-      if (!util.IsValidNumber(number_of(cc, d.substr(len)))) return false;
-      *e164 = "+" + d;
-      return true;
-    }
-    return false;
-  }
-  for (const auto& region : regions) {
-    std::string ndd, nsn = d;
-    util.GetNddPrefixForRegion(region, true, &ndd);
-    if (!ndd.empty() && nsn.compare(0, ndd.size(), ndd) == 0) nsn = nsn.substr(ndd.size());
-    if (nsn.size() < 4) continue;
-    int cc = util.GetCountryCodeForRegion(region);
-    if (util.IsValidNumberForRegion(number_of(cc, nsn), region)) {
-      *e164 = "+" + std::to_string(cc) + nsn;
-      return true;
-    }
-  }
-  return false;
-}
-
-// 2026-03-14, 14/03/2026, 3.14.2026: three digit groups, one separator.
-bool date_run(std::string_view run) {
-  size_t len[3] = {0, 0, 0}, g = 0;
-  char sep = 0;
-  for (char c : run) {
-    if (digit(c)) {
-      ++len[g];
-      continue;
-    }
-    if ((c != '-' && c != '/' && c != '.') || (sep && c != sep) || ++g > 2) return false;
-    sep = c;
-  }
-  if (g != 2) return false;
-  bool ymd = len[0] == 4 && len[1] <= 2 && len[2] <= 2;
-  bool dmy = len[0] <= 2 && len[1] <= 2 && (len[2] == 2 || len[2] == 4);
-  return ymd || dmy;
-}
-
-bool phone_shaped(std::string_view run) {
-  if (run[0] == '+' || run[0] == '(') return true;
-  size_t groups = 0;
-  for (size_t i = 1; i < run.size(); ++i) groups += digit(run[i]) && !digit(run[i - 1]);
-  return groups >= 2 || (groups == 1 && run[0] == '0');
-}
-
-// "421.108.1.1" is a malformed address, not a phone number.
-bool dotted_quad(std::string_view v) {
-  static const RE2 re(R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})");
-  return RE2::FullMatch(v, re);
-}
-
-bool date_shaped(std::string_view v) {
-  static const RE2 re(R"([0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4})");
-  return RE2::FullMatch(v, re);
-}
-
 }  // namespace
 
 std::vector<std::string> PiiDetector::kind_names() {
@@ -229,9 +135,8 @@ Result<std::shared_ptr<const PiiDetector>> PiiDetector::create(const PiiOptions&
   for (const auto& k : options.kinds)
     if (std::find(names.begin(), names.end(), k) == names.end())
       return fail("pii: unknown kind '" + k + "'");
-  auto* util = PhoneNumberUtil::GetInstance();
   for (const auto& r : options.phone_regions)
-    if (util->GetCountryCodeForRegion(r) == 0) return fail("pii: unknown phone region '" + r + "'");
+    if (!known_phone_region(r)) return fail("pii: unknown phone region '" + r + "'");
   std::shared_ptr<PiiDetector> det(new PiiDetector());
   det->options_ = options;
   std::vector<AnchoredRule> rules;
@@ -290,10 +195,8 @@ void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out)
           if (r.digits >= 4 && run.find('.') != std::string_view::npos)
             confirm(*re, def, r.start, r.end);
           break;
-        case kPhone:  // international, "(area)", or grouped; a bare digit string is not a phone
-                      // number
-          if (r.digits >= 7 && phone_shaped(run) && !date_run(run))
-            confirm(*re, def, r.start, r.end);
+        case kPhone:  // phone_numbers.h: a bare digit string or a date is not a phone number
+          if (r.digits >= 7 && phone_shaped(run)) confirm(*re, def, r.start, r.end);
           break;
         case kIban:  // "DE89 3704…", "GB82WEST…": two capitals, then the check digits start the run
           if (r.start >= 2 && t[r.start - 1] >= 'A' && t[r.start - 1] <= 'Z' &&
@@ -318,7 +221,6 @@ Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& 
     Hit hit;
   };
   std::vector<Tagged> hits;
-  auto* util = PhoneNumberUtil::GetInstance();
   for (const auto& c : cands) {
     int def = c.def;
     std::string_view v = t.substr(c.start, c.end - c.start);
@@ -371,11 +273,8 @@ Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& 
         if (alnum(before(t, c.start)) || before(t, c.start) == '+' || before(t, c.start) == '.' ||
             alnum(at(t, c.end)))
           break;
-        std::string d = digits_of(v);
-        if (d.size() < 7 || d.size() > 15 || date_shaped(v) || dotted_quad(v)) break;
         std::string e164;
-        if (phone_valid(*util, v, d, options_.phone_regions, &e164))
-          found.push_back({c.start, c.end, e164});
+        if (valid_phone(v, options_.phone_regions, &e164)) found.push_back({c.start, c.end, e164});
         break;
       }
     }
