@@ -21,6 +21,11 @@ Result<std::shared_ptr<const AnchoredRules>> AnchoredRules::build(std::vector<An
     auto re = std::make_unique<RE2>(r.confirm, opt);
     if (!re->ok()) return fail("rule " + r.id + ": RE2: " + re->error());
     out->confirm_.push_back(std::move(re));
+    std::array<bool, 256> set{};
+    for (unsigned char c : r.tail_chars) set[c] = true;
+    out->tail_set_.push_back(set);
+    if (!r.tail_chars.empty() && !r.from_anchor_start)
+      return fail("rule " + r.id + ": a tail needs from_anchor_start");
   }
   auto mp = MultiPattern::compile(anchors);
   if (!mp) return fail(mp.error());
@@ -48,6 +53,13 @@ Result<std::vector<Candidate>> AnchoredRules::candidates(std::string_view text) 
     const auto& r = rules_[h.id];
     if (r.from_anchor_start) {
       if (!tried.insert((uint64_t(h.id) << 48) | h.start).second) continue;
+      if (!r.tail_chars.empty()) {
+        const auto& set = tail_set_[h.id];
+        size_t e = h.end;
+        while (e < text.size() && e - h.end < r.tail_max && set[(unsigned char)text[e]]) ++e;
+        if (e - h.end >= r.tail_min) out.push_back({h.id, h.start, e});
+        continue;
+      }
       const RE2& re = *confirm_[h.id];
       int n = re.NumberOfCapturingGroups() >= 1 ? 2 : 1;
       if (re.Match(whole, h.start, std::min(text.size(), h.end + r.fwd), RE2::ANCHOR_START, groups,

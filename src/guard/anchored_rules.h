@@ -13,6 +13,7 @@
 // Threads: built once, immutable after; candidates() may be called from any
 // number of threads at once.
 #pragma once
+#include <array>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,6 +41,12 @@ struct AnchoredRule {
   // at each hit's start (Hyperscan reports it) over [start, end + fwd),
   // instead of searching a window. Much cheaper where hits are dense.
   bool from_anchor_start = false;
+  // Token rules ("ghp_" + 36 of [A-Za-z0-9]) skip RE2: the candidate is the
+  // anchor plus the run of `tail_chars` after it, taken greedily up to
+  // tail_max and kept when it reaches tail_min, which is what confirm's
+  // `[chars]{min,max}` would match. Empty tail_chars: use confirm.
+  std::string tail_chars;
+  size_t tail_min = 0, tail_max = 0;
 };
 
 struct Candidate {
@@ -64,6 +71,7 @@ class AnchoredRules {
   AnchoredRules() = default;
   std::vector<AnchoredRule> rules_;
   std::vector<std::unique_ptr<re2::RE2>> confirm_;
+  std::vector<std::array<bool, 256>> tail_set_;  // per rule, from tail_chars
   std::shared_ptr<const MultiPattern> anchors_;
 };
 

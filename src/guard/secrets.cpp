@@ -103,6 +103,26 @@ const RuleDef kRules[] = {
      kEntropy, false, "high-entropy value next to a secret-like keyword"},
 };
 
+// Token rules checked without RE2 (anchored_rules.h): after the anchor, a
+// run of these characters. Each must say what the rule's confirm pattern
+// says; the unit tests exercise both through the same inputs.
+struct Tail {
+  const char* id;
+  const char* chars;
+  size_t min, max;
+};
+#define PC_B62 "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+const Tail kTails[] = {
+    {"aws_access_key", "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16, 16},
+    {"gcp_api_key", PC_B62 "_-", 35, 35},
+    {"github_token", PC_B62, 36, 36},
+    {"gitlab_pat", PC_B62 "_-", 20, 64},
+    {"stripe_key", PC_B62, 24, 99},
+    {"npm_token", PC_B62, 36, 36},
+    {"pypi_token", PC_B62 "_-", 50, 300},
+    {"docker_pat", PC_B62 "_-", 27, 40},
+};
+
 bool word_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
