@@ -111,6 +111,12 @@ const secretNegatives = {
   db_url_without_password: () => `postgres://app@db.internal:5432/prod and redis://cache:6379/0 and https://example.org/a:b@c`,
   hex_colors_and_ids: () => `color #${str(HEX, 6)}, build ${str(DIG, 10)}, id=${str(HEX, 24)}`,
   jwt_like_not_json: () => `eyJ${str(B62, 20)}.${str(B62, 20)}.${str(B62, 20)}`,
+  base64_json_blob: () => `{"thumbnail": "${bytes(int(60, 300)).toString("base64")}", "request_id": "${[8, 4, 4, 4, 12].map((n) => str(HEX, n)).join("-")}"}`,
+  public_keys: () => pick([`-----BEGIN PUBLIC KEY-----\n${pemBody()}\n-----END PUBLIC KEY-----`,
+    `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${str(B64, 43)} dev@laptop`, `-----BEGIN CERTIFICATE-----\n${pemBody()}\n-----END CERTIFICATE-----`]),
+  npm_integrity: () => `"integrity": "sha512-${bytes(64).toString("base64")}"`,
+  secret_references: () => pick(["valueFrom:\n  secretKeyRef:\n    name: db-secret\n    key: password", "password_file: /run/secrets/db_password",
+    "token = os.environ[\"GITHUB_TOKEN\"]", "api_key = config.get('api_key')", "secret: !vault kv/data/app#secret"]),
 };
 
 // ---- PII --------------------------------------------------------------------
@@ -176,6 +182,12 @@ const piiNegatives = {
   words: () => sentence(int(8, 30)),
   prices: () => `$${int(1, 9)},${int(100, 999)}.${int(10, 99)} and EUR ${int(10, 9999)}`,
   long_numbers: () => `id ${str("123456789", 1)}${str(DIG, int(20, 30))}`,
+  coordinates: () => `at ${int(-89, 89)}.${str(DIG, 4)}, ${int(-179, 179)}.${str(DIG, 4)}`,
+  unix_times: () => `created ${int(1500000000, 1800000000)} updated ${int(1500000000, 1800000000)}000`,
+  isbn: () => `ISBN ${pick(["978", "979"])}-${int(0, 9)}-${str(DIG, 2)}-${str(DIG, 6)}-${int(0, 9)}`,
+  tracking: () => `tracking 1Z${str(UP + DIG, 6)}${str(DIG, 10)} and ${str(UP, 2)}${str(DIG, 9)}${str(UP, 2)}`,
+  ranges: () => `${int(8, 11)}:${int(10, 59)}-${int(12, 17)}:${int(10, 59)}, pages ${int(10, 99)}-${int(100, 999)}, sizes ${int(1, 9)}x${int(10, 99)}`,
+  semver: () => `"dependencies": {"a": "^${int(1, 9)}.${int(0, 9)}.${int(0, 9)}", "b": ">=${int(1, 9)}.${int(0, 9)}.0 <${int(10, 20)}.0.0"}`,
 };
 
 function emit(dir, gens, negs, perRule, perNeg) {
