@@ -46,6 +46,8 @@ struct AuditFinding {
   Outcome outcome;
   std::string pointer;  // JSON pointer of the string; "" for plain text
   bool in_key = false;  // the finding is in an object key, not a value
+  // Byte offsets into the string as this guardrail scanned it (after any
+  // earlier mutate guardrail's redactions).
   size_t start = 0, end = 0;
   Json to_json() const;
 };
