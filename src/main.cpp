@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "config/watch.h"
 #include "bridge/stdio_bridge.h"
+#include "guard/scan_cli.h"
 #include "identity/upstream_probe.h"
 #include "core/scheduler.h"
 #include "identity/api_keys.h"
@@ -62,6 +63,9 @@ Usage:
       --url replaces it. Logs go to stderr (level warn unless --log-level).
       Credentials come from PORTCULLIS_TOKEN or PORTCULLIS_API_KEY, metadata
       from PORTCULLIS_METADATA.
+  portcullis scan [--detectors secrets,pii] [--redact] [FILE|-]
+      Run guardrail detectors on text or JSON: findings as JSON lines (never
+      the matched text), or the input redacted. Exits 1 when anything is found.
 %PROBE%  portcullis --help | --version
 
 A config DIR holds servers.d/*.yaml, an optional portcullis.yaml and
@@ -314,6 +318,9 @@ int main(int argc, char** argv) {
   }
   if (a.command == "probe") {
     return identity::run_probe_cli(std::vector<std::string>(argv_s.begin() + 1, argv_s.end()));
+  }
+  if (a.command == "scan") {
+    return guard::run_scan_cli(std::vector<std::string>(argv_s.begin() + 1, argv_s.end()));
   }
   if (a.command == "--version" || a.command == "version") {
     std::cout << "portcullis 0.1.0\n";

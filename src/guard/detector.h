@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/json.h"
@@ -21,15 +22,15 @@ namespace portcullis::guard {
 // A finding never carries the matched text itself: audit records and block
 // messages are built from findings, and secrets must not reach them.
 struct Finding {
-  std::string detector;     // "sql", "secrets", "pii", "injection", "poisoning"
-  std::string rule;         // stable rule id, e.g. "aws_access_key", "ddl_drop"
+  std::string detector;  // "sql", "secrets", "pii", "injection", "poisoning"
+  std::string rule;      // stable rule id, e.g. "aws_access_key", "ddl_drop"
   size_t start = 0, end = 0;
-  double score = 1.0;       // 0..1; heuristic detectors compare it to a threshold
+  double score = 1.0;  // 0..1; heuristic detectors compare it to a threshold
   // What a mutate action puts in place of [start, end), e.g. "[EMAIL_1]" or
   // "[REDACTED:aws_access_key]". Empty: the detector cannot redact this finding
   // (an SQL rule, say), so mutate falls back to blocking.
   std::string replacement;
-  std::string message;      // short human explanation, never containing the match
+  std::string message;  // short human explanation, never containing the match
 
   bool operator==(const Finding&) const = default;
 };
@@ -40,6 +41,10 @@ struct ScanContext {
   // Key is detector-defined (e.g. "EMAIL" + normalised value); the value is the
   // placeholder number handed out for it.
   std::vector<std::pair<std::string, int>> placeholders;
+  // Index kept by placeholder_for() (placeholders.h): key -> number, plus
+  // "#KIND" -> how many of that kind were handed out, so a request carrying
+  // thousands of values stays linear. Defaulted; other code can ignore it.
+  std::unordered_map<std::string, int> placeholder_index;
   // Name of the argument or field being scanned, when known ("query"). Lets
   // the SQL sanitizer restrict itself to configured SQL arguments.
   std::string field;

@@ -1,0 +1,54 @@
+// PiiDetector ("pii"): personal data in text: emails, phone numbers (E.164
+// and national formats, validated by libphonenumber), payment cards (Luhn and
+// issuer ranges), US SSNs, IBANs (length table and mod-97), IPv4/IPv6
+// addresses, and dates of birth next to "DOB"/"date of birth"/"born".
+//
+// Candidates come from one Hyperscan pass plus RE2 around each anchor; the
+// checks in pii_checks.h and libphonenumber decide. Each finding's
+// replacement is a per-request placeholder ([EMAIL_1], [PHONE_2], [CARD_1],
+// [SSN_1], [IBAN_1], [IP_1], [DOB_1]), the same value getting the same one
+// within a ScanContext.
+//
+// Threads: immutable after create(); scan() from any thread (libphonenumber's
+// PhoneNumberUtil singleton is thread-safe for parsing and validation).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "guard/anchored_rules.h"
+#include "guard/detector.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace portcullis::guard {
+
+struct PiiOptions {
+  // Which kinds to look for: email, phone, card, ssn, iban, ip, dob. Empty: all.
+  std::vector<std::string> kinds;
+  // Regions whose national formats count (a number with a leading '+' is
+  // read as international whatever this says).
+  std::vector<std::string> phone_regions = {"US", "GB", "DE", "FR", "IN", "AU"};
+};
+
+class PiiDetector : public Detector {
+ public:
+  static Result<std::shared_ptr<const PiiDetector>> create(const PiiOptions& options = {});
+  std::string_view name() const override { return "pii"; }
+  Result<std::vector<Finding>> scan(std::string_view text, ScanContext& ctx) const override;
+  static std::vector<std::string> kind_names();
+
+ private:
+  PiiDetector() = default;
+  PiiOptions options_;
+  std::shared_ptr<const AnchoredRules> rules_;
+  std::vector<int> kind_;  // per anchored rule: its index in the rule table (pii.cpp)
+  // Number-shaped kinds, found in numeric runs: rule table index, confirm RE2.
+  std::vector<std::pair<int, std::shared_ptr<const re2::RE2>>> run_kinds_;
+  struct Span;
+  void runs_to_candidates(std::string_view text, std::vector<Span>& out) const;
+};
+
+}  // namespace portcullis::guard
