@@ -5,7 +5,7 @@
 
 #include "guard/sql_lexer.h"
 #include "guard/sql_sanitizer.h"
-#include "guard_corpus.h"
+#include "guard_text_corpus.h"
 
 using namespace portcullis;
 using namespace portcullis::guard;
