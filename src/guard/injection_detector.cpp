@@ -211,6 +211,11 @@ InjectionDetector::InjectionDetector(InjectionSettings settings) : settings_(std
 
 InjectionDetector::~InjectionDetector() = default;
 
+double InjectionDetector::weight_for(const std::string& rule, double fallback) const {
+  auto it = settings_.weights.find(rule);
+  return it == settings_.weights.end() ? fallback : it->second;
+}
+
 Result<std::vector<Finding>> InjectionDetector::scan(std::string_view text, ScanContext&) const {
   Assessment a = assess(text);
   if (a.score < settings_.threshold || a.findings.empty()) return std::vector<Finding>{};
@@ -293,6 +298,7 @@ void InjectionDetector::angles(std::string_view text, const Events& ev, const st
       double score = combine_scores(found);
       double weight = score >= 0.3 ? std::min(1.0, score + kHiddenBonus + 0.1) : 0.0;
       if (re2::RE2::PartialMatch(inner, *addressing_)) weight = std::max(weight, 0.6);
+      weight = std::min(weight, weight_for("html_comment_instructions", 1.0));
       if (weight > 0)
         out.push_back(make("html_comment_instructions", at(pos), at(end - 1) + 1, weight,
                            "instructions inside an HTML comment"));
@@ -308,9 +314,12 @@ void InjectionDetector::angles(std::string_view text, const Events& ev, const st
       size_t close = std::string_view::npos;
       if (std::string_view(c.rule->id) == "pseudo_system_tag" && m.find('/') == re2::StringPiece::npos)
         close = find_closing(text, pos + m.size(), m);
+      // Content of 20+ bytes: "<system>on</system>" in an XML example is not a block.
+      if (close != std::string_view::npos && close - pos - 2 * m.size() - 1 < 20) close = std::string_view::npos;
       if (close != std::string_view::npos)
-        out.push_back(make("pseudo_system_block", at(pos), at(close - 1) + 1, 0.7,
-                           "text wrapped in a pseudo-system tag"));
+        if (double w = weight_for("pseudo_system_block", 0.7); w > 0)
+          out.push_back(make("pseudo_system_block", at(pos), at(close - 1) + 1, w,
+                             "text wrapped in a pseudo-system tag"));
     }
   }
 }

@@ -91,6 +91,7 @@ class InjectionDetector final : public Detector {
 
  private:
   struct Compiled;
+  double weight_for(const std::string& rule, double fallback) const;
   void assess_into(std::string_view text, int depth, std::vector<Finding>& out) const;
   void phrases(std::string_view text, const injection::Events& ev, const std::vector<size_t>* map,
                std::vector<Finding>& out) const;
