@@ -23,25 +23,32 @@ constexpr size_t kMaxBase64 = 16 * 1024; // decode at most this much of one run
 constexpr size_t kMaxComment = 64 * 1024;
 constexpr double kHiddenBonus = 0.2;     // added to a rescan's score: hiding is evidence
 
-bool is_b64(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-         c == '/' || c == '-' || c == '_';
-}
 
 // Lenient base64 (either alphabet, padding optional, trailing bits ignored):
 // smuggled text is rarely encoded with care.
+struct Base64Values {
+  signed char v[256];
+  Base64Values() {
+    for (auto& x : v) x = -1;
+    for (int c = 'A'; c <= 'Z'; ++c) v[c] = static_cast<signed char>(c - 'A');
+    for (int c = 'a'; c <= 'z'; ++c) v[c] = static_cast<signed char>(c - 'a' + 26);
+    for (int c = '0'; c <= '9'; ++c) v[c] = static_cast<signed char>(c - '0' + 52);
+    v['+'] = v['-'] = 62;
+    v['/'] = v['_'] = 63;
+  }
+};
+const Base64Values kBase64Values;
+
+bool is_b64(unsigned char c) { return kBase64Values.v[c] >= 0; }
+
 std::string decode_base64(std::string_view s) {
   std::string out;
+  out.reserve(s.size() * 3 / 4 + 1);
   uint32_t acc = 0;
   int bits = 0;
   for (unsigned char c : s) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else break;
+    int v = kBase64Values.v[c];
+    if (v < 0) break;
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -101,6 +108,19 @@ size_t find_closing(std::string_view text, size_t from, re2::StringPiece open) {
     if (j == closing.size()) return k + j;
   }
   return std::string_view::npos;
+}
+
+// Cheap test before the angle rules: "<|", "<<", or a tag whose name starts
+// like one of the pseudo-system tags ("<system", "</important", "< admin").
+bool may_be_tag(std::string_view text, size_t pos) {
+  size_t k = pos + 1;
+  if (k < text.size() && (text[k] == '|' || text[k] == '<')) return true;
+  while (k < text.size() && (text[k] == '/' || text[k] == ' ')) ++k;
+  if (k + 3 > text.size()) return false;
+  char a = static_cast<char>(std::tolower(static_cast<unsigned char>(text[k])));
+  char b = static_cast<char>(std::tolower(static_cast<unsigned char>(text[k + 1])));
+  return (a == 's' && (b == 'y' || b == 'e')) || (a == 'i' && (b == 'm' || b == 'n')) ||
+         (a == 'a' && b == 'd') || (a == 'h' && b == 'i');
 }
 
 }  // namespace
@@ -304,6 +324,7 @@ void InjectionDetector::angles(std::string_view text, const Events& ev, const st
                            "instructions inside an HTML comment"));
       continue;
     }
+    if (!may_be_tag(text, pos)) continue;
     for (const auto& c : angle_rules_) {
       re2::StringPiece m;
       size_t hi = std::min(text.size(), pos + static_cast<size_t>(c.rule->forward) + 8);
@@ -336,8 +357,10 @@ void InjectionDetector::base64_runs(std::string_view text, const Events& ev, int
     while (run_end < text.size() && text[run_end] == '=' && run_end - e < 2) ++run_end;
     done_until = run_end;
     if (e - b < kMinBase64) continue;
+    // Hashes, keys and images fail on their first 64 characters; decode the rest only for text.
+    if (!mostly_text(decode_base64(text.substr(b, std::min<size_t>(e - b, 64))))) continue;
     std::string decoded = decode_base64(text.substr(b, std::min(e - b, kMaxBase64)));
-    if (!mostly_text(decoded.substr(0, 256)) || !mostly_text(decoded)) continue;
+    if (!mostly_text(decoded)) continue;
     std::vector<Finding> found;
     assess_into(decoded, depth + 1, found);
     double score = combine_scores(found);

@@ -1,14 +1,20 @@
-// The injection detector's cheap first pass. One sweep over the text, two
-// bytes per step, finds the few places worth a closer look:
+// The injection detector's cheap first pass. One sweep over the text finds
+// the few places worth a closer look:
 //   - anchors: case-insensitive literals (>= 5 bytes) that every rule's match
-//     contains ("ignor", "are now", "/.ssh"). Each step hashes the four bytes
-//     at an even offset into a 64 Ki-bit set built from every 4-gram of every
-//     anchor; an anchor of 5+ bytes always has one 4-gram at an even offset,
-//     so no occurrence is missed. A hit is confirmed by comparing the anchor.
+//     contains ("ignore ", "are now", "/.ssh");
 //   - '<' (HTML comments, chat-template tokens, pseudo-system tags);
 //   - lead bytes of the invisible characters (0xE2, 0xEF, 0xF3);
 //   - runs of 32+ base64 characters.
 // Ordinary text yields few events, so the regex work after it is small.
+//
+// How: 16 bytes per step. Eight samples hash the four bytes at each even
+// offset into a 64 Ki-bit set holding, for every anchor, its least common
+// 4-gram at an even and at an odd offset; since an anchor of 5+ bytes always
+// has a 4-gram sampled at one parity, no occurrence is missed. The samples
+// are combined into one mask before any branch, and a hit is confirmed by
+// comparing the anchors indexed under that hash. SSE2 compares in the same
+// step find '<', bytes >= 0x80 and runs without a byte below '+' (which
+// base64 never contains). Without SSE2 the same work goes two bytes a step.
 //
 // Threads: built once, then immutable; scan() is const and reentrant.
 #pragma once
@@ -35,6 +41,8 @@ class Prefilter {
 
  private:
   void confirm(std::string_view text, size_t i, uint32_t hash, Events& out) const;
+  bool matches(std::string_view text, size_t start, uint32_t anchor) const;
+
 
   std::vector<std::string> anchors_;
   std::vector<uint64_t> bits_;  // 1 << 16 bits
