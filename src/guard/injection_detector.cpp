@@ -347,27 +347,48 @@ void InjectionDetector::angles(std::string_view text, const Events& ev, const st
 
 void InjectionDetector::base64_runs(std::string_view text, const Events& ev, int depth,
                                     std::vector<Finding>& out) const {
+  // An event lies in a stretch of bytes that may hold base64 ('+' .. 0x7F):
+  // check every base64 run inside it ("url=https://x/<payload>").
+  auto coarse = [&](size_t k) { return text[k] >= '+' && static_cast<unsigned char>(text[k]) < 0x80; };
   size_t done_until = 0;
   for (size_t pos : ev.base64_runs) {
     if (pos < done_until) continue;
-    size_t b = pos, e = pos;
-    while (b > 0 && is_b64(static_cast<unsigned char>(text[b - 1]))) --b;
-    while (e < text.size() && is_b64(static_cast<unsigned char>(text[e]))) ++e;
-    size_t run_end = e;
-    while (run_end < text.size() && text[run_end] == '=' && run_end - e < 2) ++run_end;
-    done_until = run_end;
-    if (e - b < kMinBase64) continue;
-    // Hashes, keys and images fail on their first 64 characters; decode the rest only for text.
-    if (!mostly_text(decode_base64(text.substr(b, std::min<size_t>(e - b, 64))))) continue;
-    std::string decoded = decode_base64(text.substr(b, std::min(e - b, kMaxBase64)));
-    if (!mostly_text(decoded)) continue;
-    std::vector<Finding> found;
-    assess_into(decoded, depth + 1, found);
-    double score = combine_scores(found);
-    if (score >= 0.3)
-      out.push_back(make("base64_smuggling", b, run_end, std::min(1.0, score + kHiddenBonus),
-                         describe(Category::kSmuggling)));
+    size_t cb = pos, ce = pos;
+    while (cb > 0 && coarse(cb - 1)) --cb;
+    while (ce < text.size() && coarse(ce)) ++ce;
+    done_until = ce;
+    for (size_t k = cb; k < ce;) {
+      if (!is_b64(static_cast<unsigned char>(text[k]))) {
+        ++k;
+        continue;
+      }
+      size_t b = k;
+      while (k < ce && is_b64(static_cast<unsigned char>(text[k]))) ++k;
+      size_t e = k, run_end = k;
+      while (run_end < ce && text[run_end] == '=' && run_end - e < 2) ++run_end;
+      // '/' is base64 too, so a payload may follow a path ("/assets/<payload>"):
+      // try the run's start and each position after a '/' in its first 64 bytes.
+      for (size_t s = b; s < e && s < b + 64; ++s) {
+        if (s != b && text[s - 1] != '/') continue;
+        if (e - s >= kMinBase64 && check_base64(text.substr(s, e - s), s, run_end, depth, out)) break;
+      }
+    }
   }
+}
+
+bool InjectionDetector::check_base64(std::string_view run, size_t start, size_t end, int depth,
+                                     std::vector<Finding>& out) const {
+  // Hashes, keys and images fail on their first 64 characters; decode the rest only for text.
+  if (!mostly_text(decode_base64(run.substr(0, 64)))) return false;
+  std::string decoded = decode_base64(run.substr(0, kMaxBase64));
+  if (!mostly_text(decoded)) return false;
+  std::vector<Finding> found;
+  assess_into(decoded, depth + 1, found);
+  double score = combine_scores(found);
+  if (score >= 0.3)
+    out.push_back(make("base64_smuggling", start, end, std::min(1.0, score + kHiddenBonus),
+                       describe(Category::kSmuggling)));
+  return true;
 }
 
 void InjectionDetector::hidden_unicode(std::string_view text, const Events& ev, int depth,

@@ -99,6 +99,8 @@ class InjectionDetector final : public Detector {
               int depth, std::vector<Finding>& out) const;
   void base64_runs(std::string_view text, const injection::Events& ev, int depth,
                    std::vector<Finding>& out) const;
+  // True when `run` decodes to text (which was then assessed).
+  bool check_base64(std::string_view run, size_t start, size_t end, int depth, std::vector<Finding>& out) const;
   void hidden_unicode(std::string_view text, const injection::Events& ev, int depth,
                       std::vector<Finding>& out, std::string& stripped,
                       std::vector<size_t>& map) const;

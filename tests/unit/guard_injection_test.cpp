@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "core/base64.h"
@@ -42,6 +44,39 @@ TEST_CASE("the prefilter finds every anchor occurrence at either parity, in any 
   CHECK(ev.angles.empty());
   p.scan("a<b <!-- c", ev);
   CHECK(ev.angles == std::vector<size_t>{1, 4});
+}
+
+TEST_CASE("the prefilter reports exactly the anchors a naive search finds, at every alignment") {
+  using namespace portcullis::guard::testing;
+  std::vector<std::string> anchors;
+  for (const auto& r : injection::phrase_rules())
+    for (const auto& a : r.anchors)
+      if (std::find(anchors.begin(), anchors.end(), a) == anchors.end()) anchors.push_back(a);
+  injection::Prefilter p(anchors);
+  std::string all;
+  for (const char* file : {"injection/positives.txt", "injection/negatives.txt"})
+    for (const auto& c : load_cases(file, "@case")) all += unescape(c.text) + "\n";
+  size_t checked = 0;
+  for (size_t shift = 0; shift < 19; ++shift) {
+    std::string text = std::string(shift, 'x') + all.substr(0, 4000 + shift * 37);
+    injection::Events ev;
+    p.scan(text, ev);
+    std::vector<std::pair<size_t, uint32_t>> naive;
+    std::string lower = text;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (uint32_t a = 0; a < anchors.size(); ++a)
+      for (size_t at = lower.find(anchors[a]); at != std::string::npos; at = lower.find(anchors[a], at + 1))
+        naive.push_back({at, a});
+    std::sort(naive.begin(), naive.end());
+    CAPTURE(shift);
+    CHECK(ev.anchors == naive);
+    std::vector<size_t> angles;
+    for (size_t k = 0; k < text.size(); ++k)
+      if (text[k] == '<') angles.push_back(k);
+    CHECK(ev.angles == angles);
+    checked += naive.size();
+  }
+  CHECK(checked > 500);
 }
 
 TEST_CASE("override phrases score above the threshold and ordinary uses of the words do not") {
@@ -167,6 +202,8 @@ TEST_CASE("base64 runs are decoded and rescanned; binary and harmless text are n
     }
   CHECK(smuggled);
   CHECK(a.score >= 0.9);
+  // A payload at the end of a URL, in one stretch with no spaces.
+  CHECK(score("see https://cdn.example.com/assets/" + payload) >= 0.9);
   CHECK(score("data: " + base64_encode("The quarterly report is attached; revenue grew 12 percent.")) == 0.0);
   std::string binary;
   for (int i = 0; i < 300; ++i) binary += static_cast<char>((i * 37) & 0xFF);
