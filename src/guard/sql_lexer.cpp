@@ -34,7 +34,8 @@ class Lexer {
     unsigned char c = at(i_);
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
       ++i_;
-    } else if (c == '-' && at(i_ + 1) == '-') {
+    } else if (c == '-' && at(i_ + 1) == '-' &&
+               (!o_.dash_needs_space || at(i_ + 2) == 0 || at(i_ + 2) <= ' ')) {
       line_comment();
     } else if (c == '#' && o_.hash_comments) {
       line_comment();
@@ -87,7 +88,7 @@ class Lexer {
     while (i_ < s_.size() && depth > 0) {
       if (s_[i_] == '/' && at(i_ + 1) == '*') {
         out_.nested_comments.push_back({i_, i_ + 2});
-        ++depth;
+        if (o_.nested_comments) ++depth;
         i_ += 2;
       } else if (s_[i_] == '*' && at(i_ + 1) == '/') {
         --depth;

@@ -10,13 +10,10 @@
 // line comments; MySQL /*! ... */ executable comments, whose contents are
 // lexed as code (MySQL runs them) and reported.
 //
-// Where dialects disagree the lexer takes the reading that shows more code,
-// so nothing a server would run hides from the rules: '#' starts a comment
-// only with `hash_comments` (MySQL); otherwise it is an operator and what
-// follows is lexed. Block comments nest (PostgreSQL); a "/*" inside a comment
-// is recorded in `nested_comments`, because MySQL ends the comment at the
-// first "*/" and runs the rest. The sanitizer lexes text containing a
-// backslash twice, with and without backslash escapes, and checks both.
+// Dialects disagree on comments and escapes (LexOptions): the sanitizer lexes
+// a text in each dialect's reading where they could differ and checks every
+// reading, so nothing one server would run hides behind another's rules. A
+// "/*" inside a block comment is recorded in `nested_comments` either way.
 //
 // Comment splitting (`DR/**/OP`): a comment joins nothing in real SQL, so the
 // token stream holds the separate words DR and OP, exactly as the server would
@@ -71,6 +68,11 @@ struct Lexed {
 struct LexOptions {
   bool backslash_escapes = false;  // MySQL: '\'' escapes a quote in any string
   bool hash_comments = false;      // MySQL: '#' starts a line comment
+  bool dash_needs_space = false;   // MySQL: "--" starts a comment only before whitespace (1--1 is 2)
+  bool nested_comments = true;     // PostgreSQL nests /* */; MySQL ends at the first */
+
+  static LexOptions standard() { return {}; }
+  static LexOptions mysql() { return {true, true, true, false}; }
 };
 
 Lexed lex(std::string_view sql, const LexOptions& options = {});

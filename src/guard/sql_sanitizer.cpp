@@ -167,11 +167,10 @@ Result<std::vector<Finding>> SqlSanitizer::scan(std::string_view text, ScanConte
 std::vector<Finding> SqlSanitizer::check(std::string_view text) const {
   std::vector<Finding> out;
   const bool mysql = settings_.dialect == SqlDialect::kMysql;
-  check_reading(text, sql::LexOptions{mysql, mysql}, 0, out);
-  if (settings_.dialect == SqlDialect::kAny) {
-    if (text.find('\\') != std::string_view::npos) check_reading(text, {true, false}, 0, out);
-    if (text.find('#') != std::string_view::npos) check_reading(text, {false, true}, 0, out);
-  }
+  check_reading(text, mysql ? sql::LexOptions::mysql() : sql::LexOptions::standard(), 0, out);
+  // The MySQL reading differs only where a backslash, '#', "--" or "/*" is.
+  if (settings_.dialect == SqlDialect::kAny && text.find_first_of("\\#-/") != std::string_view::npos)
+    check_reading(text, sql::LexOptions::mysql(), 0, out);
   std::sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
     return std::tie(a.start, a.end, a.rule) < std::tie(b.start, b.end, b.rule);
   });

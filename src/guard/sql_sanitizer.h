@@ -12,9 +12,10 @@
 // EXEC('...'), EXECUTE '...') carry the rule of what the string holds and the
 // span of the string.
 //
-// Where dialects read a text differently (backslash escapes, '#' comments)
-// and the dialect is "any", every reading is checked and the findings are
-// united, so a query cannot hide a statement behind one dialect's quoting.
+// Where dialects read a text differently (backslash escapes, '#' and "--"
+// comments, nested comments) and the dialect is "any", both the standard
+// (PostgreSQL) and the MySQL reading are checked and the findings united, so
+// a query cannot hide a statement behind one dialect's quoting.
 //
 // Threads: immutable after construction; scan() and check() are const and
 // may run concurrently.

@@ -196,6 +196,13 @@ TEST_CASE("every dialect's reading is checked when the dialect is unknown") {
   CHECK_FALSE(has("SELECT '\\'; DROP TABLE users; --'", "ddl_drop", mysql));
   // MySQL reads '#' as a comment, so the quote after it does not hide the DROP.
   CHECK(has("SELECT 1 # '\n; DROP TABLE users -- '", "ddl_drop"));
+  // MySQL reads 1--1 as arithmetic, not as the start of a comment.
+  CHECK(has("SELECT 1--1; DROP TABLE users", "ddl_drop"));
+  // MySQL ends a comment at the first */, even after a nested /*.
+  CHECK(has("SELECT 1 /* /* */ ; DROP TABLE users; /* */", "ddl_drop"));
+  SqlSettings pg;
+  pg.dialect = SqlDialect::kPostgres;
+  CHECK_FALSE(has("SELECT 1--1; DROP TABLE users", "ddl_drop", pg));
 }
 
 TEST_CASE("unterminated quotes are reported in SQL, not in free text") {
