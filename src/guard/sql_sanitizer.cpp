@@ -151,6 +151,10 @@ std::string union_suspicion(const Tokens& t, size_t b, size_t e) {
                    "STRING_AGG"}) ||
         (x.is(TokenKind::kParam) && x.text.rfind("@@", 0) == 0))
       return "selects server identity or aggregates rows";
+    if (x.is(TokenKind::kNumber) && x.text.size() > 2 && (x.text[1] == 'x' || x.text[1] == 'X'))
+      return "builds strings from hex";
+    if (one_of(x, {"PASSWORD", "PASSWD", "PWD", "PASS", "PASSWORD_HASH", "SECRET", "API_KEY", "TOKEN"}))
+      return "selects credentials";
   }
   if (nulls >= 2) return "pads columns with NULL";
   if (items >= 2 && literals == items && from == arm.size()) return "probes the column count";

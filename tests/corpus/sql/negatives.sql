@@ -133,3 +133,45 @@ SELECT 100 / 3 * 2 AS ratio
 SELECT * FROM t WHERE name = 'a#b' AND tag = 'c'
 -- @case
 SELECT * FROM t WHERE path LIKE 'C:\\temp\\%'
+-- @case
+SELECT "users".* FROM "users" WHERE "users"."id" = $1 LIMIT $2
+-- @case
+SELECT * FROM accounts WHERE deleted_at IS NULL AND owner_id = ?
+-- @case
+INSERT INTO counters (id, n) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = counters.n + 1
+-- @case
+INSERT INTO stats (k, v) VALUES ('a', 1) ON DUPLICATE KEY UPDATE v = v + 1
+-- @case
+UPDATE orders o SET status = 'shipped' FROM shipments s WHERE s.order_id = o.id AND s.sent
+-- @case
+DELETE FROM cart c USING sessions s WHERE c.session_id = s.id AND s.expired
+-- @case
+SELECT id, rank() OVER (PARTITION BY team ORDER BY score DESC) FROM players
+-- @case
+SELECT date_trunc('week', created_at) AS wk, count(*) FROM signups GROUP BY 1 ORDER BY 1
+-- @case
+SELECT a.name FROM authors a WHERE EXISTS (SELECT 1 FROM books b WHERE b.author_id = a.id)
+-- @case
+SELECT name FROM staff UNION SELECT name FROM contractors ORDER BY name
+-- @case
+SELECT 'It''s -- not a comment' AS s, 'nor /* this */' AS t
+-- @case
+SELECT * FROM logs WHERE message LIKE '%sleep(%'
+-- @case
+SELECT id FROM t WHERE a = 1 OR b IS NULL
+-- @case
+SELECT CASE WHEN qty > 10 THEN 'bulk' ELSE 'single' END FROM order_lines
+-- @case
+SELECT COALESCE(nickname, first_name) FROM people WHERE id = :id
+-- @case
+SELECT * FROM events WHERE tags @> ARRAY['drop']
+-- @case
+SELECT 5 - -1 AS six
+-- @case
+SELECT x FROM t WHERE y = 'a\b'
+-- @case
+EXPLAIN (FORMAT JSON) SELECT * FROM orders
+-- @case
+SELECT * FROM t WHERE flag = true OR flag IS NULL
+-- @case
+UPDATE settings SET value = 'dark' WHERE key = 'theme' AND user_id = 42

@@ -153,3 +153,52 @@ SELECT * FROM users WHERE email = '' OR '1'='1' LIMIT 1
 SELECT * FROM t WHERE id = 1 OR 'abc' LIKE '%'
 -- @case tautology
 SELECT * FROM t WHERE id = 1 OR 3 BETWEEN 1 AND 5
+-- @case multiple_statements ddl_drop
+SELECT 1--1; DROP TABLE users
+-- @case tautology
+SELECT * FROM users WHERE id = '1' OR '1' = '1' #
+-- @case tautology
+SELECT * FROM users WHERE name = 'x' OR 1 LIKE 1
+-- @case tautology
+SELECT * FROM users WHERE pin = 0 OR 0 = 0
+-- @case tautology
+SELECT * FROM users WHERE a = 1 OR -1 < 0
+-- @case tautology
+SELECT * FROM users WHERE a = 1 OR 'admin' = 'ADMIN'
+-- @case tautology
+SELECT * FROM users WHERE a = 1 OR 1 IN (1)
+-- @case union_select
+SELECT id, name FROM products WHERE id = 1 UNION ALL SELECT CONCAT(username, 0x3a, password), 1 FROM users
+-- @case union_select
+SELECT id FROM t WHERE id = 1 UNION SELECT NULL,NULL,NULL,NULL,NULL--
+-- @case union_select
+SELECT id FROM t UNION SELECT name FROM sqlite_schema
+-- @case union_select
+SELECT id FROM t UNION SELECT current_user
+-- @case union_select
+SELECT a FROM t UNION SELECT string_agg(usename, ',') FROM pg_user
+-- @case ddl_drop
+/*!32302 DROP TABLE users */
+-- @case time_function
+SELECT CASE WHEN (SELECT substr(password,1,1) FROM users LIMIT 1) = 'a' THEN pg_sleep(3) ELSE NULL END
+-- @case file_access
+SELECT pg_ls_dir('/root')
+-- @case command_execution
+EXECUTE sp_executesql N'EXEC xp_cmdshell ''net user'''
+-- @case delete_without_where
+delete   from
+  "audit"."events"
+-- @case update_without_where
+UPDATE `users` SET `password` = MD5('x') LIMIT 1000
+-- @case ddl_alter
+ALTER SYSTEM SET log_statement = 'none'
+-- @case ddl_create
+CREATE EXTENSION dblink
+-- @case ddl_grant
+grant pg_read_server_files to app_user
+-- @case multiple_statements
+SELECT * FROM t WHERE a = 'x'; SELECT pg_sleep(1)
+-- @case comment_obfuscation
+UN/**/ION SEL/**/ECT password FROM users
+-- @case delete_always_true
+DELETE FROM orders WHERE status = status
