@@ -17,12 +17,11 @@ using injection::PhraseRule;
 
 namespace {
 
-constexpr int kMaxDepth = 2;             // rescans of rescans of the original text
-constexpr size_t kMinBase64 = 32;        // shorter runs are identifiers and hashes
-constexpr size_t kMaxBase64 = 16 * 1024; // decode at most this much of one run
+constexpr int kMaxDepth = 2;              // rescans of rescans of the original text
+constexpr size_t kMinBase64 = 32;         // shorter runs are identifiers and hashes
+constexpr size_t kMaxBase64 = 16 * 1024;  // decode at most this much of one run
 constexpr size_t kMaxComment = 64 * 1024;
-constexpr double kHiddenBonus = 0.2;     // added to a rescan's score: hiding is evidence
-
+constexpr double kHiddenBonus = 0.2;  // added to a rescan's score: hiding is evidence
 
 // Lenient base64 (either alphabet, padding optional, trailing bits ignored):
 // smuggled text is rarely encoded with care.
@@ -63,18 +62,25 @@ std::string decode_base64(std::string_view s) {
 bool mostly_text(std::string_view s) {
   if (s.size() < 16) return false;
   size_t good = 0;
-  for (unsigned char c : s) good += (c >= 0x20 && c < 0x7F) || c == '\n' || c == '\r' || c == '\t' || c >= 0x80;
+  for (unsigned char c : s)
+    good += (c >= 0x20 && c < 0x7F) || c == '\n' || c == '\r' || c == '\t' || c >= 0x80;
   return good * 100 >= s.size() * 95;
 }
 
 const char* describe(Category c) {
   switch (c) {
-    case Category::kOverride: return "instruction-override phrase";
-    case Category::kRolePlay: return "role-play jailbreak phrase";
-    case Category::kToolInstruction: return "instruction aimed at tools";
-    case Category::kConcealment: return "asks to hide something from the user";
-    case Category::kSmuggling: return "instructions hidden in encoded text";
-    case Category::kHiddenUnicode: return "invisible Unicode characters";
+    case Category::kOverride:
+      return "instruction-override phrase";
+    case Category::kRolePlay:
+      return "role-play jailbreak phrase";
+    case Category::kToolInstruction:
+      return "instruction aimed at tools";
+    case Category::kConcealment:
+      return "asks to hide something from the user";
+    case Category::kSmuggling:
+      return "instructions hidden in encoded text";
+    case Category::kHiddenUnicode:
+      return "invisible Unicode characters";
   }
   return "";
 }
@@ -102,8 +108,8 @@ size_t find_closing(std::string_view text, size_t from, re2::StringPiece open) {
   for (size_t k = from; k + closing.size() <= limit; ++k) {
     if (text[k] != '<') continue;
     size_t j = 0;
-    while (j < closing.size() &&
-           std::tolower(static_cast<unsigned char>(text[k + j])) == static_cast<unsigned char>(closing[j]))
+    while (j < closing.size() && std::tolower(static_cast<unsigned char>(text[k + j])) ==
+                                     static_cast<unsigned char>(closing[j]))
       ++j;
     if (j == closing.size()) return k + j;
   }
@@ -156,7 +162,8 @@ Result<InjectionSettings> InjectionSettings::from_json(const Json& j) {
         return fail("injection.threshold: expected a number from 0 to 1");
       s.threshold = value.get<double>();
     } else if (key == "weights") {
-      if (!value.is_object()) return fail("injection.weights: expected a mapping of rule id to weight");
+      if (!value.is_object())
+        return fail("injection.weights: expected a mapping of rule id to weight");
       for (const auto& [rule, w] : value.items()) {
         if (!w.is_number() || w.get<double>() < 0 || w.get<double>() > 1)
           return fail("injection.weights." + rule + ": expected a number from 0 to 1");
@@ -180,12 +187,18 @@ double combine_scores(const std::vector<Finding>& findings) {
 InjectionDetector::InjectionDetector(InjectionSettings settings) : settings_(std::move(settings)) {
   auto enabled = [&](Category c) {
     switch (c) {
-      case Category::kOverride: return settings_.override_phrases;
-      case Category::kRolePlay: return settings_.role_play;
-      case Category::kToolInstruction: return settings_.tool_instructions;
-      case Category::kConcealment: return settings_.concealment;
-      case Category::kSmuggling: return settings_.smuggling;
-      case Category::kHiddenUnicode: return settings_.hidden_unicode;
+      case Category::kOverride:
+        return settings_.override_phrases;
+      case Category::kRolePlay:
+        return settings_.role_play;
+      case Category::kToolInstruction:
+        return settings_.tool_instructions;
+      case Category::kConcealment:
+        return settings_.concealment;
+      case Category::kSmuggling:
+        return settings_.smuggling;
+      case Category::kHiddenUnicode:
+        return settings_.hidden_unicode;
     }
     return true;
   };
@@ -263,7 +276,8 @@ Assessment InjectionDetector::assess(std::string_view text) const {
   return a;
 }
 
-void InjectionDetector::assess_into(std::string_view text, int depth, std::vector<Finding>& out) const {
+void InjectionDetector::assess_into(std::string_view text, int depth,
+                                    std::vector<Finding>& out) const {
   Events ev;
   prefilter_->scan(text, ev);
   std::string stripped;
@@ -279,11 +293,12 @@ void InjectionDetector::assess_into(std::string_view text, int depth, std::vecto
     phrases(text, ev, nullptr, out);
     angles(text, ev, nullptr, depth, out);
   }
-  if (settings_.smuggling && depth < kMaxDepth && !ev.base64_runs.empty()) base64_runs(text, ev, depth, out);
+  if (settings_.smuggling && depth < kMaxDepth && !ev.base64_runs.empty())
+    base64_runs(text, ev, depth, out);
 }
 
-void InjectionDetector::phrases(std::string_view text, const Events& ev, const std::vector<size_t>* map,
-                                std::vector<Finding>& out) const {
+void InjectionDetector::phrases(std::string_view text, const Events& ev,
+                                const std::vector<size_t>* map, std::vector<Finding>& out) const {
   std::vector<size_t> covered_until(phrase_rules_.size(), 0);
   for (auto [start, anchor] : ev.anchors) {
     for (size_t ri : rules_of_anchor_[anchor]) {
@@ -301,8 +316,9 @@ void InjectionDetector::phrases(std::string_view text, const Events& ev, const s
   }
 }
 
-void InjectionDetector::angles(std::string_view text, const Events& ev, const std::vector<size_t>* map,
-                               int depth, std::vector<Finding>& out) const {
+void InjectionDetector::angles(std::string_view text, const Events& ev,
+                               const std::vector<size_t>* map, int depth,
+                               std::vector<Finding>& out) const {
   size_t skip_until = 0;
   for (size_t pos : ev.angles) {
     if (pos < skip_until) continue;
@@ -333,10 +349,12 @@ void InjectionDetector::angles(std::string_view text, const Events& ev, const st
                          describe(c.rule->category)));
       // <system>...</system>: a wrapped block is an instruction, a lone tag may be a mention.
       size_t close = std::string_view::npos;
-      if (std::string_view(c.rule->id) == "pseudo_system_tag" && m.find('/') == re2::StringPiece::npos)
+      if (std::string_view(c.rule->id) == "pseudo_system_tag" &&
+          m.find('/') == re2::StringPiece::npos)
         close = find_closing(text, pos + m.size(), m);
       // Content of 20+ bytes: "<system>on</system>" in an XML example is not a block.
-      if (close != std::string_view::npos && close - pos - 2 * m.size() - 1 < 20) close = std::string_view::npos;
+      if (close != std::string_view::npos && close - pos - 2 * m.size() - 1 < 20)
+        close = std::string_view::npos;
       if (close != std::string_view::npos)
         if (double w = weight_for("pseudo_system_block", 0.7); w > 0)
           out.push_back(make("pseudo_system_block", at(pos), at(close - 1) + 1, w,
@@ -349,7 +367,9 @@ void InjectionDetector::base64_runs(std::string_view text, const Events& ev, int
                                     std::vector<Finding>& out) const {
   // An event lies in a stretch of bytes that may hold base64 ('+' .. 0x7F):
   // check every base64 run inside it ("url=https://x/<payload>").
-  auto coarse = [&](size_t k) { return text[k] >= '+' && static_cast<unsigned char>(text[k]) < 0x80; };
+  auto coarse = [&](size_t k) {
+    return text[k] >= '+' && static_cast<unsigned char>(text[k]) < 0x80;
+  };
   size_t done_until = 0;
   for (size_t pos : ev.base64_runs) {
     if (pos < done_until) continue;
@@ -370,7 +390,8 @@ void InjectionDetector::base64_runs(std::string_view text, const Events& ev, int
       // try the run's start and each position after a '/' in its first 64 bytes.
       for (size_t s = b; s < e && s < b + 64; ++s) {
         if (s != b && text[s - 1] != '/') continue;
-        if (e - s >= kMinBase64 && check_base64(text.substr(s, e - s), s, run_end, depth, out)) break;
+        if (e - s >= kMinBase64 && check_base64(text.substr(s, e - s), s, run_end, depth, out))
+          break;
       }
     }
   }
@@ -404,7 +425,8 @@ void InjectionDetector::hidden_unicode(std::string_view text, const Events& ev, 
   stripped = injection::strip(text, chars, map);
   if (!settings_.hidden_unicode) return;
   size_t zw = 0, bidi = 0;
-  const injection::InvisibleChar *first_zw = nullptr, *last_zw = nullptr, *first_bidi = nullptr, *last_bidi = nullptr;
+  const injection::InvisibleChar *first_zw = nullptr, *last_zw = nullptr, *first_bidi = nullptr,
+                                 *last_bidi = nullptr;
   for (size_t i = 0; i < chars.size(); ++i) {
     const auto& c = chars[i];
     if (c.kind == injection::Invisible::kZeroWidth) {
@@ -437,7 +459,10 @@ void InjectionDetector::hidden_unicode(std::string_view text, const Events& ev, 
     }
   }
   if (zw > 0)
-    out.push_back(make("zero_width", first_zw->start, last_zw->end, zw == 1 ? 0.2 : zw == 2 ? 0.35 : 0.6,
+    out.push_back(make("zero_width", first_zw->start, last_zw->end,
+                       zw == 1   ? 0.2
+                       : zw == 2 ? 0.35
+                                 : 0.6,
                        describe(Category::kHiddenUnicode)));
   if (bidi > 0)
     out.push_back(make("bidi_control", first_bidi->start, last_bidi->end, 0.6,

@@ -53,12 +53,12 @@ struct Events;
 
 struct InjectionSettings {
   double threshold = 0.5;
-  bool override_phrases = true;   // Category::kOverride
-  bool role_play = true;          // Category::kRolePlay
-  bool tool_instructions = true;  // Category::kToolInstruction
-  bool concealment = true;        // Category::kConcealment
-  bool hidden_unicode = true;     // tag, zero-width, bidi characters
-  bool smuggling = true;          // base64 and HTML-comment rescans
+  bool override_phrases = true;           // Category::kOverride
+  bool role_play = true;                  // Category::kRolePlay
+  bool tool_instructions = true;          // Category::kToolInstruction
+  bool concealment = true;                // Category::kConcealment
+  bool hidden_unicode = true;             // tag, zero-width, bidi characters
+  bool smuggling = true;                  // base64 and HTML-comment rescans
   std::map<std::string, double> weights;  // rule id -> weight; 0 turns the rule off
 
   // {"threshold": 0.5, "override_phrases": true, ..., "weights": {"pretend": 0.2}}
@@ -100,7 +100,8 @@ class InjectionDetector final : public Detector {
   void base64_runs(std::string_view text, const injection::Events& ev, int depth,
                    std::vector<Finding>& out) const;
   // True when `run` decodes to text (which was then assessed).
-  bool check_base64(std::string_view run, size_t start, size_t end, int depth, std::vector<Finding>& out) const;
+  bool check_base64(std::string_view run, size_t start, size_t end, int depth,
+                    std::vector<Finding>& out) const;
   void hidden_unicode(std::string_view text, const injection::Events& ev, int depth,
                       std::vector<Finding>& out, std::string& stripped,
                       std::vector<size_t>& map) const;

@@ -107,13 +107,16 @@ void Prefilter::scan(std::string_view text, Events& out) const {
       }
     }
     const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    unsigned special = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(raw, angle)) | _mm_movemask_epi8(raw));
+    unsigned special = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(raw, angle)) |
+                                             _mm_movemask_epi8(raw));
     if (special) [[unlikely]] {
       for (; special; special &= special - 1) {
         size_t k = i + static_cast<unsigned>(__builtin_ctz(special));
         unsigned char b = static_cast<unsigned char>(p[k]);
-        if (b == '<') out.angles.push_back(k);
-        else if (is_high_lead(b)) out.high.push_back(k);
+        if (b == '<')
+          out.angles.push_back(k);
+        else if (is_high_lead(b))
+          out.high.push_back(k);
       }
     }
     // Base64 never holds a byte below '+' (space, newline, quotes) or >= 0x80
@@ -132,19 +135,24 @@ void Prefilter::scan(std::string_view text, Events& out) const {
   // Two bytes per step (the whole text without SSE2, else its last bytes).
   for (; i + 4 <= n; i += 2) {
     const uint32_t h = hash4(load4(p + i));
-    if ((bits[h >> 6] >> (h & 63)) & 1) [[unlikely]] confirm(text, i, h, out);
+    if ((bits[h >> 6] >> (h & 63)) & 1) [[unlikely]]
+      confirm(text, i, h, out);
     for (size_t k = i; k < i + 2; ++k) {
       unsigned char b = static_cast<unsigned char>(p[k]);
-      if (b == '<') out.angles.push_back(k);
-      else if (is_high_lead(b)) out.high.push_back(k);
+      if (b == '<')
+        out.angles.push_back(k);
+      else if (is_high_lead(b))
+        out.high.push_back(k);
       run = b < '+' || b >= 0x80 ? 0 : run + 1;
       if (run == kBase64Run) out.base64_runs.push_back(k);
     }
   }
   for (; i < n; ++i) {  // the last 0-3 bytes: no anchor of 5+ bytes starts unseen here
     unsigned char b = static_cast<unsigned char>(p[i]);
-    if (b == '<') out.angles.push_back(i);
-    else if (is_high_lead(b)) out.high.push_back(i);
+    if (b == '<')
+      out.angles.push_back(i);
+    else if (is_high_lead(b))
+      out.high.push_back(i);
     run = b < '+' || b >= 0x80 ? 0 : run + 1;
     if (run == kBase64Run) out.base64_runs.push_back(i);
   }

@@ -28,9 +28,9 @@ namespace portcullis::guard::injection {
 
 struct Events {
   std::vector<std::pair<size_t, uint32_t>> anchors;  // (start offset, anchor id), sorted, unique
-  std::vector<size_t> angles;                         // offsets of '<'
-  std::vector<size_t> high;                           // offsets of 0xE2/0xEF/0xF3 lead bytes
-  std::vector<size_t> base64_runs;                    // an offset inside each long run
+  std::vector<size_t> angles;                        // offsets of '<'
+  std::vector<size_t> high;                          // offsets of 0xE2/0xEF/0xF3 lead bytes
+  std::vector<size_t> base64_runs;                   // an offset inside each long run
 };
 
 class Prefilter {
@@ -42,7 +42,6 @@ class Prefilter {
  private:
   void confirm(std::string_view text, size_t i, uint32_t hash, Events& out) const;
   bool matches(std::string_view text, size_t start, uint32_t anchor) const;
-
 
   std::vector<std::string> anchors_;
   std::vector<uint64_t> bits_;  // 1 << 16 bits

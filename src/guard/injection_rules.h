@@ -12,7 +12,14 @@
 
 namespace portcullis::guard::injection {
 
-enum class Category { kOverride, kRolePlay, kToolInstruction, kConcealment, kSmuggling, kHiddenUnicode };
+enum class Category {
+  kOverride,
+  kRolePlay,
+  kToolInstruction,
+  kConcealment,
+  kSmuggling,
+  kHiddenUnicode
+};
 
 struct PhraseRule {
   const char* id;

@@ -40,12 +40,17 @@ bool invisible_at(std::string_view text, size_t pos, InvisibleChar& out) {
   size_t len = decode(text, pos, cp);
   if (len < 3) return false;
   Invisible kind;
-  if (cp >= 0xE0000 && cp <= 0xE007F) kind = Invisible::kTag;
-  else if ((cp >= 0x200B && cp <= 0x200D) || (cp >= 0x2060 && cp <= 0x2064) || (cp == 0xFEFF && pos > 0))
+  if (cp >= 0xE0000 && cp <= 0xE007F)
+    kind = Invisible::kTag;
+  else if ((cp >= 0x200B && cp <= 0x200D) || (cp >= 0x2060 && cp <= 0x2064) ||
+           (cp == 0xFEFF && pos > 0))
     kind = Invisible::kZeroWidth;
-  else if ((cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069)) kind = Invisible::kBidi;
-  else if (cp == 0x200E || cp == 0x200F) kind = Invisible::kMark;
-  else return false;
+  else if ((cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069))
+    kind = Invisible::kBidi;
+  else if (cp == 0x200E || cp == 0x200F)
+    kind = Invisible::kMark;
+  else
+    return false;
   out = InvisibleChar{kind, pos, pos + len, cp};
   return true;
 }
@@ -56,7 +61,8 @@ void drop_emoji_sequences(std::string_view text, std::vector<InvisibleChar>& cha
     const auto& c = chars[i];
     if (c.code == 0x200D) {  // ZWJ between emoji
       char32_t next = 0;
-      if (is_emoji(before(text, c.start)) && c.end < text.size() && decode(text, c.end, next) && is_emoji(next))
+      if (is_emoji(before(text, c.start)) && c.end < text.size() && decode(text, c.end, next) &&
+          is_emoji(next))
         continue;
     }
     if (c.kind == Invisible::kTag && is_emoji(before(text, c.start))) {

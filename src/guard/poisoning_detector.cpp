@@ -17,10 +17,10 @@ struct PoisonRule {
   const char* message;
 };
 
-#define PC_FILE                                                                                 \
+#define PC_FILE                                                                                                \
   R"((?:(?:~|\$home|/home/[\w.-]+|/root|/users/[\w.-]+|%userprofile%)[/\\]\.(?:ssh|aws|gnupg|kube|docker)\b|)" \
-  R"(\bid_(?:rsa|dsa|ecdsa|ed25519)\b|/etc/(?:passwd|shadow|sudoers)\b|\.aws/credentials|)"      \
-  R"(\.git-credentials|\.netrc\b|\.npmrc\b|\.pgpass\b|\.cursor/mcp\.json|\bmcp\.json\b|)"         \
+  R"(\bid_(?:rsa|dsa|ecdsa|ed25519)\b|/etc/(?:passwd|shadow|sudoers)\b|\.aws/credentials|)"                    \
+  R"(\.git-credentials|\.netrc\b|\.npmrc\b|\.pgpass\b|\.cursor/mcp\.json|\bmcp\.json\b|)"                      \
   R"(claude_desktop_config\.json|\.kube/config|\bprivate[\s_-]?keys?\b|\bseed\s+phrase\b))"
 
 const PoisonRule kRules[] = {
@@ -76,9 +76,12 @@ const PoisonRule kRules[] = {
 std::string pointer_escape(const std::string& key) {
   std::string out;
   for (char c : key) {
-    if (c == '~') out += "~0";
-    else if (c == '/') out += "~1";
-    else out += c;
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out += c;
   }
   return out;
 }
@@ -126,7 +129,8 @@ Result<PoisoningSettings> PoisoningSettings::from_json(const Json& j) {
         return fail("poisoning.threshold: expected a number from 0 to 1");
       s.threshold = value.get<double>();
     } else if (key == "weights") {
-      if (!value.is_object()) return fail("poisoning.weights: expected a mapping of rule id to weight");
+      if (!value.is_object())
+        return fail("poisoning.weights: expected a mapping of rule id to weight");
       for (const auto& [rule, w] : value.items()) {
         if (!w.is_number() || w.get<double>() < 0 || w.get<double>() > 1)
           return fail("poisoning.weights." + rule + ": expected a number from 0 to 1");
@@ -144,7 +148,9 @@ Result<PoisoningSettings> PoisoningSettings::from_json(const Json& j) {
 }
 
 PoisoningDetector::PoisoningDetector(PoisoningSettings settings)
-    : settings_(std::move(settings)), injection_(settings_.injection), rules_(std::make_unique<Rules>()) {
+    : settings_(std::move(settings)),
+      injection_(settings_.injection),
+      rules_(std::make_unique<Rules>()) {
   re2::RE2::Options opt;
   opt.set_case_sensitive(false);
   opt.set_log_errors(false);
@@ -167,7 +173,8 @@ PoisoningDetector::PoisoningDetector(PoisoningSettings settings)
 
 PoisoningDetector::~PoisoningDetector() = default;
 
-void PoisoningDetector::assess_field(std::string_view text, const std::vector<std::string>& other_tools,
+void PoisoningDetector::assess_field(std::string_view text,
+                                     const std::vector<std::string>& other_tools,
                                      std::vector<Finding>& out) const {
   std::vector<int> hits;
   if (rules_->set->Match(text, &hits)) {
@@ -196,7 +203,8 @@ void PoisoningDetector::assess_field(std::string_view text, const std::vector<st
     if (name.size() < 3) continue;
     for (size_t at = text.find(name); at != std::string_view::npos; at = text.find(name, at + 1)) {
       auto word = [&](size_t k) {
-        return k < text.size() && (std::isalnum(static_cast<unsigned char>(text[k])) || text[k] == '_');
+        return k < text.size() &&
+               (std::isalnum(static_cast<unsigned char>(text[k])) || text[k] == '_');
       };
       if ((at > 0 && word(at - 1)) || word(at + name.size())) continue;
       Finding f;
@@ -216,8 +224,9 @@ void PoisoningDetector::assess_field(std::string_view text, const std::vector<st
 Assessment PoisoningDetector::assess(std::string_view text) const {
   Assessment a;
   assess_field(text, {}, a.findings);
-  std::sort(a.findings.begin(), a.findings.end(),
-            [](const Finding& x, const Finding& y) { return std::tie(x.start, x.rule) < std::tie(y.start, y.rule); });
+  std::sort(a.findings.begin(), a.findings.end(), [](const Finding& x, const Finding& y) {
+    return std::tie(x.start, x.rule) < std::tie(y.start, y.rule);
+  });
   a.score = combine_scores(a.findings);
   return a;
 }
@@ -229,33 +238,39 @@ Result<std::vector<Finding>> PoisoningDetector::scan(std::string_view text, Scan
   return std::move(a.findings);
 }
 
-Result<std::vector<Finding>> PoisoningDetector::check_tool(const Json& tool,
-                                                           const std::vector<std::string>& other_tools) const {
+Result<std::vector<Finding>> PoisoningDetector::check_tool(
+    const Json& tool, const std::vector<std::string>& other_tools) const {
   if (!tool.is_object()) return fail("tool definition is not an object");
-  if (!tool.contains("name") || !tool["name"].is_string()) return fail("tool definition has no string name");
+  if (!tool.contains("name") || !tool["name"].is_string())
+    return fail("tool definition has no string name");
   const std::string own = tool["name"].get<std::string>();
   std::vector<std::string> others;
   for (const auto& n : other_tools)
     if (n != own) others.push_back(n);
   std::vector<Finding> all;
-  for (const char* key : {"name", "title", "description", "inputSchema", "outputSchema", "annotations"}) {
+  for (const char* key :
+       {"name", "title", "description", "inputSchema", "outputSchema", "annotations"}) {
     if (!tool.contains(key)) continue;
-    visit_strings(tool[key], std::string("/") + key, [&](const std::string& ptr, const std::string& text) {
-      std::vector<Finding> found;
-      assess_field(text, ptr == "/name" ? std::vector<std::string>{} : others, found);
-      // A schema value (default, enum, example) pointing at a secret steers the model to it.
-      const bool value = ptr.find("/default") != std::string::npos || ptr.find("/enum/") != std::string::npos ||
-                         ptr.find("/examples") != std::string::npos || ptr.find("/const") != std::string::npos;
-      for (auto& f : found) {
-        if (value && f.rule == "sensitive_file") {
-          f.rule = "sensitive_default";
-          f.score = std::max(f.score, 0.7);
-          f.message = "a schema value names a sensitive file";
-        }
-        f.message = ptr + ": " + f.message;
-        all.push_back(std::move(f));
-      }
-    });
+    visit_strings(tool[key], std::string("/") + key,
+                  [&](const std::string& ptr, const std::string& text) {
+                    std::vector<Finding> found;
+                    assess_field(text, ptr == "/name" ? std::vector<std::string>{} : others, found);
+                    // A schema value (default, enum, example) pointing at a secret steers the model
+                    // to it.
+                    const bool value = ptr.find("/default") != std::string::npos ||
+                                       ptr.find("/enum/") != std::string::npos ||
+                                       ptr.find("/examples") != std::string::npos ||
+                                       ptr.find("/const") != std::string::npos;
+                    for (auto& f : found) {
+                      if (value && f.rule == "sensitive_file") {
+                        f.rule = "sensitive_default";
+                        f.score = std::max(f.score, 0.7);
+                        f.message = "a schema value names a sensitive file";
+                      }
+                      f.message = ptr + ": " + f.message;
+                      all.push_back(std::move(f));
+                    }
+                  });
   }
   double score = combine_scores(all);
   if (score < settings_.threshold) return std::vector<Finding>{};

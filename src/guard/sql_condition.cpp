@@ -1,13 +1,15 @@
 #include "guard/sql_condition.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <string>
-#include <cctype>
 
 namespace portcullis::guard::sql {
 namespace {
 
-bool is_or(const Token& t) { return t.word("OR") || (t.is(TokenKind::kOperator) && t.text == "||"); }
+bool is_or(const Token& t) {
+  return t.word("OR") || (t.is(TokenKind::kOperator) && t.text == "||");
+}
 
 // A literal or column operand. Columns compare equal to themselves only.
 struct Operand {
@@ -23,7 +25,8 @@ double to_number(const Operand& o) {
 }
 
 std::optional<Operand> literal(const Token& tok) {
-  if (tok.is(TokenKind::kNumber)) return Operand{Operand::kNumber, std::strtod(tok.text.c_str(), nullptr), {}};
+  if (tok.is(TokenKind::kNumber))
+    return Operand{Operand::kNumber, std::strtod(tok.text.c_str(), nullptr), {}};
   if (tok.is(TokenKind::kString)) return Operand{Operand::kString, 0, tok.text};
   if (tok.word("TRUE")) return Operand{Operand::kBool, 1, {}};
   if (tok.word("FALSE")) return Operand{Operand::kBool, 0, {}};
@@ -98,9 +101,12 @@ template <typename Pred>
 size_t find_top(const std::vector<Token>& t, size_t b, size_t e, Pred pred) {
   int depth = 0;
   for (size_t k = b; k < e; ++k) {
-    if (t[k].is(TokenKind::kLParen)) ++depth;
-    else if (t[k].is(TokenKind::kRParen)) --depth;
-    else if (depth == 0 && pred(k)) return k;
+    if (t[k].is(TokenKind::kLParen))
+      ++depth;
+    else if (t[k].is(TokenKind::kRParen))
+      --depth;
+    else if (depth == 0 && pred(k))
+      return k;
   }
   return e;
 }
@@ -109,8 +115,10 @@ bool wrapped(const std::vector<Token>& t, size_t b, size_t e) {
   if (e - b < 2 || !t[b].is(TokenKind::kLParen) || !t[e - 1].is(TokenKind::kRParen)) return false;
   int depth = 0;
   for (size_t k = b; k < e; ++k) {
-    if (t[k].is(TokenKind::kLParen)) ++depth;
-    else if (t[k].is(TokenKind::kRParen) && --depth == 0) return k == e - 1;
+    if (t[k].is(TokenKind::kLParen))
+      ++depth;
+    else if (t[k].is(TokenKind::kRParen) && --depth == 0)
+      return k == e - 1;
   }
   return false;
 }
@@ -173,7 +181,8 @@ std::optional<bool> predicate(const std::vector<Token>& t, size_t b, size_t e) {
     if (is_not) ++k;
     if (k + 1 != e) return std::nullopt;
     std::optional<bool> is_value;
-    if (t[k].word("NULL") && left->kind != Operand::kColumn) is_value = left->kind == Operand::kNull;
+    if (t[k].word("NULL") && left->kind != Operand::kColumn)
+      is_value = left->kind == Operand::kNull;
     else if ((t[k].word("TRUE") || t[k].word("FALSE")) && left->kind != Operand::kColumn)
       is_value = truthy(*left) == t[k].word("TRUE");
     if (!is_value) return std::nullopt;
@@ -205,23 +214,32 @@ std::optional<bool> predicate(const std::vector<Token>& t, size_t b, size_t e) {
       if (right->kind == Operand::kString && (right->text == "%" || right->text == "*") &&
           left->kind != Operand::kNull)
         v = true;
-      else if (auto c = compare(*left, *right); c == 0 && right->text.find_first_of("%_") == std::string::npos)
+      else if (auto c = compare(*left, *right);
+               c == 0 && right->text.find_first_of("%_") == std::string::npos)
         v = true;
       else
         return std::nullopt;
     } else if (o.word("REGEXP") || o.word("RLIKE")) {
-      if (right->kind == Operand::kString && (right->text.empty() || right->text == ".*")) v = true;
-      else return std::nullopt;
+      if (right->kind == Operand::kString && (right->text.empty() || right->text == ".*"))
+        v = true;
+      else
+        return std::nullopt;
     } else {
       auto c = compare(*left, *right);
       if (!c) return std::nullopt;
       const std::string& s = o.text;
-      if (s == "=" || s == "==") v = *c == 0;
-      else if (s == "<>" || s == "!=") v = *c != 0;
-      else if (s == "<") v = *c < 0;
-      else if (s == ">") v = *c > 0;
-      else if (s == "<=") v = *c <= 0;
-      else v = *c >= 0;
+      if (s == "=" || s == "==")
+        v = *c == 0;
+      else if (s == "<>" || s == "!=")
+        v = *c != 0;
+      else if (s == "<")
+        v = *c < 0;
+      else if (s == ">")
+        v = *c > 0;
+      else if (s == "<=")
+        v = *c <= 0;
+      else
+        v = *c >= 0;
     }
   }
   if (v && negated) return !*v;
@@ -231,10 +249,10 @@ std::optional<bool> predicate(const std::vector<Token>& t, size_t b, size_t e) {
 }  // namespace
 
 bool ends_condition(const Token& t) {
-  static constexpr const char* kEnds[] = {"ORDER", "GROUP", "LIMIT", "HAVING", "UNION", "INTERSECT",
-                                          "EXCEPT", "RETURNING", "OFFSET", "FETCH", "FOR", "WINDOW",
-                                          "INTO", "FROM", "WHERE", "THEN", "WHEN", "ELSE", "END",
-                                          "ON", "JOIN", "SET", "VALUES", "SELECT", "USING"};
+  static constexpr const char* kEnds[] = {
+      "ORDER", "GROUP", "LIMIT",  "HAVING", "UNION",  "INTERSECT", "EXCEPT", "RETURNING", "OFFSET",
+      "FETCH", "FOR",   "WINDOW", "INTO",   "FROM",   "WHERE",     "THEN",   "WHEN",      "ELSE",
+      "END",   "ON",    "JOIN",   "SET",    "VALUES", "SELECT",    "USING"};
   if (!t.is(TokenKind::kWord)) return t.is(TokenKind::kComma);
   for (const char* w : kEnds)
     if (t.text == w) return true;
@@ -266,9 +284,12 @@ std::vector<std::pair<size_t, size_t>> tautological_disjuncts(const std::vector<
     int depth = 0;
     size_t e = k + 1;
     for (; e < end; ++e) {
-      if (t[e].is(TokenKind::kLParen)) ++depth;
-      else if (t[e].is(TokenKind::kRParen) && --depth < 0) break;
-      else if (depth == 0 && (is_or(t[e]) || ends_condition(t[e]))) break;
+      if (t[e].is(TokenKind::kLParen))
+        ++depth;
+      else if (t[e].is(TokenKind::kRParen) && --depth < 0)
+        break;
+      else if (depth == 0 && (is_or(t[e]) || ends_condition(t[e])))
+        break;
     }
     if (constant_value(t, k + 1, e) == true) out.push_back({k, e});
   }

@@ -60,7 +60,8 @@ class Lexer {
       number();
     } else if (is_word_start(c)) {
       word();
-    } else if ((c == '?') || ((c == ':' || c == '@') && (is_word_start(at(i_ + 1)) || at(i_ + 1) == '@'))) {
+    } else if ((c == '?') ||
+               ((c == ':' || c == '@') && (is_word_start(at(i_ + 1)) || at(i_ + 1) == '@'))) {
       size_t start = i_++;
       while (i_ < s_.size() && (is_word_char(at(i_)) || at(i_) == '@')) ++i_;
       push(TokenKind::kParam, start, std::string(s_.substr(start, i_ - start)));
@@ -198,7 +199,8 @@ class Lexer {
         while (is_digit(at(i_))) ++i_;
       }
       if ((at(i_) == 'e' || at(i_) == 'E') &&
-          (is_digit(at(i_ + 1)) || ((at(i_ + 1) == '+' || at(i_ + 1) == '-') && is_digit(at(i_ + 2))))) {
+          (is_digit(at(i_ + 1)) ||
+           ((at(i_ + 1) == '+' || at(i_ + 1) == '-') && is_digit(at(i_ + 2))))) {
         i_ += 2;
         while (is_digit(at(i_))) ++i_;
       }
@@ -225,12 +227,23 @@ class Lexer {
   void punctuation(unsigned char c) {
     size_t start = i_++;
     switch (c) {
-      case '(': push(TokenKind::kLParen, start, "("); return;
-      case ')': push(TokenKind::kRParen, start, ")"); return;
-      case ',': push(TokenKind::kComma, start, ","); return;
-      case '.': push(TokenKind::kDot, start, "."); return;
-      case ';': push(TokenKind::kSemicolon, start, ";"); return;
-      default: break;
+      case '(':
+        push(TokenKind::kLParen, start, "(");
+        return;
+      case ')':
+        push(TokenKind::kRParen, start, ")");
+        return;
+      case ',':
+        push(TokenKind::kComma, start, ",");
+        return;
+      case '.':
+        push(TokenKind::kDot, start, ".");
+        return;
+      case ';':
+        push(TokenKind::kSemicolon, start, ";");
+        return;
+      default:
+        break;
     }
     // Two-character comparison and concatenation operators stay whole.
     static constexpr std::string_view kPairs[] = {"<=", ">=", "<>", "!=", "==", "||", "::", ":="};

@@ -35,8 +35,8 @@ enum class TokenKind {
   kIdentifier,  // quoted identifier; `text` is its unquoted, unescaped value
   kString,      // string literal; `text` is its unescaped value
   kNumber,
-  kParam,       // ?, $1, :name, @var, @@global
-  kOperator,    // = <> != < > <= >= || + - * / % and other punctuation
+  kParam,     // ?, $1, :name, @var, @@global
+  kOperator,  // = <> != < > <= >= || + - * / % and other punctuation
   kLParen,
   kRParen,
   kComma,
@@ -68,8 +68,8 @@ struct Lexed {
 struct LexOptions {
   bool backslash_escapes = false;  // MySQL: '\'' escapes a quote in any string
   bool hash_comments = false;      // MySQL: '#' starts a line comment
-  bool dash_needs_space = false;   // MySQL: "--" starts a comment only before whitespace (1--1 is 2)
-  bool nested_comments = true;     // PostgreSQL nests /* */; MySQL ends at the first */
+  bool dash_needs_space = false;  // MySQL: "--" starts a comment only before whitespace (1--1 is 2)
+  bool nested_comments = true;    // PostgreSQL nests /* */; MySQL ends at the first */
 
   static LexOptions standard() { return {}; }
   static LexOptions mysql() { return {true, true, true, false}; }

@@ -44,9 +44,12 @@ template <typename Pred>
 size_t find_top(const Tokens& t, size_t from, Pred pred) {
   int depth = 0;
   for (size_t k = from; k < t.size(); ++k) {
-    if (t[k].is(TokenKind::kLParen)) ++depth;
-    else if (t[k].is(TokenKind::kRParen)) --depth;
-    else if (depth == 0 && pred(t[k])) return k;
+    if (t[k].is(TokenKind::kLParen))
+      ++depth;
+    else if (t[k].is(TokenKind::kRParen))
+      --depth;
+    else if (depth == 0 && pred(t[k]))
+      return k;
   }
   return t.size();
 }
@@ -55,12 +58,13 @@ bool looks_like_sql(const Tokens& t) {
   size_t k = 0;
   while (k < t.size() && t[k].is(TokenKind::kLParen)) ++k;
   return k < t.size() &&
-         one_of(t[k], {"SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE",
-                       "UPSERT", "CREATE", "DROP", "ALTER", "TRUNCATE", "GRANT", "REVOKE",
-                       "RENAME", "EXPLAIN", "SHOW", "DESCRIBE", "DESC", "VALUES", "TABLE", "COPY",
-                       "CALL", "EXEC", "EXECUTE", "DO", "PREPARE", "SET", "BEGIN", "COMMIT",
-                       "ROLLBACK", "PRAGMA", "ATTACH", "DETACH", "VACUUM", "ANALYZE", "LOCK",
-                       "USE", "DECLARE", "LOAD", "HANDLER", "WAITFOR"});
+         one_of(t[k],
+                {"SELECT",  "WITH",    "INSERT",   "UPDATE",   "DELETE",   "MERGE",   "REPLACE",
+                 "UPSERT",  "CREATE",  "DROP",     "ALTER",    "TRUNCATE", "GRANT",   "REVOKE",
+                 "RENAME",  "EXPLAIN", "SHOW",     "DESCRIBE", "DESC",     "VALUES",  "TABLE",
+                 "COPY",    "CALL",    "EXEC",     "EXECUTE",  "DO",       "PREPARE", "SET",
+                 "BEGIN",   "COMMIT",  "ROLLBACK", "PRAGMA",   "ATTACH",   "DETACH",  "VACUUM",
+                 "ANALYZE", "LOCK",    "USE",      "DECLARE",  "LOAD",     "HANDLER", "WAITFOR"});
 }
 
 // The statement's verb: its first word, looking through leading '(' .
@@ -101,8 +105,8 @@ Explain explain_of(const Tokens& t) {
     }
     ++k;
   }
-  while (k < t.size() && one_of(t[k], {"ANALYZE", "ANALYSE", "VERBOSE", "QUERY", "PLAN",
-                                       "EXTENDED", "PARTITIONS", "FORMAT"})) {
+  while (k < t.size() && one_of(t[k], {"ANALYZE", "ANALYSE", "VERBOSE", "QUERY", "PLAN", "EXTENDED",
+                                       "PARTITIONS", "FORMAT"})) {
     if (one_of(t[k], {"ANALYZE", "ANALYSE"})) e.analyze = true;
     if (t[k].word("FORMAT")) k += 2;  // FORMAT=JSON
     ++k;
@@ -114,8 +118,8 @@ Explain explain_of(const Tokens& t) {
 
 const char* ddl_rule(const Token& t) {
   static constexpr std::pair<const char*, const char*> kDdl[] = {
-      {"DROP", "ddl_drop"},   {"TRUNCATE", "ddl_truncate"}, {"ALTER", "ddl_alter"},
-      {"CREATE", "ddl_create"}, {"GRANT", "ddl_grant"},     {"REVOKE", "ddl_revoke"},
+      {"DROP", "ddl_drop"},     {"TRUNCATE", "ddl_truncate"}, {"ALTER", "ddl_alter"},
+      {"CREATE", "ddl_create"}, {"GRANT", "ddl_grant"},       {"REVOKE", "ddl_revoke"},
       {"RENAME", "ddl_rename"}};
   if (!t.is(TokenKind::kWord)) return nullptr;
   for (const auto& [word, rule] : kDdl)
@@ -124,12 +128,13 @@ const char* ddl_rule(const Token& t) {
 }
 
 bool is_catalog_table(const std::string& name) {
-  for (const char* p : {"information_schema.", "pg_catalog.", "mysql.", "sys.", "performance_schema."})
+  for (const char* p :
+       {"information_schema.", "pg_catalog.", "mysql.", "sys.", "performance_schema."})
     if (name.rfind(p, 0) == 0) return true;
   std::string table = name.substr(name.rfind('.') == std::string::npos ? 0 : name.rfind('.') + 1);
-  for (const char* p : {"pg_", "sqlite_master", "sqlite_schema", "sqlite_temp_master", "sysobjects",
-                        "syscolumns", "sysusers", "all_tables", "all_tab_columns", "user_tables",
-                        "dba_", "user_tab_columns"})
+  for (const char* p :
+       {"pg_", "sqlite_master", "sqlite_schema", "sqlite_temp_master", "sysobjects", "syscolumns",
+        "sysusers", "all_tables", "all_tab_columns", "user_tables", "dba_", "user_tab_columns"})
     if (table.rfind(p, 0) == 0) return true;
   return false;
 }
@@ -153,7 +158,8 @@ std::string union_suspicion(const Tokens& t, size_t b, size_t e) {
       return "selects server identity or aggregates rows";
     if (x.is(TokenKind::kNumber) && x.text.size() > 2 && (x.text[1] == 'x' || x.text[1] == 'X'))
       return "builds strings from hex";
-    if (one_of(x, {"PASSWORD", "PASSWD", "PWD", "PASS", "PASSWORD_HASH", "SECRET", "API_KEY", "TOKEN"}))
+    if (one_of(x, {"PASSWORD", "PASSWD", "PWD", "PASS", "PASSWORD_HASH", "SECRET", "API_KEY",
+                   "TOKEN"}))
       return "selects credentials";
   }
   if (nulls >= 2) return "pads columns with NULL";
@@ -173,7 +179,8 @@ std::vector<Finding> SqlSanitizer::check(std::string_view text) const {
   const bool mysql = settings_.dialect == SqlDialect::kMysql;
   check_reading(text, mysql ? sql::LexOptions::mysql() : sql::LexOptions::standard(), 0, out);
   // The MySQL reading differs only where a backslash, '#', "--" or "/*" is.
-  if (settings_.dialect == SqlDialect::kAny && text.find_first_of("\\#-/") != std::string_view::npos)
+  if (settings_.dialect == SqlDialect::kAny &&
+      text.find_first_of("\\#-/") != std::string_view::npos)
     check_reading(text, sql::LexOptions::mysql(), 0, out);
   std::sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
     return std::tie(a.start, a.end, a.rule) < std::tie(b.start, b.end, b.rule);
@@ -212,8 +219,10 @@ void SqlSanitizer::check_statement(std::string_view text, const Tokens& t, int d
   const size_t v = verb_index(t);
   if (v >= t.size()) return;
   const Explain ex = explain_of(t);
-  const size_t mv = ex.is_explain ? main_verb_index(Tokens(t.begin() + static_cast<long>(ex.inner), t.end())) + ex.inner
-                                  : main_verb_index(t);
+  const size_t mv =
+      ex.is_explain
+          ? main_verb_index(Tokens(t.begin() + static_cast<long>(ex.inner), t.end())) + ex.inner
+          : main_verb_index(t);
   const bool runs = !ex.is_explain || ex.analyze;  // EXPLAIN alone executes nothing
 
   // DDL.
@@ -243,7 +252,8 @@ void SqlSanitizer::check_statement(std::string_view text, const Tokens& t, int d
 
   if (settings_.tautologies) {
     for (auto [b, e] : sql::tautological_disjuncts(t, 0, t.size()))
-      out.push_back(make("tautology", t[b].start, t[e - 1].end, "OR with an always-true condition"));
+      out.push_back(
+          make("tautology", t[b].start, t[e - 1].end, "OR with an always-true condition"));
   }
 
   if (settings_.union_mode != UnionMode::kOff) {
@@ -267,9 +277,11 @@ void SqlSanitizer::check_statement(std::string_view text, const Tokens& t, int d
     const bool call = k + 1 < t.size() && t[k + 1].is(TokenKind::kLParen);
     const Token* next = k + 1 < t.size() ? &t[k + 1] : nullptr;
     if (settings_.time_functions &&
-        ((call && one_of(x, {"PG_SLEEP", "PG_SLEEP_FOR", "PG_SLEEP_UNTIL", "SLEEP", "BENCHMARK"})) ||
+        ((call &&
+          one_of(x, {"PG_SLEEP", "PG_SLEEP_FOR", "PG_SLEEP_UNTIL", "SLEEP", "BENCHMARK"})) ||
          (x.word("WAITFOR") && next && one_of(*next, {"DELAY", "TIME"}))))
-      out.push_back(make("time_function", x.start, next ? next->end : x.end, "time-delay function"));
+      out.push_back(
+          make("time_function", x.start, next ? next->end : x.end, "time-delay function"));
     if (settings_.file_access &&
         ((call && one_of(x, {"LOAD_FILE", "PG_READ_FILE", "PG_READ_BINARY_FILE", "PG_LS_DIR",
                              "PG_STAT_FILE", "LO_IMPORT", "LO_EXPORT", "READFILE", "WRITEFILE",
@@ -311,12 +323,15 @@ void SqlSanitizer::check_statement(std::string_view text, const Tokens& t, int d
 
   if (!settings_.allow_tables.empty() || !settings_.deny_tables.empty()) {
     for (const auto& ref : sql::table_refs(t)) {
-      bool denied = std::any_of(settings_.deny_tables.begin(), settings_.deny_tables.end(),
-                                [&](const std::string& e) { return sql::table_matches(ref.name, e); });
-      bool allowed = settings_.allow_tables.empty() ||
-                     std::any_of(settings_.allow_tables.begin(), settings_.allow_tables.end(),
-                                 [&](const std::string& e) { return sql::table_matches(ref.name, e); });
-      if (denied) out.push_back(make("table_denied", ref.start, ref.end, "table on the deny list"));
+      bool denied =
+          std::any_of(settings_.deny_tables.begin(), settings_.deny_tables.end(),
+                      [&](const std::string& e) { return sql::table_matches(ref.name, e); });
+      bool allowed =
+          settings_.allow_tables.empty() ||
+          std::any_of(settings_.allow_tables.begin(), settings_.allow_tables.end(),
+                      [&](const std::string& e) { return sql::table_matches(ref.name, e); });
+      if (denied)
+        out.push_back(make("table_denied", ref.start, ref.end, "table on the deny list"));
       else if (!allowed)
         out.push_back(make("table_not_allowed", ref.start, ref.end, "table not on the allow list"));
     }

@@ -63,18 +63,28 @@ Result<SqlSettings> SqlSettings::from_json(const Json& j) {
       r = read_list(value, key, s.deny_tables);
     } else if (key == "dialect") {
       const std::string d = value.is_string() ? value.get<std::string>() : "";
-      if (d == "any") s.dialect = SqlDialect::kAny;
-      else if (d == "postgres") s.dialect = SqlDialect::kPostgres;
-      else if (d == "mysql") s.dialect = SqlDialect::kMysql;
-      else if (d == "sqlite") s.dialect = SqlDialect::kSqlite;
-      else if (d == "mssql") s.dialect = SqlDialect::kMssql;
-      else r = fail("sql.dialect: expected any, postgres, mysql, sqlite or mssql");
+      if (d == "any")
+        s.dialect = SqlDialect::kAny;
+      else if (d == "postgres")
+        s.dialect = SqlDialect::kPostgres;
+      else if (d == "mysql")
+        s.dialect = SqlDialect::kMysql;
+      else if (d == "sqlite")
+        s.dialect = SqlDialect::kSqlite;
+      else if (d == "mssql")
+        s.dialect = SqlDialect::kMssql;
+      else
+        r = fail("sql.dialect: expected any, postgres, mysql, sqlite or mssql");
     } else if (key == "union") {
       const std::string m = value.is_string() ? value.get<std::string>() : "";
-      if (m == "off") s.union_mode = UnionMode::kOff;
-      else if (m == "suspicious") s.union_mode = UnionMode::kSuspicious;
-      else if (m == "any") s.union_mode = UnionMode::kAny;
-      else r = fail("sql.union: expected off, suspicious or any");
+      if (m == "off")
+        s.union_mode = UnionMode::kOff;
+      else if (m == "suspicious")
+        s.union_mode = UnionMode::kSuspicious;
+      else if (m == "any")
+        s.union_mode = UnionMode::kAny;
+      else
+        r = fail("sql.union: expected off, suspicious or any");
     } else {
       r = fail("sql: unknown setting " + text::quote(key));
     }

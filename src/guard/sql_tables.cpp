@@ -16,9 +16,9 @@ std::string lower(std::string s) {
 
 // Words that may follow FROM/INTO/TABLE without being a table name.
 bool is_modifier(const Token& t) {
-  static constexpr const char* kSkip[] = {"ONLY", "LATERAL", "IF", "NOT", "EXISTS", "TEMP",
-                                          "TEMPORARY", "UNLOGGED", "IGNORE", "LOW_PRIORITY",
-                                          "QUICK", "DELAYED", "HIGH_PRIORITY", "TABLE"};
+  static constexpr const char* kSkip[] = {
+      "ONLY",     "LATERAL", "IF",           "NOT",   "EXISTS",  "TEMP",          "TEMPORARY",
+      "UNLOGGED", "IGNORE",  "LOW_PRIORITY", "QUICK", "DELAYED", "HIGH_PRIORITY", "TABLE"};
   if (!t.is(TokenKind::kWord)) return false;
   for (const char* w : kSkip)
     if (t.text == w) return true;
@@ -71,11 +71,12 @@ size_t dotted_name(const std::vector<Token>& t, size_t k, std::string& name) {
 
 // Words that end a FROM item, so are not its alias.
 bool ends_from_item(const Token& t) {
-  for (const char* w : {"WHERE", "JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "NATURAL",
-                        "OUTER", "ON", "USING", "GROUP", "ORDER", "LIMIT", "UNION", "EXCEPT",
-                        "INTERSECT", "SET", "VALUES", "SELECT", "RETURNING", "HAVING", "WINDOW",
-                        "OFFSET", "FETCH", "FOR", "STRAIGHT_JOIN", "LATERAL", "DEFAULT", "TO",
-                        "PARTITION", "INTO", "WITH"})
+  for (const char* w :
+       {"WHERE",   "JOIN",   "INNER",     "LEFT",  "RIGHT",  "FULL",          "CROSS",
+        "NATURAL", "OUTER",  "ON",        "USING", "GROUP",  "ORDER",         "LIMIT",
+        "UNION",   "EXCEPT", "INTERSECT", "SET",   "VALUES", "SELECT",        "RETURNING",
+        "HAVING",  "WINDOW", "OFFSET",    "FETCH", "FOR",    "STRAIGHT_JOIN", "LATERAL",
+        "DEFAULT", "TO",     "PARTITION", "INTO",  "WITH"})
     if (t.text == w) return true;
   return false;
 }
@@ -109,8 +110,9 @@ std::vector<TableRef> table_refs(const std::vector<Token>& t) {
         continue;
       if (k > 0 && t[k - 1].word("DISTINCT")) continue;  // IS [NOT] DISTINCT FROM
     }
-    if (w == "UPDATE" && k > 0 && (t[k - 1].word("FOR") || t[k - 1].word("DELETE") ||
-                                   t[k - 1].word("KEY") || t[k - 1].word("ON")))
+    if (w == "UPDATE" && k > 0 &&
+        (t[k - 1].word("FOR") || t[k - 1].word("DELETE") || t[k - 1].word("KEY") ||
+         t[k - 1].word("ON")))
       continue;  // FOR UPDATE, ON UPDATE, FOR NO KEY UPDATE
     size_t i = k + 1;
     while (true) {
@@ -128,8 +130,10 @@ std::vector<TableRef> table_refs(const std::vector<Token>& t) {
       if (!list) break;
       // Skip an alias ([AS] name) and continue after a comma.
       if (i < t.size() && t[i].word("AS")) ++i;
-      if (i < t.size() && is_name(t[i]) && !t[i].is(TokenKind::kWord)) ++i;
-      else if (i < t.size() && t[i].is(TokenKind::kWord) && !ends_from_item(t[i])) ++i;
+      if (i < t.size() && is_name(t[i]) && !t[i].is(TokenKind::kWord))
+        ++i;
+      else if (i < t.size() && t[i].is(TokenKind::kWord) && !ends_from_item(t[i]))
+        ++i;
       if (i < t.size() && t[i].is(TokenKind::kComma)) {
         ++i;
         continue;
@@ -150,7 +154,8 @@ bool table_matches(std::string_view table, std::string_view entry) {
   if (dot(entry) == std::string_view::npos) return text::glob_match(entry, last(table));
   // An unqualified reference matches "schema.table", not "schema.*": only a
   // named table can be assumed to be the one the search path finds.
-  if (dot(table) == std::string_view::npos && last(entry).find_first_of("*?") == std::string_view::npos)
+  if (dot(table) == std::string_view::npos &&
+      last(entry).find_first_of("*?") == std::string_view::npos)
     return last(entry) == table;
   return false;
 }

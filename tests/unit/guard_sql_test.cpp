@@ -31,9 +31,12 @@ std::vector<std::string> words(std::string_view sql) {
 
 }  // namespace
 
-TEST_CASE("the lexer keeps keywords inside strings, identifiers and comments out of the word stream") {
-  CHECK(words("SELECT 'DROP TABLE x', \"DELETE\", `update`, [truncate] FROM t -- DROP\n/* ALTER */") ==
-        std::vector<std::string>{"SELECT", "FROM", "T"});
+TEST_CASE(
+    "the lexer keeps keywords inside strings, identifiers and comments out of the word stream") {
+  CHECK(
+      words(
+          "SELECT 'DROP TABLE x', \"DELETE\", `update`, [truncate] FROM t -- DROP\n/* ALTER */") ==
+      std::vector<std::string>{"SELECT", "FROM", "T"});
   CHECK(words("SELECT 'it''s; DROP' FROM t") == std::vector<std::string>{"SELECT", "FROM", "T"});
   CHECK(words("SELECT E'a\\'; DROP x' FROM t") == std::vector<std::string>{"SELECT", "FROM", "T"});
   CHECK(words("SELECT $$ ; DROP $$, $fn$ $$ DELETE $fn$ FROM t") ==
@@ -87,14 +90,16 @@ TEST_CASE("DELETE and UPDATE need a WHERE that is not always true") {
   CHECK(has("DELETE FROM users", "delete_without_where"));
   CHECK(has("UPDATE users SET admin = true", "update_without_where"));
   CHECK(has("UPDATE users SET a = (SELECT 1 FROM x WHERE y = 1)", "update_without_where"));
-  for (const char* where : {"1=1", "true", "'a'='a'", "1", "id = 5 OR 1=1", "(1=1)", "2>1",
-                            "id = id", "NOT false", "1 IN (1, 2)", "'x' LIKE '%'", "1 BETWEEN 0 AND 2"}) {
+  for (const char* where :
+       {"1=1", "true", "'a'='a'", "1", "id = 5 OR 1=1", "(1=1)", "2>1", "id = id", "NOT false",
+        "1 IN (1, 2)", "'x' LIKE '%'", "1 BETWEEN 0 AND 2"}) {
     CAPTURE(where);
     CHECK(has(std::string("DELETE FROM users WHERE ") + where, "delete_always_true"));
     CHECK(has(std::string("UPDATE users SET a = 1 WHERE ") + where, "update_always_true"));
   }
-  for (const char* where : {"id = 5", "id = 5 AND 1=1", "1=0 OR id = 3", "false", "created_at < now()",
-                            "name = 'a' OR name = 'b'", "1 = 2", "x IS NULL"}) {
+  for (const char* where :
+       {"id = 5", "id = 5 AND 1=1", "1=0 OR id = 3", "false", "created_at < now()",
+        "name = 'a' OR name = 'b'", "1 = 2", "x IS NULL"}) {
     CAPTURE(where);
     CHECK(rules(std::string("DELETE FROM users WHERE ") + where).empty());
   }
@@ -105,9 +110,10 @@ TEST_CASE("DELETE and UPDATE need a WHERE that is not always true") {
 }
 
 TEST_CASE("tautologies after OR are found wherever they are, and not inside strings") {
-  for (const char* q : {"SELECT * FROM u WHERE name = 'x' OR 1=1", "SELECT * FROM u WHERE name = '' OR 'a'='a'",
-                        "SELECT * FROM u WHERE id = 1 OR 2>1", "SELECT * FROM u WHERE a = 1 OR x=x",
-                        "SELECT * FROM u WHERE (a = 1 OR 1=1) AND b = 2", "SELECT * FROM u WHERE a=1 OR TRUE --"}) {
+  for (const char* q :
+       {"SELECT * FROM u WHERE name = 'x' OR 1=1", "SELECT * FROM u WHERE name = '' OR 'a'='a'",
+        "SELECT * FROM u WHERE id = 1 OR 2>1", "SELECT * FROM u WHERE a = 1 OR x=x",
+        "SELECT * FROM u WHERE (a = 1 OR 1=1) AND b = 2", "SELECT * FROM u WHERE a=1 OR TRUE --"}) {
     CAPTURE(q);
     CHECK(has(q, "tautology"));
   }
@@ -118,7 +124,9 @@ TEST_CASE("tautologies after OR are found wherever they are, and not inside stri
 }
 
 TEST_CASE("UNION SELECT is flagged when it reads catalogues, pads with NULL or probes columns") {
-  CHECK(has("SELECT name FROM p WHERE id = 1 UNION SELECT table_name FROM information_schema.tables", "union_select"));
+  CHECK(
+      has("SELECT name FROM p WHERE id = 1 UNION SELECT table_name FROM information_schema.tables",
+          "union_select"));
   CHECK(has("SELECT a FROM p UNION ALL SELECT NULL, NULL, password FROM users", "union_select"));
   CHECK(has("SELECT a FROM p UNION SELECT sql FROM sqlite_master", "union_select"));
   CHECK(has("SELECT a FROM p UNION SELECT 1,2,3", "union_select"));
@@ -256,10 +264,13 @@ TEST_CASE("the SQL corpus: recall and false-positive rate") {
     ++rates.positives;
     auto found = det.check(c.text);
     bool hit = std::any_of(found.begin(), found.end(), [&](const Finding& f) {
-      return c.expect.empty() || std::find(c.expect.begin(), c.expect.end(), f.rule) != c.expect.end();
+      return c.expect.empty() ||
+             std::find(c.expect.begin(), c.expect.end(), f.rule) != c.expect.end();
     });
-    if (hit) ++rates.detected;
-    else MESSAGE("missed positive at line ", c.line, ": ", c.text);
+    if (hit)
+      ++rates.detected;
+    else
+      MESSAGE("missed positive at line ", c.line, ": ", c.text);
   }
   for (const auto& c : load_cases("sql/negatives.sql", "-- @case")) {
     ++rates.negatives;

@@ -10,9 +10,9 @@
 // SQL: the ordinary queries of tests/corpus/sql/negatives.sql, one scan each.
 // Poisoning: the legitimate tool definitions of
 // tests/corpus/poisoning/negatives.json, one check_tool() each.
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -96,9 +96,12 @@ int main(int argc, char** argv) {
       only = argv[++i];
       continue;
     }
-    if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = std::atof(argv[++i]);
-    else if (!std::strcmp(argv[i], "--chunk") && i + 1 < argc) chunk = std::strtoul(argv[++i], nullptr, 10);
-    else files.emplace_back(argv[i]);
+    if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc)
+      seconds = std::atof(argv[++i]);
+    else if (!std::strcmp(argv[i], "--chunk") && i + 1 < argc)
+      chunk = std::strtoul(argv[++i], nullptr, 10);
+    else
+      files.emplace_back(argv[i]);
   }
   const fs::path root = PORTCULLIS_SOURCE_ROOT;
   if (files.empty()) files = default_files(root);
@@ -110,18 +113,24 @@ int main(int argc, char** argv) {
   ScanContext ctx;
   {
     auto a = injection.assess(text);
-    std::printf("injection: %zu bytes of mixed text from %zu files; combined score %.2f, %zu raw findings\n",
-                text.size(), files.size(), a.score, a.findings.size());
+    std::printf(
+        "injection: %zu bytes of mixed text from %zu files; combined score %.2f, %zu raw "
+        "findings\n",
+        text.size(), files.size(), a.score, a.findings.size());
   }
   std::vector<std::string_view> chunks;
   for (size_t off = 0; off < text.size(); off += chunk)
     chunks.push_back(std::string_view(text).substr(off, chunk));
-  double inj_chunked = mb_per_s(seconds, text.size(), [&] {
-    size_t n = 0;
-    for (auto c : chunks) n += injection.scan(c, ctx)->size();
-    return n;
-  }, &sink);
-  double inj_whole = mb_per_s(seconds, text.size(), [&] { return injection.scan(text, ctx)->size(); }, &sink);
+  double inj_chunked = mb_per_s(
+      seconds, text.size(),
+      [&] {
+        size_t n = 0;
+        for (auto c : chunks) n += injection.scan(c, ctx)->size();
+        return n;
+      },
+      &sink);
+  double inj_whole = mb_per_s(
+      seconds, text.size(), [&] { return injection.scan(text, ctx)->size(); }, &sink);
   std::printf("injection: %.0f MB/s in %zu-byte chunks, %.0f MB/s on the whole text\n", inj_chunked,
               chunk, inj_whole);
   if (only == "injection") return 0;
@@ -130,12 +139,16 @@ int main(int argc, char** argv) {
   auto queries = sql_queries(root);
   size_t qbytes = 0;
   for (const auto& q : queries) qbytes += q.size();
-  double sql_mb = mb_per_s(seconds, qbytes, [&] {
-    size_t n = 0;
-    for (const auto& q : queries) n += sql.check(q).size();
-    return n;
-  }, &sink);
-  std::printf("sql: %.1f MB/s, %.0f queries/s (%zu ordinary queries, %.0f bytes each on average)\n", sql_mb,
+  double sql_mb = mb_per_s(
+      seconds, qbytes,
+      [&] {
+        size_t n = 0;
+        for (const auto& q : queries) n += sql.check(q).size();
+        return n;
+      },
+      &sink);
+  std::printf("sql: %.1f MB/s, %.0f queries/s (%zu ordinary queries, %.0f bytes each on average)\n",
+              sql_mb,
               sql_mb * 1e6 / (static_cast<double>(qbytes) / static_cast<double>(queries.size())),
               queries.size(), static_cast<double>(qbytes) / static_cast<double>(queries.size()));
 
@@ -143,18 +156,25 @@ int main(int argc, char** argv) {
   auto tools = Json::parse(slurp(root / "tests/corpus/poisoning/negatives.json"));
   size_t tbytes = 0;
   for (const auto& t : tools) tbytes += t.dump().size();
-  double tool_mb = mb_per_s(seconds, tbytes, [&] {
-    size_t n = 0;
-    for (const auto& t : tools) n += poisoning.check_tool(t)->size();
-    return n;
-  }, &sink);
+  double tool_mb = mb_per_s(
+      seconds, tbytes,
+      [&] {
+        size_t n = 0;
+        for (const auto& t : tools) n += poisoning.check_tool(t)->size();
+        return n;
+      },
+      &sink);
   std::printf("poisoning: %.1f MB/s of tool JSON, %.0f tools/s (%zu definitions)\n", tool_mb,
-              tool_mb * 1e6 / (static_cast<double>(tbytes) / static_cast<double>(tools.size())), tools.size());
-  double pois_text = mb_per_s(seconds, text.size(), [&] {
-    size_t n = 0;
-    for (auto c : chunks) n += poisoning.scan(c, ctx)->size();
-    return n;
-  }, &sink);
+              tool_mb * 1e6 / (static_cast<double>(tbytes) / static_cast<double>(tools.size())),
+              tools.size());
+  double pois_text = mb_per_s(
+      seconds, text.size(),
+      [&] {
+        size_t n = 0;
+        for (auto c : chunks) n += poisoning.scan(c, ctx)->size();
+        return n;
+      },
+      &sink);
   std::printf("poisoning: %.0f MB/s as a text detector in %zu-byte chunks\n", pois_text, chunk);
   return sink == 0xFFFFFFFF ? 1 : 0;
 }
