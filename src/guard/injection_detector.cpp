@@ -32,8 +32,8 @@ struct Base64Values {
     for (int c = 'A'; c <= 'Z'; ++c) v[c] = static_cast<signed char>(c - 'A');
     for (int c = 'a'; c <= 'z'; ++c) v[c] = static_cast<signed char>(c - 'a' + 26);
     for (int c = '0'; c <= '9'; ++c) v[c] = static_cast<signed char>(c - '0' + 52);
-    v['+'] = v['-'] = 62;
-    v['/'] = v['_'] = 63;
+    v[static_cast<unsigned char>('+')] = v[static_cast<unsigned char>('-')] = 62;
+    v[static_cast<unsigned char>('/')] = v[static_cast<unsigned char>('_')] = 63;
   }
 };
 const Base64Values kBase64Values;

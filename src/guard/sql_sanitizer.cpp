@@ -1,171 +1,14 @@
 #include "guard/sql_sanitizer.h"
 
 #include <algorithm>
-#include <cctype>
-#include <string>
+#include <tuple>
 
-#include "guard/sql_condition.h"
-#include "guard/sql_tables.h"
+#include "guard/sql_rules.h"
 
 namespace portcullis::guard {
 namespace {
 
-using sql::Token;
-using sql::TokenKind;
-using Tokens = std::vector<Token>;
-
-constexpr int kMaxDynamicDepth = 2;  // DO $$ EXECUTE '...' $$ nests twice
-
-Finding make(std::string rule, size_t start, size_t end, std::string message) {
-  Finding f;
-  f.detector = "sql";
-  f.rule = std::move(rule);
-  f.start = start;
-  f.end = end;
-  f.score = 1.0;
-  f.message = std::move(message);
-  return f;
-}
-
-bool one_of(const Token& t, std::initializer_list<const char*> words) {
-  if (!t.is(TokenKind::kWord)) return false;
-  for (const char* w : words)
-    if (t.text == w) return true;
-  return false;
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// Index of the first depth-0 token at or after `from` that satisfies `pred`.
-template <typename Pred>
-size_t find_top(const Tokens& t, size_t from, Pred pred) {
-  int depth = 0;
-  for (size_t k = from; k < t.size(); ++k) {
-    if (t[k].is(TokenKind::kLParen))
-      ++depth;
-    else if (t[k].is(TokenKind::kRParen))
-      --depth;
-    else if (depth == 0 && pred(t[k]))
-      return k;
-  }
-  return t.size();
-}
-
-bool looks_like_sql(const Tokens& t) {
-  size_t k = 0;
-  while (k < t.size() && t[k].is(TokenKind::kLParen)) ++k;
-  return k < t.size() &&
-         one_of(t[k],
-                {"SELECT",  "WITH",    "INSERT",   "UPDATE",   "DELETE",   "MERGE",   "REPLACE",
-                 "UPSERT",  "CREATE",  "DROP",     "ALTER",    "TRUNCATE", "GRANT",   "REVOKE",
-                 "RENAME",  "EXPLAIN", "SHOW",     "DESCRIBE", "DESC",     "VALUES",  "TABLE",
-                 "COPY",    "CALL",    "EXEC",     "EXECUTE",  "DO",       "PREPARE", "SET",
-                 "BEGIN",   "COMMIT",  "ROLLBACK", "PRAGMA",   "ATTACH",   "DETACH",  "VACUUM",
-                 "ANALYZE", "LOCK",    "USE",      "DECLARE",  "LOAD",     "HANDLER", "WAITFOR"});
-}
-
-// The statement's verb: its first word, looking through leading '(' .
-size_t verb_index(const Tokens& t, size_t from = 0) {
-  size_t k = from;
-  while (k < t.size() && t[k].is(TokenKind::kLParen)) ++k;
-  return k;
-}
-
-// For WITH ...: the verb of the main statement after the CTE list.
-size_t main_verb_index(const Tokens& t) {
-  size_t v = verb_index(t);
-  if (v >= t.size() || !t[v].word("WITH")) return v;
-  return find_top(t, v + 1, [](const Token& x) {
-    return one_of(x, {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "VALUES", "TABLE"});
-  });
-}
-
-struct Explain {
-  bool is_explain = false;
-  bool analyze = false;
-  size_t inner = 0;  // index of the explained statement's first token
-};
-
-Explain explain_of(const Tokens& t) {
-  Explain e;
-  size_t v = verb_index(t);
-  if (v >= t.size() || !t[v].word("EXPLAIN")) return e;
-  e.is_explain = true;
-  size_t k = v + 1;
-  if (k < t.size() && t[k].is(TokenKind::kLParen)) {  // EXPLAIN (ANALYZE, FORMAT JSON)
-    for (++k; k < t.size() && !t[k].is(TokenKind::kRParen); ++k) {
-      if (one_of(t[k], {"ANALYZE", "ANALYSE"})) {
-        bool off = k + 1 < t.size() && (one_of(t[k + 1], {"FALSE", "OFF"}) ||
-                                        (t[k + 1].is(TokenKind::kNumber) && t[k + 1].text == "0"));
-        e.analyze = e.analyze || !off;
-      }
-    }
-    ++k;
-  }
-  while (k < t.size() && one_of(t[k], {"ANALYZE", "ANALYSE", "VERBOSE", "QUERY", "PLAN", "EXTENDED",
-                                       "PARTITIONS", "FORMAT"})) {
-    if (one_of(t[k], {"ANALYZE", "ANALYSE"})) e.analyze = true;
-    if (t[k].word("FORMAT")) k += 2;  // FORMAT=JSON
-    ++k;
-    if (k < t.size() && t[k].is(TokenKind::kWord) && t[k - 1].is(TokenKind::kOperator)) ++k;
-  }
-  e.inner = k;
-  return e;
-}
-
-const char* ddl_rule(const Token& t) {
-  static constexpr std::pair<const char*, const char*> kDdl[] = {
-      {"DROP", "ddl_drop"},     {"TRUNCATE", "ddl_truncate"}, {"ALTER", "ddl_alter"},
-      {"CREATE", "ddl_create"}, {"GRANT", "ddl_grant"},       {"REVOKE", "ddl_revoke"},
-      {"RENAME", "ddl_rename"}};
-  if (!t.is(TokenKind::kWord)) return nullptr;
-  for (const auto& [word, rule] : kDdl)
-    if (t.text == word) return rule;
-  return nullptr;
-}
-
-bool is_catalog_table(const std::string& name) {
-  for (const char* p :
-       {"information_schema.", "pg_catalog.", "mysql.", "sys.", "performance_schema."})
-    if (name.rfind(p, 0) == 0) return true;
-  std::string table = name.substr(name.rfind('.') == std::string::npos ? 0 : name.rfind('.') + 1);
-  for (const char* p :
-       {"pg_", "sqlite_master", "sqlite_schema", "sqlite_temp_master", "sysobjects", "syscolumns",
-        "sysusers", "all_tables", "all_tab_columns", "user_tables", "dba_", "user_tab_columns"})
-    if (table.rfind(p, 0) == 0) return true;
-  return false;
-}
-
-// Why a UNION arm [b, e) looks like exfiltration; empty when it does not.
-std::string union_suspicion(const Tokens& t, size_t b, size_t e) {
-  Tokens arm(t.begin() + static_cast<long>(b), t.begin() + static_cast<long>(e));
-  for (const auto& ref : sql::table_refs(arm))
-    if (is_catalog_table(ref.name)) return "reads the schema catalogue";
-  size_t from = find_top(arm, 0, [](const Token& x) { return x.word("FROM"); });
-  int nulls = 0, literals = 0, items = 1;
-  for (size_t k = 1; k < from; ++k) {
-    const Token& x = arm[k];
-    if (x.is(TokenKind::kComma)) ++items;
-    if (x.word("NULL")) ++nulls;
-    if (x.is(TokenKind::kNumber) || x.is(TokenKind::kString) || x.word("NULL")) ++literals;
-    if (one_of(x, {"VERSION", "USER", "DATABASE", "CURRENT_USER", "SESSION_USER", "SYSTEM_USER",
-                   "SCHEMA", "CURRENT_DATABASE", "LOAD_FILE", "SQLITE_VERSION", "GROUP_CONCAT",
-                   "STRING_AGG"}) ||
-        (x.is(TokenKind::kParam) && x.text.rfind("@@", 0) == 0))
-      return "selects server identity or aggregates rows";
-    if (x.is(TokenKind::kNumber) && x.text.size() > 2 && (x.text[1] == 'x' || x.text[1] == 'X'))
-      return "builds strings from hex";
-    if (one_of(x, {"PASSWORD", "PASSWD", "PWD", "PASS", "PASSWORD_HASH", "SECRET", "API_KEY",
-                   "TOKEN"}))
-      return "selects credentials";
-  }
-  if (nulls >= 2) return "pads columns with NULL";
-  if (items >= 2 && literals == items && from == arm.size()) return "probes the column count";
-  return {};
-}
+constexpr int kMaxDynamicDepth = 2;  // DO $$ ... EXECUTE '...' $$ nests twice
 
 }  // namespace
 
@@ -176,17 +19,21 @@ Result<std::vector<Finding>> SqlSanitizer::scan(std::string_view text, ScanConte
 
 std::vector<Finding> SqlSanitizer::check(std::string_view text) const {
   std::vector<Finding> out;
-  const bool mysql = settings_.dialect == SqlDialect::kMysql;
-  check_reading(text, mysql ? sql::LexOptions::mysql() : sql::LexOptions::standard(), 0, out);
-  // The MySQL reading differs only where a backslash, '#', "--" or "/*" is.
-  if (settings_.dialect == SqlDialect::kAny &&
-      text.find_first_of("\\#-/") != std::string_view::npos)
-    check_reading(text, sql::LexOptions::mysql(), 0, out);
+  check_text(text, 0, out);
   std::sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
     return std::tie(a.start, a.end, a.rule) < std::tie(b.start, b.end, b.rule);
   });
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+void SqlSanitizer::check_text(std::string_view text, int depth, std::vector<Finding>& out) const {
+  const bool mysql = settings_.dialect == SqlDialect::kMysql;
+  check_reading(text, mysql ? sql::LexOptions::mysql() : sql::LexOptions::standard(), depth, out);
+  // The MySQL reading differs only where a backslash, '#', "--" or "/*" is.
+  if (settings_.dialect == SqlDialect::kAny &&
+      text.find_first_of("\\#-/") != std::string_view::npos)
+    check_reading(text, sql::LexOptions::mysql(), depth, out);
 }
 
 void SqlSanitizer::check_reading(std::string_view text, const sql::LexOptions& options, int depth,
@@ -195,166 +42,50 @@ void SqlSanitizer::check_reading(std::string_view text, const sql::LexOptions& o
   const auto statements = sql::split_statements(lexed.tokens);
   // A procedural body (depth > 0) legitimately holds several statements.
   if (settings_.multiple_statements && depth == 0 && statements.size() > 1) {
-    out.push_back(make("multiple_statements", statements[1].front().start, text.size(),
-                       "more than one statement"));
+    out.push_back(sql::sql_finding("multiple_statements", statements[1].front().start, text.size(),
+                                   "more than one statement"));
   }
   if (settings_.obfuscation) {
     for (auto [s, e] : lexed.split_comments)
-      out.push_back(make("comment_obfuscation", s, e, "a comment splits a word"));
+      out.push_back(sql::sql_finding("comment_obfuscation", s, e, "a comment splits a word"));
     for (auto [s, e] : lexed.nested_comments)
-      out.push_back(make("nested_comment", s, e, "a comment opens inside a comment"));
+      out.push_back(sql::sql_finding("nested_comment", s, e, "a comment opens inside a comment"));
     for (auto [s, e] : lexed.executable_comments)
-      out.push_back(make("executable_comment", s, e, "MySQL executable comment"));
+      out.push_back(sql::sql_finding("executable_comment", s, e, "MySQL executable comment"));
   }
-  if (settings_.malformed && !lexed.unterminated.empty() && looks_like_sql(lexed.tokens)) {
+  if (settings_.malformed && !lexed.unterminated.empty() && sql::looks_like_sql(lexed.tokens)) {
     for (auto [s, e] : lexed.unterminated)
-      out.push_back(make("unterminated", s, e, "a quote or comment is never closed"));
+      out.push_back(sql::sql_finding("unterminated", s, e, "a quote or comment is never closed"));
   }
-  for (const auto& st : statements) check_statement(text, st, depth, out);
+  for (const auto& st : statements) check_statement(st, depth, out);
 }
 
-void SqlSanitizer::check_statement(std::string_view text, const Tokens& t, int depth,
+void SqlSanitizer::check_statement(const std::vector<sql::Token>& t, int depth,
                                    std::vector<Finding>& out) const {
-  const size_t end = t.back().end;
-  const size_t v = verb_index(t);
-  if (v >= t.size()) return;
-  const Explain ex = explain_of(t);
-  const size_t mv =
-      ex.is_explain
-          ? main_verb_index(Tokens(t.begin() + static_cast<long>(ex.inner), t.end())) + ex.inner
-          : main_verb_index(t);
-  const bool runs = !ex.is_explain || ex.analyze;  // EXPLAIN alone executes nothing
+  const sql::Statement s = sql::statement_of(t);
+  if (s.verb >= t.size()) return;
+  if (settings_.ddl) sql::check_ddl(s, out);
+  if (settings_.unbounded_writes) sql::check_unbounded_write(s, out);
+  if (settings_.tautologies) sql::check_tautologies(s, out);
+  if (settings_.union_mode != UnionMode::kOff) sql::check_union(s, settings_.union_mode, out);
+  sql::check_functions(s, settings_, out);
+  if (settings_.read_only) sql::check_read_only(s, out);
+  if (!settings_.allow_tables.empty() || !settings_.deny_tables.empty())
+    sql::check_tables(s, settings_, out);
 
-  // DDL.
-  if (settings_.ddl && runs) {
-    size_t dv = ex.is_explain ? verb_index(t, ex.inner) : v;
-    if (dv < t.size()) {
-      if (const char* rule = ddl_rule(t[dv]))
-        out.push_back(make(rule, t[dv].start, end, t[dv].text + " statement"));
+  // Dynamic SQL: check what its strings hold, reported at each string's span.
+  if (depth >= kMaxDynamicDepth || !sql::runs_dynamic_sql(s)) return;
+  for (const auto& x : t) {
+    if (!x.is(sql::TokenKind::kString) || x.text.empty()) continue;
+    std::vector<Finding> inner;
+    check_text(x.text, depth + 1, inner);
+    for (auto& f : inner) {
+      f.start = x.start;
+      f.end = x.end;
+      f.message += " (in dynamic SQL)";
+      out.push_back(std::move(f));
     }
   }
-
-  // DELETE / UPDATE without a restricting WHERE.
-  if (settings_.unbounded_writes && runs && mv < t.size() && one_of(t[mv], {"DELETE", "UPDATE"})) {
-    const std::string verb = lower(t[mv].text);
-    size_t w = find_top(t, mv + 1, [](const Token& x) { return x.word("WHERE"); });
-    if (w == t.size()) {
-      out.push_back(make(verb + "_without_where", t[mv].start, end, t[mv].text + " without WHERE"));
-    } else {
-      size_t ce = find_top(t, w + 1, [](const Token& x) {
-        return one_of(x, {"RETURNING", "ORDER", "LIMIT"});
-      });
-      if (sql::constant_value(t, w + 1, ce) == true)
-        out.push_back(make(verb + "_always_true", t[w].start, t[ce - 1].end,
-                           t[mv].text + " whose WHERE is always true"));
-    }
-  }
-
-  if (settings_.tautologies) {
-    for (auto [b, e] : sql::tautological_disjuncts(t, 0, t.size()))
-      out.push_back(
-          make("tautology", t[b].start, t[e - 1].end, "OR with an always-true condition"));
-  }
-
-  if (settings_.union_mode != UnionMode::kOff) {
-    for (size_t k = 0; k + 1 < t.size(); ++k) {
-      if (!t[k].word("UNION")) continue;
-      size_t s = k + 1;
-      if (one_of(t[s], {"ALL", "DISTINCT"})) ++s;
-      while (s < t.size() && t[s].is(TokenKind::kLParen)) ++s;
-      if (s >= t.size() || !t[s].word("SELECT")) continue;
-      size_t arm_end = s + 1;
-      while (arm_end < t.size() && !t[arm_end].word("UNION")) ++arm_end;
-      std::string why = union_suspicion(t, s, arm_end);
-      if (settings_.union_mode == UnionMode::kAny || !why.empty())
-        out.push_back(make("union_select", t[k].start, t[arm_end - 1].end,
-                           why.empty() ? "UNION SELECT" : "UNION SELECT that " + why));
-    }
-  }
-
-  for (size_t k = 0; k < t.size(); ++k) {
-    const Token& x = t[k];
-    const bool call = k + 1 < t.size() && t[k + 1].is(TokenKind::kLParen);
-    const Token* next = k + 1 < t.size() ? &t[k + 1] : nullptr;
-    if (settings_.time_functions &&
-        ((call &&
-          one_of(x, {"PG_SLEEP", "PG_SLEEP_FOR", "PG_SLEEP_UNTIL", "SLEEP", "BENCHMARK"})) ||
-         (x.word("WAITFOR") && next && one_of(*next, {"DELAY", "TIME"}))))
-      out.push_back(
-          make("time_function", x.start, next ? next->end : x.end, "time-delay function"));
-    if (settings_.file_access &&
-        ((call && one_of(x, {"LOAD_FILE", "PG_READ_FILE", "PG_READ_BINARY_FILE", "PG_LS_DIR",
-                             "PG_STAT_FILE", "LO_IMPORT", "LO_EXPORT", "READFILE", "WRITEFILE",
-                             "LOAD_EXTENSION", "UTL_FILE"})) ||
-         (x.word("INTO") && next && one_of(*next, {"OUTFILE", "DUMPFILE"})) ||
-         (x.word("INFILE") && k > 0 && one_of(t[k - 1], {"DATA", "LOCAL"})) ||
-         (x.word("ATTACH") && k == v) ||
-         (t[v].word("COPY") && one_of(x, {"TO", "FROM"}) && next && next->is(TokenKind::kString))))
-      out.push_back(make("file_access", x.start, next ? next->end : x.end, "server file access"));
-    if (settings_.command_execution &&
-        (one_of(x, {"XP_CMDSHELL", "SP_OACREATE", "SYS_EXEC", "SYS_EVAL", "XP_REGWRITE"}) ||
-         (t[v].word("COPY") && x.word("PROGRAM"))))
-      out.push_back(make("command_execution", x.start, next ? next->end : x.end,
-                         "operating-system command execution"));
-  }
-
-  if (settings_.read_only) {
-    bool ok = false;
-    if (t[v].word("SELECT") || t[v].word("WITH")) ok = mv < t.size() && t[mv].word("SELECT");
-    if (ex.is_explain) {
-      size_t iv = verb_index(t, ex.inner);
-      ok = !ex.analyze || (iv < t.size() && (t[iv].word("SELECT") || t[iv].word("WITH")) &&
-                           mv < t.size() && t[mv].word("SELECT"));
-    }
-    const bool executes = !ex.is_explain || ex.analyze;
-    for (size_t k = 0; ok && executes && k < t.size(); ++k) {
-      const bool call = k + 1 < t.size() && t[k + 1].is(TokenKind::kLParen);
-      if (one_of(t[k], {"INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE", "UPSERT"}) &&
-          !(t[k].word("REPLACE") && call))
-        ok = false;
-      if (t[k].word("INTO") && !ex.is_explain) ok = false;  // SELECT ... INTO creates a table
-      if (call && one_of(t[k], {"NEXTVAL", "SETVAL", "SET_CONFIG", "PG_TERMINATE_BACKEND",
-                                "PG_CANCEL_BACKEND", "PG_RELOAD_CONF", "LO_UNLINK", "DBLINK_EXEC",
-                                "PG_ADVISORY_LOCK", "LO_IMPORT", "LO_EXPORT", "QUERY_TO_XML"}))
-        ok = false;
-    }
-    if (!ok) out.push_back(make("read_only", t[v].start, end, "not a read-only statement"));
-  }
-
-  if (!settings_.allow_tables.empty() || !settings_.deny_tables.empty()) {
-    for (const auto& ref : sql::table_refs(t)) {
-      bool denied =
-          std::any_of(settings_.deny_tables.begin(), settings_.deny_tables.end(),
-                      [&](const std::string& e) { return sql::table_matches(ref.name, e); });
-      bool allowed =
-          settings_.allow_tables.empty() ||
-          std::any_of(settings_.allow_tables.begin(), settings_.allow_tables.end(),
-                      [&](const std::string& e) { return sql::table_matches(ref.name, e); });
-      if (denied)
-        out.push_back(make("table_denied", ref.start, ref.end, "table on the deny list"));
-      else if (!allowed)
-        out.push_back(make("table_not_allowed", ref.start, ref.end, "table not on the allow list"));
-    }
-  }
-
-  // Dynamic SQL: check what the strings hold, reported at the string's span.
-  const bool dynamic = std::any_of(t.begin(), t.end(), [](const Token& x) {
-    return one_of(x, {"DO", "EXEC", "EXECUTE", "PREPARE", "CALL", "IMMEDIATE", "SP_EXECUTESQL"});
-  });
-  if (depth < kMaxDynamicDepth && dynamic) {
-    for (const auto& x : t) {
-      if (!x.is(TokenKind::kString) || x.text.empty()) continue;
-      std::vector<Finding> inner;
-      check_reading(x.text, sql::LexOptions{}, depth + 1, inner);
-      for (auto& f : inner) {
-        f.start = x.start;
-        f.end = x.end;
-        f.message += " (in dynamic SQL)";
-        out.push_back(std::move(f));
-      }
-    }
-  }
-  (void)text;
 }
 
 }  // namespace portcullis::guard

@@ -43,9 +43,10 @@ class SqlSanitizer final : public Detector {
   const SqlSettings& settings() const { return settings_; }
 
  private:
+  void check_text(std::string_view sql, int depth, std::vector<Finding>& out) const;
   void check_reading(std::string_view sql, const sql::LexOptions& options, int depth,
                      std::vector<Finding>& out) const;
-  void check_statement(std::string_view sql, const std::vector<sql::Token>& st, int depth,
+  void check_statement(const std::vector<sql::Token>& st, int depth,
                        std::vector<Finding>& out) const;
 
   SqlSettings settings_;
