@@ -397,8 +397,21 @@ void InjectionDetector::base64_runs(std::string_view text, const Events& ev, int
   }
 }
 
+// ASCII text has the top bit of every byte clear, so the first character of
+// each 4-character group of its base64 encodes a value below 32 (A-Z, a-f).
+// Random bytes (hashes, keys, images) pass this for 16 groups with odds of
+// 1 in 65536: most runs are rejected here without decoding. The phrase rules
+// are ASCII, so payloads in other scripts are out of scope anyway.
+static bool may_encode_ascii(std::string_view run) {
+  size_t groups = 0, low = 0;
+  for (size_t k = 0; k < run.size() && k < 64; k += 4, ++groups)
+    low += kBase64Values.v[static_cast<unsigned char>(run[k])] < 32;
+  return low + 1 >= groups;  // one group may be cut by a '/' start
+}
+
 bool InjectionDetector::check_base64(std::string_view run, size_t start, size_t end, int depth,
                                      std::vector<Finding>& out) const {
+  if (!may_encode_ascii(run)) return false;
   // Hashes, keys and images fail on their first 64 characters; decode the rest only for text.
   if (!mostly_text(decode_base64(run.substr(0, 64)))) return false;
   std::string decoded = decode_base64(run.substr(0, kMaxBase64));
