@@ -173,11 +173,16 @@ PoisoningDetector::PoisoningDetector(PoisoningSettings settings)
 
 PoisoningDetector::~PoisoningDetector() = default;
 
-void PoisoningDetector::assess_field(std::string_view text,
-                                     const std::vector<std::string>& other_tools,
-                                     std::vector<Finding>& out) const {
+Result<void> PoisoningDetector::assess_field(std::string_view text,
+                                             const std::vector<std::string>& other_tools,
+                                             std::vector<Finding>& out) const {
   std::vector<int> hits;
-  if (rules_->set->Match(text, &hits)) {
+  re2::RE2::Set::ErrorInfo error{};
+  const bool matched = rules_->set->Match(text, &hits, &error);
+  if (!matched && error.kind != re2::RE2::Set::kNoError)
+    return fail("poisoning: the rule set could not run (RE2::Set error " +
+                std::to_string(static_cast<int>(error.kind)) + ")");
+  if (matched) {
     for (int i : hits) {
       re2::StringPiece m;
       if (!rules_->res[i]->Match(text, 0, text.size(), re2::RE2::UNANCHORED, &m, 1)) continue;
@@ -219,11 +224,12 @@ void PoisoningDetector::assess_field(std::string_view text,
       break;
     }
   }
+  return {};
 }
 
-Assessment PoisoningDetector::assess(std::string_view text) const {
+Result<Assessment> PoisoningDetector::assess(std::string_view text) const {
   Assessment a;
-  assess_field(text, {}, a.findings);
+  if (auto r = assess_field(text, {}, a.findings); !r) return fail(r.error());
   std::sort(a.findings.begin(), a.findings.end(), [](const Finding& x, const Finding& y) {
     return std::tie(x.start, x.rule) < std::tie(y.start, y.rule);
   });
@@ -232,10 +238,11 @@ Assessment PoisoningDetector::assess(std::string_view text) const {
 }
 
 Result<std::vector<Finding>> PoisoningDetector::scan(std::string_view text, ScanContext&) const {
-  Assessment a = assess(text);
-  if (a.score < settings_.threshold) return std::vector<Finding>{};
-  for (auto& f : a.findings) f.score = a.score;
-  return std::move(a.findings);
+  auto a = assess(text);
+  if (!a) return fail(a.error());
+  if (a->score < settings_.threshold) return std::vector<Finding>{};
+  for (auto& f : a->findings) f.score = a->score;
+  return std::move(a->findings);
 }
 
 Result<std::vector<Finding>> PoisoningDetector::check_tool(
@@ -248,30 +255,33 @@ Result<std::vector<Finding>> PoisoningDetector::check_tool(
   for (const auto& n : other_tools)
     if (n != own) others.push_back(n);
   std::vector<Finding> all;
+  Result<void> status;
   for (const char* key :
        {"name", "title", "description", "inputSchema", "outputSchema", "annotations"}) {
     if (!tool.contains(key)) continue;
-    visit_strings(tool[key], std::string("/") + key,
-                  [&](const std::string& ptr, const std::string& text) {
-                    std::vector<Finding> found;
-                    assess_field(text, ptr == "/name" ? std::vector<std::string>{} : others, found);
-                    // A schema value (default, enum, example) pointing at a secret steers the model
-                    // to it.
-                    const bool value = ptr.find("/default") != std::string::npos ||
-                                       ptr.find("/enum/") != std::string::npos ||
-                                       ptr.find("/examples") != std::string::npos ||
-                                       ptr.find("/const") != std::string::npos;
-                    for (auto& f : found) {
-                      if (value && f.rule == "sensitive_file") {
-                        f.rule = "sensitive_default";
-                        f.score = std::max(f.score, 0.7);
-                        f.message = "a schema value names a sensitive file";
-                      }
-                      f.message = ptr + ": " + f.message;
-                      all.push_back(std::move(f));
-                    }
-                  });
+    visit_strings(
+        tool[key], std::string("/") + key, [&](const std::string& ptr, const std::string& text) {
+          std::vector<Finding> found;
+          auto r = assess_field(text, ptr == "/name" ? std::vector<std::string>{} : others, found);
+          if (!r) status = r;
+          // A schema value (default, enum, example) pointing at a secret steers the model
+          // to it.
+          const bool value = ptr.find("/default") != std::string::npos ||
+                             ptr.find("/enum/") != std::string::npos ||
+                             ptr.find("/examples") != std::string::npos ||
+                             ptr.find("/const") != std::string::npos;
+          for (auto& f : found) {
+            if (value && f.rule == "sensitive_file") {
+              f.rule = "sensitive_default";
+              f.score = std::max(f.score, 0.7);
+              f.message = "a schema value names a sensitive file";
+            }
+            f.message = ptr + ": " + f.message;
+            all.push_back(std::move(f));
+          }
+        });
   }
+  if (!status) return fail(status.error());
   double score = combine_scores(all);
   if (score < settings_.threshold) return std::vector<Finding>{};
   for (auto& f : all) f.score = score;

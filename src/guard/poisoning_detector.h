@@ -52,8 +52,9 @@ class PoisoningDetector final : public Detector {
   // The rules over one text (a description). Empty below the threshold;
   // otherwise every contributing finding with `score` = the combined score.
   Result<std::vector<Finding>> scan(std::string_view text, ScanContext& ctx) const override;
-  // Every rule that fired on `text`, with its own weight.
-  Assessment assess(std::string_view text) const;
+  // Every rule that fired on `text`, with its own weight; an error when the
+  // rule set cannot run (RE2::Set out of memory), never a silent "clean".
+  Result<Assessment> assess(std::string_view text) const;
 
   // Checks an MCP tool definition ({name, title, description, inputSchema,
   // outputSchema, annotations}). `other_tools` are the names of the other
@@ -67,8 +68,8 @@ class PoisoningDetector final : public Detector {
 
  private:
   struct Rules;
-  void assess_field(std::string_view text, const std::vector<std::string>& other_tools,
-                    std::vector<Finding>& out) const;
+  Result<void> assess_field(std::string_view text, const std::vector<std::string>& other_tools,
+                            std::vector<Finding>& out) const;
 
   PoisoningSettings settings_;
   InjectionDetector injection_;
