@@ -1,11 +1,14 @@
 #include "guard/sql_condition.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <string>
 
 namespace portcullis::guard::sql {
 namespace {
+
+constexpr size_t kMaxConditionTokens = 64;
 
 bool is_or(const Token& t) {
   return t.word("OR") || (t.is(TokenKind::kOperator) && t.text == "||");
@@ -260,6 +263,9 @@ bool ends_condition(const Token& t) {
 }
 
 std::optional<bool> constant_value(const std::vector<Token>& t, size_t b, size_t e) {
+  // Tautologies are short; a long condition is unknown, which also bounds
+  // the work on hostile input (nested parentheses would otherwise be quadratic).
+  if (e - b > kMaxConditionTokens) return std::nullopt;
   bool any_unknown = false;
   size_t start = b;
   while (true) {
@@ -283,7 +289,8 @@ std::vector<std::pair<size_t, size_t>> tautological_disjuncts(const std::vector<
     // this depth, or a word that ends the condition.
     int depth = 0;
     size_t e = k + 1;
-    for (; e < end; ++e) {
+    const size_t limit = std::min(end, k + 1 + kMaxConditionTokens + 1);
+    for (; e < limit; ++e) {
       if (t[e].is(TokenKind::kLParen))
         ++depth;
       else if (t[e].is(TokenKind::kRParen) && --depth < 0)

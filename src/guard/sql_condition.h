@@ -3,7 +3,9 @@
 // strings, TRUE/FALSE/NULL), a column compared with itself, the comparison
 // operators, LIKE '%', IS [NOT] NULL, IN (...), BETWEEN, NOT, AND/OR and
 // parentheses, with MySQL's loose string-to-number comparison (so that
-// 'a'='a', 1='1' and 2>1 all count). Anything else is "unknown", never true.
+// 'a'='a', 1='1' and 2>1 all count). Anything else is "unknown", never true,
+// and so is any condition longer than 64 tokens (tautologies are short, and
+// the bound keeps hostile input linear).
 //
 // Pure functions over a token range; thread-safe.
 #pragma once

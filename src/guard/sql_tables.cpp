@@ -1,5 +1,6 @@
 #include "guard/sql_tables.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "core/text.h"
@@ -40,7 +41,8 @@ std::vector<std::string> cte_names(const std::vector<Token>& t) {
     if (!is_name(t[k])) continue;
     size_t a = k + 1;
     if (t[a].is(TokenKind::kLParen)) {  // name (col, ...) AS (
-      while (a < t.size() && !t[a].is(TokenKind::kRParen)) ++a;
+      const size_t limit = std::min(t.size(), a + 256);
+      while (a < limit && !t[a].is(TokenKind::kRParen)) ++a;
       ++a;
     }
     if (a + 1 < t.size() && t[a].word("AS")) {

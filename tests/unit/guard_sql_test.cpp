@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "guard/sql_lexer.h"
@@ -216,6 +217,19 @@ TEST_CASE("every dialect's reading is checked when the dialect is unknown") {
 TEST_CASE("unterminated quotes are reported in SQL, not in free text") {
   CHECK(has("SELECT * FROM t WHERE name = 'abc", "unterminated"));
   CHECK(rules("what's the weather").empty());
+}
+
+TEST_CASE("hostile input stays linear: deep parentheses and long OR chains") {
+  std::string deep = "SELECT * FROM t WHERE a = 1";
+  for (int i = 0; i < 20000; ++i) deep += " OR (b = " + std::to_string(i);
+  deep += std::string(20000, ')');
+  std::string chain = "DELETE FROM t WHERE a = 0";
+  for (int i = 0; i < 50000; ++i) chain += " OR a = " + std::to_string(i + 1);
+  auto start = std::chrono::steady_clock::now();
+  CHECK(rules(deep).empty());
+  CHECK(rules(chain).empty());
+  CHECK(has(chain + " OR 1=1", "tautology"));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
 }
 
 TEST_CASE("the sanitizer scans SQL arguments only, chosen by name or by settings") {
