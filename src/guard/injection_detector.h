@@ -20,8 +20,26 @@
 //   score = 1 - prod(1 - w_rule)
 // so one strong signal (0.9) suffices, two weak ones (0.35 + 0.35 -> 0.58)
 // cross the default threshold of 0.5 together, and one weak one does not.
-// A rescan (base64, HTML comment, tags) contributes its own combined score
-// plus a bonus for having been hidden.
+// A rescan contributes its own combined score plus a bonus for having been
+// hidden: base64_smuggling = inner + 0.2 (when inner >= 0.3); HTML comments
+// = inner + 0.3, or 0.6 when the comment addresses an AI ("assistant: you
+// must ..."); unicode_tags = max(0.9, inner + 0.2). zero_width weighs 0.2 for
+// one character, 0.35 for two, 0.6 for more; bidi_control 0.6. A <system>
+// ... </system> pair around 20+ bytes is pseudo_system_block (0.7), a lone
+// tag pseudo_system_tag (0.45).
+//
+// Rule ids: the phrase rules of injection_rules.cpp (override_instructions,
+// disregard_above, you_are_now_unrestricted, you_are_now, new_instructions,
+// from_now_on, system_prompt_marker, reveal_prompt, pretend,
+// act_unrestricted, no_restrictions, do_anything_now, dan_persona,
+// developer_mode, jailbreak, call_tool, must_call_tool, send_data_to_url,
+// send_to_url, pipe_to_shell, read_sensitive_file, sensitive_file,
+// conceal_from_user, chat_template_inst, role_marker, chat_template_token,
+// pseudo_system_tag) and pseudo_system_block, html_comment_instructions,
+// base64_smuggling, unicode_tags, zero_width, bidi_control.
+//
+// Known limits: anchors assume single spaces inside phrases ("system prompt",
+// "are now"); base64 payloads are decoded only when they encode ASCII text.
 //
 // Speed: one prefilter sweep over the text (injection_prefilter.h) finds
 // anchors, '<', invisible-character lead bytes and base64 runs; regexes run
