@@ -1,7 +1,10 @@
 #include "guard/registry.h"
 
+#include "guard/injection_detector.h"
 #include "guard/pii.h"
+#include "guard/poisoning_detector.h"
 #include "guard/secrets.h"
+#include "guard/sql_sanitizer.h"
 
 namespace portcullis::guard {
 
@@ -28,6 +31,42 @@ Result<std::vector<std::string>> string_list(const YAML::Node& n, const char* wh
     out.push_back(v.as<std::string>());
   }
   return out;
+}
+
+// The JSON form of YAML options, for detectors whose settings parse JSON
+// (sql, injection, poisoning). Plain scalars become booleans and numbers
+// where they read as such, as YAML 1.2's core schema has it.
+Json options_json(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Scalar: {
+      const std::string& v = n.Scalar();
+      if (n.Tag() != "!") {  // quoted scalars stay strings
+        if (v == "true" || v == "false") return v == "true";
+        if (v == "null" || v == "~") return nullptr;
+        Json parsed = Json::parse(v, nullptr, false);
+        if (!parsed.is_discarded() && parsed.is_number()) return parsed;
+      }
+      return v;
+    }
+    case YAML::NodeType::Sequence: {
+      Json a = Json::array();
+      for (const auto& item : n) a.push_back(options_json(item));
+      return a;
+    }
+    case YAML::NodeType::Map: {
+      Json o = Json::object();
+      for (const auto& kv : n) o[kv.first.as<std::string>()] = options_json(kv.second);
+      return o;
+    }
+    default: return Json::object();
+  }
+}
+
+template <typename D, typename S>
+Result<std::shared_ptr<const Detector>> build_from_json(const YAML::Node& options) {
+  auto settings = S::from_json(options && !options.IsNull() ? options_json(options) : Json::object());
+  if (!settings.ok()) return fail(settings.error());
+  return std::shared_ptr<const Detector>(std::make_shared<D>(std::move(settings).value()));
 }
 
 }  // namespace
@@ -58,10 +97,9 @@ const DetectorRegistry& DetectorRegistry::builtin() {
     DetectorRegistry r;
     r.add("secrets", build_secrets_detector);
     r.add("pii", build_pii_detector);
-    // When the guardsql branch lands, one line each:
-    //   r.add("sql", build_sql_sanitizer);
-    //   r.add("injection", build_injection_detector);
-    //   r.add("poisoning", build_poisoning_detector);
+    r.add("sql", build_from_json<SqlSanitizer, SqlSettings>);
+    r.add("injection", build_from_json<InjectionDetector, InjectionSettings>);
+    r.add("poisoning", build_from_json<PoisoningDetector, PoisoningSettings>);
     return r;
   }();
   return r;

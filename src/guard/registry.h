@@ -30,7 +30,7 @@ class DetectorRegistry {
   Result<std::shared_ptr<const Detector>> build(const std::string& name,
                                                 const YAML::Node& options) const;
 
-  // secrets and pii; the other detectors register here as they land.
+  // secrets, pii, sql, injection and poisoning.
   static const DetectorRegistry& builtin();
 
  private:

@@ -55,7 +55,7 @@ extras: 1
                     "guardrails.yaml:7: action must be validate or mutate, not 'shred'",
                     "guardrails.yaml:8: unknown hook 'on_tuesday' (mcp_pre_tool, mcp_post_tool, "
                     "llm_input, llm_output)",
-                    "guardrails.yaml:5: unknown detector 'antivirus' (known: pii, secrets)",
+                    "guardrails.yaml:5: unknown detector 'antivirus' (known: injection, pii, poisoning, secrets, sql)",
                     "guardrails.yaml:11: unknown guardrail key 'colour'",
                     "guardrails.yaml:9: duplicate guardrail 'a'",
                     "guardrails.yaml:15: unknown key 'extras'",

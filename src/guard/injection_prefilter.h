@@ -1,0 +1,53 @@
+// The injection detector's cheap first pass. One sweep over the text finds
+// the few places worth a closer look:
+//   - anchors: case-insensitive literals (>= 5 bytes) that every rule's match
+//     contains ("ignore ", "are now", "/.ssh");
+//   - '<' (HTML comments, chat-template tokens, pseudo-system tags);
+//   - lead bytes of the invisible characters (0xE2, 0xEF, 0xF3);
+//   - runs of 32+ base64 characters.
+// Ordinary text yields few events, so the regex work after it is small.
+//
+// How: 16 bytes per step. Eight samples hash the four bytes at each even
+// offset into a 64 Ki-bit set holding, for every anchor, its least common
+// 4-gram at an even and at an odd offset; since an anchor of 5+ bytes always
+// has a 4-gram sampled at one parity, no occurrence is missed. The samples
+// are combined into one mask before any branch, and a hit is confirmed by
+// comparing the anchors indexed under that hash. SSE2 compares in the same
+// step find '<', bytes >= 0x80 and runs without a byte below '+' (which
+// base64 never contains). Without SSE2 the same work goes two bytes a step.
+//
+// Threads: built once, then immutable; scan() is const and reentrant.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portcullis::guard::injection {
+
+struct Events {
+  std::vector<std::pair<size_t, uint32_t>> anchors;  // (start offset, anchor id), sorted, unique
+  std::vector<size_t> angles;                        // offsets of '<'
+  std::vector<size_t> high;                          // offsets of 0xE2/0xEF/0xF3 lead bytes
+  std::vector<size_t> base64_runs;                   // an offset inside each long run
+};
+
+class Prefilter {
+ public:
+  // `anchors` are lower-case ASCII, each at least 5 bytes long.
+  explicit Prefilter(const std::vector<std::string>& anchors);
+  void scan(std::string_view text, Events& out) const;
+
+ private:
+  void confirm(std::string_view text, size_t i, uint32_t hash, Events& out) const;
+  bool matches(std::string_view text, size_t start, uint32_t anchor) const;
+
+  std::vector<std::string> anchors_;
+  std::vector<uint64_t> bits_;  // 1 << 16 bits
+  // hash -> entries[begin[hash] .. begin[hash + 1]): (anchor id, offset of the 4-gram)
+  std::vector<uint32_t> begin_;
+  std::vector<std::pair<uint32_t, uint32_t>> entries_;
+};
+
+}  // namespace portcullis::guard::injection
