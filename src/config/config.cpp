@@ -716,7 +716,7 @@ class Loader {
   void load_credentials(const Entry& section) {
     CredentialSettings& c = cfg_.settings.credentials;
     c.pos = {file_, line_of(section.key)};
-    Fields f = fields(section.value, {"vault", "key", "public_url", "consent_timeout"}, "credentials");
+    Fields f = fields(section.value, {"vault", "key", "public_url", "consent_timeout", "confirm_user"}, "credentials");
     if (auto* e = find(f, "vault")) {
       if (auto v = get_string(*e, "credentials", false)) {
         if (v->empty()) error(e->value, "credentials", "'vault' must not be empty");
@@ -741,6 +741,16 @@ class Loader {
     }
     if (auto* e = find(f, "consent_timeout"))
       if (auto v = get_duration(*e, "credentials")) c.consent_timeout = *v;
+    if (auto* e = find(f, "confirm_user"); e && expect_map(*e, "credentials")) {
+      Fields cu = fields(e->value, {"client_id", "client_secret"}, "credentials.confirm_user");
+      if (auto* x = find(cu, "client_id"))
+        if (auto v = get_string(*x, "credentials.confirm_user", true)) c.confirm_client_id = *v;
+      if (auto* x = find(cu, "client_secret"))
+        if (auto v = get_string(*x, "credentials.confirm_user", true)) c.confirm_client_secret = *v;
+      if (c.confirm_client_id.empty()) error(e->key, "credentials", "'confirm_user' needs 'client_id'");
+      else if (!cfg_.settings.auth.uses_oauth())
+        error(e->key, "credentials", "'confirm_user' signs users in at auth.oauth.issuer, so auth.mode must use oauth");
+    }
   }
 
   // ---- auth and metadata (portcullis.yaml) --------------------------------
@@ -1162,6 +1172,10 @@ class Loader {
                                "'credentials: {key: ...}' in portcullis.yaml (e.g. key: ${PORTCULLIS_VAULT_KEY})");
       if (find(f, "client_secret") && !find(f, "client_id"))
         error(find(f, "client_secret")->key, where, "'client_secret' needs 'client_id'");
+      if (cfg_.settings.auth.uses_oauth() && cfg_.settings.credentials.confirm_client_id.empty())
+        add(res_.warnings, file_, line_of(t->value),
+            where + ": consent links are not bound to a sign-in: whoever opens one first can connect their own '" +
+                upstream + "' account to the user who asked; set credentials.confirm_user");
     }
     if (a.per_user() && u.sessions != SessionMode::PerClient)
       error(e.key, where, "per-user credentials need 'sessions: per_client' (each user gets their own upstream session)");

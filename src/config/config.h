@@ -212,6 +212,12 @@ struct CredentialSettings {
   std::string public_url;
   // How long a consent link stays valid, and a call waits for it.
   std::chrono::milliseconds consent_timeout{10 * 60 * 1000};
+  // confirm_user: a client registered at auth.oauth.issuer (redirect URI
+  // <public_url>/oauth/confirm). With it, whoever opens a consent link first
+  // signs in there, and only the user the link was made for may go on: a
+  // link that reaches someone else cannot connect their account to the
+  // requesting user. Empty client id: links are bound only by being secret.
+  std::string confirm_client_id, confirm_client_secret;
   SourcePos pos;
 };
 

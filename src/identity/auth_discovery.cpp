@@ -277,6 +277,25 @@ Result<AuthorizationServerMetadata> parse_authorization_server_metadata(const Js
   return m;
 }
 
+Result<AuthorizationServerMetadata> discover_issuer(const std::string& issuer) {
+  if (!is_http_url(issuer)) return fail("authorization server \"" + issuer + "\" is not an http(s) URL");
+  std::vector<std::string> notes;
+  for (const auto& url : authorization_server_metadata_urls(issuer)) {
+    auto f = fetch_json(url);
+    if (!f.doc) {
+      notes.push_back(f.note);
+      continue;
+    }
+    auto as = parse_authorization_server_metadata(*f.doc, issuer);
+    if (!as.ok()) return fail(as.error() + " (from " + url + ")");
+    as->url = url;
+    return as;
+  }
+  std::string why;
+  for (const auto& n : notes) why += (why.empty() ? "" : "; ") + n;
+  return fail("no authorization server metadata found for issuer " + issuer + " (" + why + ")");
+}
+
 Result<AuthDiscovery> discover_authorization(std::string_view server_url, const BearerChallenge* challenge) {
   if (!is_http_url(server_url)) return fail("not an http(s) MCP server URL: \"" + std::string(server_url) + "\"");
   std::vector<std::string> prm_urls;
@@ -307,24 +326,10 @@ Result<AuthDiscovery> discover_authorization(std::string_view server_url, const 
 
   if (d.prm) {
     d.resource = d.prm->resource;
-    const std::string& issuer = d.prm->authorization_servers.front();
-    if (!is_http_url(issuer)) return fail("authorization server \"" + issuer + "\" is not an http(s) URL");
-    std::vector<std::string> as_notes;
-    for (const auto& url : authorization_server_metadata_urls(issuer)) {
-      auto f = fetch_json(url);
-      if (!f.doc) {
-        as_notes.push_back(f.note);
-        continue;
-      }
-      auto as = parse_authorization_server_metadata(*f.doc, issuer);
-      if (!as.ok()) return fail(as.error() + " (from " + url + ")");
-      d.as = std::move(as).value();
-      d.as.url = url;
-      return d;
-    }
-    std::string why;
-    for (const auto& n : as_notes) why += (why.empty() ? "" : "; ") + n;
-    return fail("no authorization server metadata found for issuer " + issuer + " (" + why + ")");
+    auto as = discover_issuer(d.prm->authorization_servers.front());
+    if (!as.ok()) return fail(as.error());
+    d.as = std::move(as).value();
+    return d;
   }
 
   // 2025-03-26: no PRM. The MCP server's origin is the authorization server;

@@ -90,6 +90,10 @@ struct AuthorizationServerMetadata {
 Result<AuthorizationServerMetadata> parse_authorization_server_metadata(const Json& doc,
                                                                         std::string_view expected_issuer);
 
+// The metadata of the authorization server `issuer`, from the first of
+// authorization_server_metadata_urls(issuer) that answers.
+Result<AuthorizationServerMetadata> discover_issuer(const std::string& issuer);
+
 // What discovery found: where to authorize, and for which resource.
 struct AuthDiscovery {
   std::optional<ProtectedResourceMetadata> prm;  // nullopt: 2025-03-26 fallback

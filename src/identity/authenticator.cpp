@@ -133,6 +133,17 @@ AuthOutcome Authenticator::authenticate(const RequestView& r) const {
   return with_bearer(*token, r);
 }
 
+Result<std::string> Authenticator::who_holds(std::string_view token) const {
+  if (!verifier_) return fail("this gateway does not accept OAuth tokens");
+  auto v = verifier_->verify(token, "");
+  if (!v) return fail(v.error());
+  Principal p;
+  p.method = AuthMethod::Bearer;
+  p.subject = (*v)->subject;
+  p.issuer = (*v)->issuer;
+  return p.key();
+}
+
 AuthOutcome Authenticator::with_bearer(std::string_view token, const RequestView& r) const {
   auto v = verifier_->verify(token, r.path);
   if (!v) return unauthorized(r, "invalid_token", v.error());

@@ -81,6 +81,10 @@ class Authenticator {
                                                              AuthenticatorOptions options = {});
 
   AuthOutcome authenticate(const RequestView& request) const;
+  // The Principal::key() of whoever a bearer token for the gateway itself
+  // (aud = auth.resource) was issued to, or why it is not valid. Only the
+  // token is checked: no scopes, no metadata (for the consent sign-in).
+  Result<std::string> who_holds(std::string_view token) const;
 
   // RFC 9728 metadata for the gateway (path "") or a virtual server path;
   // nullopt when auth.resource is not configured.

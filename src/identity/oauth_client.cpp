@@ -152,6 +152,21 @@ std::string resolve_token_auth_method(const ClientRegistration& client, const st
   return "client_secret_basic";
 }
 
+Result<TokenResponse> redeem_code(const CodeRedemption& r) {
+  TokenCall c;
+  c.endpoint = r.token_endpoint;
+  c.what = "authorization code";
+  c.timeout = r.timeout;
+  c.client = r.client;
+  c.auth_method = r.client.token_endpoint_auth_method;
+  c.fields = {{"grant_type", "authorization_code"},
+              {"code", r.code},
+              {"redirect_uri", r.redirect_uri},
+              {"code_verifier", r.code_verifier}};
+  if (!r.resource.empty()) c.fields.emplace_back("resource", r.resource);
+  return token_request(c);
+}
+
 Result<TokenResponse> exchange_token(const TokenExchangeRequest& r) {
   if (r.subject_token.empty()) return fail("token exchange: no subject token");
   if (r.audience.empty() && r.resource.empty()) return fail("token exchange: an audience or a resource is required");
@@ -371,18 +386,9 @@ Result<UpstreamCredential> OAuthClient::complete_authorization(const Authorizati
     return fail(msg);
   }
   if (response.code.empty()) return fail("the authorization response from " + p.issuer + " has no code");
-  TokenCall c;
-  c.endpoint = p.token_endpoint;
-  c.what = "authorization code";
-  c.timeout = opts_.http_timeout;
-  c.client = p.client;
-  c.auth_method = p.client.token_endpoint_auth_method;
-  c.fields = {{"grant_type", "authorization_code"},
-              {"code", response.code},
-              {"redirect_uri", p.redirect_uri},
-              {"code_verifier", p.code_verifier},
-              {"resource", p.resource}};
-  auto t = token_request(c);
+  CodeRedemption r{p.token_endpoint, response.code, p.code_verifier, p.redirect_uri, p.resource, p.client,
+                   opts_.http_timeout};
+  auto t = redeem_code(r);
   if (!t.ok()) {
     // A dynamically registered client the AS no longer knows: forget it, so
     // the next authorization registers afresh.

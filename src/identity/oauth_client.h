@@ -94,6 +94,16 @@ struct PendingAuthorization {
 // trailing slash or escapes). Absent `iss` fails only when `advertised`.
 Result<void> check_response_issuer(std::string_view expected, bool advertised, const std::optional<std::string>& iss);
 
+// RFC 6749 4.1.3 with PKCE: redeems an authorization code. The client's
+// token_endpoint_auth_method must be resolved (resolve_token_auth_method).
+struct CodeRedemption {
+  std::string token_endpoint, code, code_verifier, redirect_uri;
+  std::string resource;  // RFC 8707; empty: none sent
+  ClientRegistration client;
+  std::chrono::milliseconds timeout{10000};
+};
+Result<TokenResponse> redeem_code(const CodeRedemption& r);
+
 // RFC 8693 token exchange: a token for `audience`/`resource` in exchange for
 // the user's own token. Stateless (nothing is stored).
 struct TokenExchangeRequest {

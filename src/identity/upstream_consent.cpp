@@ -5,7 +5,10 @@
 #include "core/crypto.h"
 #include "core/scheduler.h"
 #include "core/text.h"
+#include "identity/auth_discovery.h"
 #include "identity/clock.h"
+#include "identity/oauth_wire.h"
+#include "identity/pkce.h"
 
 namespace portcullis::identity {
 
@@ -219,15 +222,83 @@ void UpstreamConsent::settle(const std::string& id, std::optional<std::string> e
   // late when_done() still hears the outcome; after its expiry it goes.
 }
 
-Result<std::string> UpstreamConsent::authorization_url(const std::string& id) {
+void UpstreamConsent::require_sign_in(std::optional<SignIn> s) {
   std::lock_guard lock(mu_);
-  auto it = pending_.find(id);
-  if (it == pending_.end()) return fail("This consent link is unknown or has expired. Ask again from your MCP client.");
-  const auto& p = *it->second;
-  if (p.settled)
-    return fail(p.outcome ? "This consent has ended: " + *p.outcome + "."
-                          : "This consent was already given. You can close this window.");
-  if (p.expires <= std::chrono::steady_clock::now()) return fail("This consent link has expired. Ask again from your MCP client.");
+  sign_in_ = std::move(s);
+}
+
+Result<std::string> UpstreamConsent::authorization_url(const std::string& id) {
+  std::optional<SignIn> sign_in;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end())
+      return fail("This consent link is unknown or has expired. Ask again from your MCP client.");
+    const auto& p = *it->second;
+    if (p.settled)
+      return fail(p.outcome ? "This consent has ended: " + *p.outcome + "."
+                            : "This consent was already given. You can close this window.");
+    if (p.expires <= std::chrono::steady_clock::now())
+      return fail("This consent link has expired. Ask again from your MCP client.");
+    if (!sign_in_ || p.signed_in) return p.url;
+    sign_in = sign_in_;
+  }
+  // Who opened the link? Sign in at the gateway's own issuer first.
+  auto as = discover_issuer(sign_in->issuer);
+  if (!as.ok()) return fail("Cannot reach the sign-in service: " + as.error());
+  ClientRegistration client = sign_in->client;
+  client.token_endpoint_auth_method = resolve_token_auth_method(client, as->token_endpoint_auth_methods_supported);
+  Pkce pkce = make_pkce();
+  std::string state = make_state();
+  FormFields q = {{"response_type", "code"},
+                  {"client_id", client.client_id},
+                  {"redirect_uri", settings_.public_url + "/oauth/confirm"},
+                  {"code_challenge", pkce.challenge},
+                  {"code_challenge_method", Pkce::kMethod},
+                  {"state", state},
+                  {"resource", sign_in->resource}};
+  if (!sign_in->scopes.empty()) q.emplace_back("scope", join_scopes(sign_in->scopes));
+  std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = sign_ins_.begin(); it != sign_ins_.end();) it = it->second.expires <= now ? sign_ins_.erase(it) : std::next(it);
+  sign_ins_[state] = {id, pkce.verifier, now + settings_.consent_timeout};
+  return append_query(as->authorization_endpoint, q);
+}
+
+Result<std::string> UpstreamConsent::confirm(std::string_view query) {
+  auto response = AuthorizationResponse::from_query(query);
+  SignInState st;
+  std::optional<SignIn> sign_in;
+  {
+    std::lock_guard lock(mu_);
+    auto it = sign_ins_.find(response.state);
+    if (response.state.empty() || it == sign_ins_.end() || it->second.expires <= std::chrono::steady_clock::now())
+      return fail("This sign-in response is unknown, was already used, or expired.");
+    st = std::move(it->second);
+    sign_ins_.erase(it);
+    sign_in = sign_in_;
+  }
+  if (!sign_in) return fail("Sign-in is not required here.");
+  if (!response.error.empty()) return fail("The sign-in failed: " + response.error);
+  auto as = discover_issuer(sign_in->issuer);
+  if (!as.ok()) return fail("Cannot reach the sign-in service: " + as.error());
+  ClientRegistration client = sign_in->client;
+  client.token_endpoint_auth_method = resolve_token_auth_method(client, as->token_endpoint_auth_methods_supported);
+  auto token = redeem_code({as->token_endpoint, response.code, st.verifier, settings_.public_url + "/oauth/confirm",
+                            sign_in->resource, client});
+  if (!token.ok()) return fail("The sign-in could not be completed: " + token.error());
+  auto who = sign_in->verify(token->access_token);
+  if (!who.ok()) return fail("The sign-in did not prove who you are: " + who.error());
+  std::lock_guard lock(mu_);
+  auto it = pending_.find(st.consent_id);
+  if (it == pending_.end() || it->second->settled)
+    return fail("This consent is no longer waiting. Ask again from your MCP client.");
+  auto& p = *it->second;
+  if (p.user_key != who.value()) {
+    spdlog::warn("upstream '{}': a consent link for {} was opened by someone else; refused", p.upstream, p.who);
+    return fail("This link was made for another user. Only the user who asked can give this consent.");
+  }
+  p.signed_in = true;
   return p.url;
 }
 

@@ -78,8 +78,26 @@ class UpstreamConsent : public std::enable_shared_from_this<UpstreamConsent> {
   // its waiters hear `why`.
   void abandon(const std::string& id, const std::string& why);
 
-  // Browser step: the authorization request to redirect consent `id` to.
+  // Sign-in before consent (credentials.confirm_user): the browser that
+  // opens a consent link first signs in at the gateway's own issuer, and
+  // only the user the link was made for goes on to the upstream.
+  struct SignIn {
+    std::string issuer;    // auth.oauth.issuer
+    std::string resource;  // auth.resource: the token asked for is the gateway's own
+    std::vector<std::string> scopes;
+    ClientRegistration client;  // credentials.confirm_user
+    // The principal key (Principal::key()) an access token proves, or why not.
+    std::function<Result<std::string>(const std::string& access_token)> verify;
+  };
+  // nullopt: no sign-in (the default).
+  void require_sign_in(std::optional<SignIn> s);
+
+  // Browser step 2: where to send the browser that opened consent `id`: the
+  // sign-in first when required, else the upstream's authorization request.
   Result<std::string> authorization_url(const std::string& id);
+  // The sign-in's redirect back (its query string): when it proves the user
+  // the consent was made for, the upstream's authorization request.
+  Result<std::string> confirm(std::string_view query);
   struct Completed {
     std::string upstream;
     std::string user_key;  // whose token it is
@@ -102,6 +120,7 @@ class UpstreamConsent : public std::enable_shared_from_this<UpstreamConsent> {
     std::shared_ptr<OAuthClient> client;
     std::string url;  // authorization request
     std::chrono::steady_clock::time_point expires;
+    bool signed_in = false;  // the sign-in proved the right user (when required)
     bool settled = false;
     std::optional<std::string> outcome;  // error message; nullopt with settled = success
     std::vector<std::function<void(const Result<void>&)>> waiters;
@@ -128,6 +147,12 @@ class UpstreamConsent : public std::enable_shared_from_this<UpstreamConsent> {
   std::map<std::string, Cached> cache_;                           // (mu_) user key + upstream
   std::map<std::string, std::shared_ptr<std::mutex>> refreshing_;  // (mu_) one refresh at a time per key
   std::map<std::string, long long> refused_at_;                    // (mu_) steady ms of the last refusal
+  struct SignInState {
+    std::string consent_id, verifier;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::optional<SignIn> sign_in_;                    // (mu_)
+  std::map<std::string, SignInState> sign_ins_;      // (mu_) by state
 };
 
 }  // namespace portcullis::identity

@@ -33,18 +33,46 @@ void Gateway::configure_sessions(const config::Settings& settings) {
 
 namespace {
 
-// The consent flow for `s`: the running one while the vault settings stay
-// the same, so a reload keeps pending consents and cached tokens.
-Result<std::shared_ptr<identity::UpstreamConsent>> consent_for(const config::CredentialSettings& s,
-                                                               const Runtime* previous) {
+// The consent flow for `settings`: the running one while the vault settings
+// stay the same, so a reload keeps pending consents and cached tokens.
+// `authenticator` gives the current identity stage, which proves who opened
+// a consent link when credentials.confirm_user asks for a sign-in.
+Result<std::shared_ptr<identity::UpstreamConsent>> consent_for(
+    const config::Settings& settings, const Runtime* previous,
+    std::function<std::shared_ptr<const identity::Authenticator>()> authenticator) {
+  const config::CredentialSettings& s = settings.credentials;
   if (s.key.empty()) return std::shared_ptr<identity::UpstreamConsent>();
+  std::shared_ptr<identity::UpstreamConsent> consent;
   if (previous && previous->consent) {
     const auto& was = previous->consent->settings();
     if (was.vault == s.vault && was.key == s.key && was.public_url == s.public_url &&
         was.consent_timeout == s.consent_timeout)
-      return previous->consent;
+      consent = previous->consent;
   }
-  return identity::UpstreamConsent::open(s);
+  if (!consent) {
+    auto opened = identity::UpstreamConsent::open(s);
+    if (!opened.ok()) return fail(opened.error());
+    consent = std::move(opened).value();
+  }
+  std::optional<identity::UpstreamConsent::SignIn> sign_in;
+  if (!s.confirm_client_id.empty()) {
+    identity::UpstreamConsent::SignIn in;
+    in.issuer = settings.auth.oauth.issuer;
+    in.resource = settings.auth.resource;
+    in.scopes = settings.auth.oauth.scopes;
+    in.client.issuer = in.issuer;
+    in.client.client_id = s.confirm_client_id;
+    in.client.client_secret = s.confirm_client_secret;
+    in.client.source = "preregistered";
+    in.verify = [authenticator](const std::string& token) -> Result<std::string> {
+      auto auth = authenticator();
+      if (!auth) return fail("no identity stage");
+      return auth->who_holds(token);
+    };
+    sign_in = std::move(in);
+  }
+  consent->require_sign_in(std::move(sign_in));
+  return consent;
 }
 
 }  // namespace
@@ -57,7 +85,7 @@ Result<void> Gateway::start() {
   audit_ = std::move(audit.value());
   auto auth = identity::Authenticator::create(cfg->settings);
   if (!auth.ok()) return fail("authentication is misconfigured: " + auth.error());
-  auto consent = consent_for(cfg->settings.credentials, nullptr);
+  auto consent = consent_for(cfg->settings, nullptr, [this] { return authenticator(); });
   if (!consent.ok()) return fail(consent.error());
   std::lock_guard lock(rebuild_mu_);
   if (auto r = open_pins(*cfg); !r.ok()) return r;
@@ -263,7 +291,7 @@ std::vector<config::Diagnostic> Gateway::reload() {
                   auth.error());
     return {config::Diagnostic{loaded.config->settings.auth.pos, auth.error()}};
   }
-  auto consent = consent_for(loaded.config->settings.credentials, before.get());
+  auto consent = consent_for(loaded.config->settings, before.get(), [this] { return authenticator(); });
   if (!consent.ok()) {
     spdlog::error("config reload rejected: {}; the previous config keeps serving", consent.error());
     return {config::Diagnostic{loaded.config->settings.credentials.pos, consent.error()}};

@@ -54,6 +54,17 @@ void add_consent_routes(httplib::Server& svr, pipeline::Gateway& gw) {
     r.status = 302;
     r.set_header("Location", url.value());
   });
+  svr.Get("/oauth/confirm", [&gw](const httplib::Request& q, httplib::Response& r) {
+    auto consent = gw.consent();
+    if (!consent) return page(r, 404, "Not found", "This gateway keeps no upstream credentials.");
+    std::string query;
+    if (auto at = q.target.find('?'); at != std::string::npos) query = q.target.substr(at + 1);
+    auto next = consent->confirm(query);
+    if (!next.ok()) return page(r, 403, "Consent refused", next.error());
+    no_store(r);
+    r.status = 302;
+    r.set_header("Location", next.value());
+  });
   svr.Get("/oauth/callback", [&gw](const httplib::Request& q, httplib::Response& r) {
     auto consent = gw.consent();
     if (!consent) return page(r, 404, "Not found", "This gateway keeps no upstream credentials.");

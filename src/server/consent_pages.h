@@ -4,6 +4,10 @@
 //   GET /oauth/connect/<id>          the consent link of an elicitation:
 //                                    redirects to the upstream's
 //                                    authorization server
+//   GET /oauth/confirm               with credentials.confirm_user: the
+//                                    sign-in at the gateway's own issuer
+//                                    that proves who opened the link comes
+//                                    back here; the right user goes on
 //   GET /oauth/callback              where that server sends the browser
 //                                    back: the code is redeemed and the
 //                                    token stored for the user who asked
@@ -12,8 +16,9 @@
 //
 // These routes carry no bearer token (a browser has none): what protects
 // them is that the consent id and the OAuth state are unguessable, single
-// use and short-lived, and that the code is only redeemable with the PKCE
-// verifier the gateway holds. Pages are never cached, framed or given a
+// use and short-lived, that the code is only redeemable with the PKCE
+// verifier the gateway holds, and (with confirm_user) that only the user
+// the link was made for gets past the sign-in. Pages are never cached, framed or given a
 // referrer.
 #pragma once
 
