@@ -20,6 +20,7 @@
 #include "identity/api_keys.h"
 #include "identity/authenticator.h"
 #include "pipeline/gateway.h"
+#include "policy/authorize_cli.h"
 #include "record/audit.h"
 #include "server/http_server.h"
 
@@ -56,7 +57,7 @@ Usage:
       --url replaces it. Logs go to stderr (level warn unless --log-level).
       Credentials come from PORTCULLIS_TOKEN or PORTCULLIS_API_KEY, metadata
       from PORTCULLIS_METADATA.
-%PROBE%  portcullis --help | --version
+%PROBE%%AUTHORIZE%  portcullis --help | --version
 
 A config DIR holds servers.d/*.yaml, an optional portcullis.yaml and
 policies/. The default DIR is the current directory.
@@ -74,6 +75,7 @@ struct Args {
 
 std::string usage_text() {
   std::string u = kUsage;
+  u.replace(u.find("%AUTHORIZE%"), 11, policy::kAuthorizeUsage);
   return u.replace(u.find("%PROBE%"), 7, identity::kProbeUsage);
 }
 
@@ -104,7 +106,7 @@ int cmd_check(const Args& a) {
     return 1;
   }
   const auto& cfg = *loaded.config;
-  size_t errors = 0;
+  size_t errors = policy::check_policy_folder(a.config_dir, std::cout, std::cerr);
   // The identity stage as serve builds it: API keys file, issuer settings.
   if (auto auth = identity::Authenticator::create(cfg.settings); !auth.ok()) {
     std::cerr << auth.error() << "\n";
@@ -307,6 +309,9 @@ int main(int argc, char** argv) {
   }
   if (a.command == "probe") {
     return identity::run_probe_cli(std::vector<std::string>(argv_s.begin() + 1, argv_s.end()));
+  }
+  if (a.command == "authorize") {
+    return policy::run_authorize_cli(std::vector<std::string>(argv_s.begin() + 1, argv_s.end()));
   }
   if (a.command == "--version" || a.command == "version") {
     std::cout << "portcullis 0.1.0\n";
