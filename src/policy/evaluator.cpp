@@ -311,8 +311,17 @@ bool constraint_matches(const ScopeConstraint& c, const EntityUid& uid, const En
 }  // namespace
 
 bool scope_matches(const Policy& p, const Request& r, const Entities& ents) {
-  return constraint_matches(p.principal, r.principal, ents) && constraint_matches(p.action, r.action, ents) &&
-         constraint_matches(p.resource, r.resource, ents);
+  // Scope checks never error, so their order is free: comparisons first,
+  // hierarchy lookups last.
+  const std::pair<const ScopeConstraint*, const EntityUid*> parts[] = {
+      {&p.action, &r.action}, {&p.resource, &r.resource}, {&p.principal, &r.principal}};
+  for (bool lookups : {false, true}) {
+    for (const auto& [c, uid] : parts) {
+      bool is_lookup = c->kind == ScopeConstraint::Kind::In || c->kind == ScopeConstraint::Kind::IsIn;
+      if (is_lookup == lookups && !constraint_matches(*c, *uid, ents)) return false;
+    }
+  }
+  return true;
 }
 
 EvalOutcome evaluate(const Policy& p, const Request& r, const Entities& ents) {
