@@ -29,7 +29,7 @@ void append_utf8(std::string& out, uint32_t cp) {
 
 }  // namespace
 
-Result<std::string> unescape(std::string_view raw, bool keep_star_escape) {
+Result<std::string> unescape(std::string_view raw) {
   std::string out;
   out.reserve(raw.size());
   for (size_t i = 0; i < raw.size(); ++i) {
@@ -48,10 +48,6 @@ Result<std::string> unescape(std::string_view raw, bool keep_star_escape) {
       case '\\': out += '\\'; break;
       case '\'': out += '\''; break;
       case '"': out += '"'; break;
-      case '*':
-        if (!keep_star_escape) return fail("invalid escape `\\*`");
-        out += "\\*";
-        break;
       case 'x': {
         if (i + 2 >= raw.size()) return fail("invalid \\x escape");
         std::string hex(raw.substr(i + 1, 2));

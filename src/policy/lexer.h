@@ -28,7 +28,7 @@ struct Token {
 Result<std::vector<Token>> lex(std::string_view src);
 
 // Decodes a string literal's escapes (\n \r \t \\ \0 \' \" \xHH \u{H..}).
-// With keep_star_escape, `\*` stays as the two characters (for `like`).
-Result<std::string> unescape(std::string_view raw, bool keep_star_escape = false);
+// `\*` is only valid in `like` patterns, which the parser reads raw.
+Result<std::string> unescape(std::string_view raw);
 
 }  // namespace portcullis::policy

@@ -63,8 +63,8 @@ class Parser {
     next();
   }
   SourcePos pos_of(const Token& t) const { return SourcePos{file_, t.line, t.col}; }
-  std::string string_lit(const Token& t, bool keep_star = false) const {
-    auto s = unescape(t.text, keep_star);
+  std::string string_lit(const Token& t) const {
+    auto s = unescape(t.text);
     if (!s.ok()) error(t, s.error());
     return s.value();
   }
@@ -273,23 +273,41 @@ class Parser {
     return result;
   }
 
+  // Works on the raw literal: `\*` is a literal star and a bare `*` the
+  // wildcard, and no other escape can produce either.
   std::vector<int32_t> like_pattern(const Token& t) {
-    std::string s = string_lit(t, true);
+    const std::string& raw = t.text;
     std::vector<int32_t> out;
-    for (size_t i = 0; i < s.size();) {
-      if (s[i] == '\\' && i + 1 < s.size() && s[i + 1] == '*') {
-        out.push_back('*');
-        i += 2;
-      } else if (s[i] == '*') {
-        out.push_back(Expr::kWildcard);
-        ++i;
-      } else {
+    auto push_utf8 = [&out](const std::string& s) {
+      for (size_t i = 0; i < s.size();) {
         unsigned char c = static_cast<unsigned char>(s[i]);
         int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
         int32_t cp = n == 1 ? c : c & (0xFF >> (n + 1));
         for (int k = 1; k < n && i + k < s.size(); ++k) cp = (cp << 6) | (s[i + k] & 0x3F);
         out.push_back(cp);
         i += n;
+      }
+    };
+    for (size_t i = 0; i < raw.size();) {
+      if (raw[i] == '*') {
+        out.push_back(Expr::kWildcard);
+        ++i;
+      } else if (raw[i] == '\\' && i + 1 < raw.size() && raw[i + 1] == '*') {
+        out.push_back('*');
+        i += 2;
+      } else if (raw[i] == '\\') {
+        size_t end = i + 2;
+        if (i + 1 < raw.size() && raw[i + 1] == 'x') end = i + 4;
+        if (i + 1 < raw.size() && raw[i + 1] == 'u') end = raw.find('}', i) == std::string::npos ? raw.size() : raw.find('}', i) + 1;
+        auto decoded = unescape(raw.substr(i, std::min(end, raw.size()) - i));
+        if (!decoded.ok()) error(t, decoded.error());
+        push_utf8(decoded.value());
+        i = std::min(end, raw.size());
+      } else {
+        size_t j = i;
+        while (j < raw.size() && raw[j] != '*' && raw[j] != '\\') ++j;
+        push_utf8(raw.substr(i, j - i));
+        i = j;
       }
     }
     return out;

@@ -176,3 +176,9 @@ TEST_CASE("records and sets are built from expressions") {
   IS_TRUE("{a: context.amount, \"b c\": [principal]}[\"b c\"].contains(User::\"alice\")");
   IS_TRUE("[context.amount, 420].contains(420)");
 }
+
+TEST_CASE("like: an escaped backslash before * leaves the * a wildcard") {
+  IS_FALSE("\"x*y\" like \"x\\\\*y\"");       // pattern: `\` then wildcard then y
+  IS_TRUE("\"x\\\\abcy\" like \"x\\\\*y\"");
+  IS_TRUE("\"tab\\there\" like \"tab\\t*\"");
+}
