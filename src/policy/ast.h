@@ -35,6 +35,9 @@ enum class Op : uint8_t {
   // Extension functions; methods take their receiver as args[0].
   IpFn, DecimalFn, IsIpv4, IsIpv6, IsLoopback, IsMulticast, IsInRange,
   LessThan, LessThanOrEqual, GreaterThan, GreaterThanOrEqual,
+  // An extension call with the wrong number of arguments: Cedar parses it
+  // and fails when it is evaluated. name holds the message.
+  ArityError,
 };
 
 struct Expr {

@@ -84,6 +84,7 @@ class Evaluator {
         for (size_t i = 0; i < e.args.size(); ++i) r.emplace(e.keys[i], eval(e.args[i]));
         return Value::record(std::move(r));
       }
+      case Op::ArityError: throw EvalError{e.name};
       default: return extension(e);
     }
   }

@@ -18,6 +18,7 @@ struct Method {
   std::string_view name;
   Op op;
   size_t args;  // not counting the receiver
+  bool extension() const { return op >= Op::IsIpv4; }
 };
 constexpr Method kMethods[] = {
     {"contains", Op::Contains, 1},    {"containsAll", Op::ContainsAll, 1}, {"containsAny", Op::ContainsAny, 1},
@@ -61,6 +62,13 @@ class Parser {
   void expect_word(std::string_view w) {
     if (!at_word(w)) error(peek(), "expected `" + std::string(w) + "`, found " + shown(peek()));
     next();
+  }
+  // An identifier used as an attribute, record key or type name.
+  const std::string& name_ok(const Token& t) const {
+    if (kReserved.count(t.text)) error(t, "this identifier is reserved and cannot be used: " + t.text);
+    if (t.text.find("__cedar") != std::string::npos)
+      error(t, "The name `" + t.text + "` contains `__cedar`, which is reserved");
+    return t.text;
   }
   SourcePos pos_of(const Token& t) const { return SourcePos{file_, t.line, t.col}; }
   std::string string_lit(const Token& t) const {
@@ -110,11 +118,10 @@ class Parser {
   }
 
   std::string path() {
-    const Token& first = expect(Tok::Ident, "a name");
-    std::string s = first.text;
+    std::string s = name_ok(expect(Tok::Ident, "a name"));
     while (at(Tok::ColonColon) && peek(1).kind == Tok::Ident) {
       next();
-      s += "::" + next().text;
+      s += "::" + name_ok(next());
     }
     return s;
   }
@@ -253,7 +260,7 @@ class Parser {
     auto attr = [&] {
       const Token& t = peek();
       if (t.kind == Tok::String) return string_lit(next());
-      if (t.kind == Tok::Ident) return next().text;
+      if (t.kind == Tok::Ident) return name_ok(next());
       error(t, "expected an attribute name after `has`, found " + shown(t));
     };
     bool quoted = at(Tok::String);
@@ -264,7 +271,7 @@ class Parser {
     while (!quoted && at(Tok::Dot) && peek(1).kind == Tok::Ident) {
       next();
       Expr h = node(Op::Has, pos, {reach});
-      h.name = next().text;
+      h.name = name_ok(next());
       Expr deeper = node(Op::GetAttr, pos, {std::move(reach)});
       deeper.name = h.name;
       reach = std::move(deeper);
@@ -333,23 +340,30 @@ class Parser {
     return left;
   }
 
+  // Up to four `!` or four `-` (not mixed) before a member expression; a
+  // `-` right before an integer literal negates the literal itself, so that
+  // -9223372036854775808 is representable.
   Expr unary() {
-    if (at(Tok::Bang)) {
-      SourcePos pos = pos_of(next());
-      return node(Op::Not, pos, {unary()});
+    if (!at(Tok::Bang) && !at(Tok::Minus)) return member(primary());
+    Tok kind = peek().kind;
+    std::vector<SourcePos> ops;
+    while (at(kind)) ops.push_back(pos_of(next()));
+    if (ops.size() > 4) error(peek(), std::string("too many occurrences of `") + (kind == Tok::Bang ? "!" : "-") + "`");
+    if (at(Tok::Bang) || at(Tok::Minus)) error(peek(), "unexpected token " + shown(peek()));
+    Expr e;
+    if (kind == Tok::Minus && at(Tok::Int)) {
+      Expr lit = node(Op::Literal, ops.back());
+      lit.value = int_literal(next(), true);
+      ops.pop_back();
+      e = member(std::move(lit));
+    } else {
+      e = member(primary());
     }
-    if (at(Tok::Minus)) {
-      const Token& minus = next();
-      if (at(Tok::Int)) {
-        // A negated literal, so that -9223372036854775808 is representable.
-        const Token& digits = next();
-        Expr lit = node(Op::Literal, pos_of(minus));
-        lit.value = int_literal(digits, true);
-        return member(std::move(lit));
-      }
-      return node(Op::Neg, pos_of(minus), {unary()});
+    while (!ops.empty()) {
+      e = node(kind == Tok::Bang ? Op::Not : Op::Neg, ops.back(), {std::move(e)});
+      ops.pop_back();
     }
-    return member(primary());
+    return e;
   }
 
   int64_t int_literal(const Token& t, bool negative) const {
@@ -386,13 +400,16 @@ class Parser {
             if (k.name == name.text) m = &k;
           if (!m) error(name, "`" + name.text + "` is not a valid method");
           std::vector<Expr> args = call_args();
-          if (args.size() != m->args)
+          if (args.size() != m->args && !m->extension())
             error(name, "call to `" + name.text + "` requires exactly " + std::to_string(m->args) + " argument(s)");
+          std::string arity = arity_message(name.text, m->args + 1, args.size() + 1);
+          Op op = args.size() == m->args ? m->op : Op::ArityError;
           args.insert(args.begin(), std::move(e));
-          e = node(m->op, pos_of(name), std::move(args));
+          e = node(op, pos_of(name), std::move(args));
+          if (op == Op::ArityError) e.name = arity;
         } else {
           Expr g = node(Op::GetAttr, pos_of(name), {std::move(e)});
-          g.name = name.text;
+          g.name = name_ok(name);
           e = std::move(g);
         }
       } else if (at(Tok::LBracket)) {
@@ -470,13 +487,22 @@ class Parser {
     error(t, "unexpected identifier `" + name + "`");
   }
 
+  static std::string arity_message(const std::string& fn, size_t want, size_t got) {
+    return "wrong number of arguments provided to extension function `" + fn + "`: expected " + std::to_string(want) +
+           ", got " + std::to_string(got);
+  }
+
   Expr function_call(const std::string& name, const Token& t, const SourcePos& pos) {
     Op op;
     if (name == "ip") op = Op::IpFn;
     else if (name == "decimal") op = Op::DecimalFn;
     else error(t, "`" + name + "` is not a valid function");
     Expr e = node(op, pos, call_args());
-    if (e.args.size() != 1) error(t, "call to `" + name + "` requires exactly 1 argument");
+    if (e.args.size() != 1) {
+      e.op = Op::ArityError;
+      e.name = arity_message(name, 1, e.args.size());
+      return e;
+    }
     // Fold a valid literal now; an invalid one stays a call and errors when
     // evaluated, as in Cedar.
     if (e.args[0].op == Op::Literal && e.args[0].value.is(Value::Kind::String)) {
@@ -503,7 +529,7 @@ class Parser {
       const Token& k = peek();
       std::string key;
       if (k.kind == Tok::String) key = string_lit(next());
-      else if (k.kind == Tok::Ident) key = next().text;
+      else if (k.kind == Tok::Ident) key = name_ok(next());
       else error(k, "expected a record key, found " + shown(k));
       if (!seen.insert(key).second) error(k, "duplicate key `" + key + "` in record literal");
       expect(Tok::Colon, "`:`");

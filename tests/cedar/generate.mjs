@@ -37,6 +37,18 @@ const IPS = ['10.0.0.1', '10.0.0.0/8', '127.0.0.1', '192.168.1.7/24', '::1', 'ff
 const DECIMALS = ['1.5', '0.0001', '-2.25', '499.99', '922337203685477.5807', '1.23456', '12', '-0.5'];
 const BIG = ['9223372036854775807', '-9223372036854775808', '4611686018427387904', '3037000500'];
 
+const INVALID = [
+  'permit(principal, action, resource) when { 1 < 2 < 3 };',
+  'permit(principal, action, resource) when { context.if };',
+  'permit(principal, action, resource) when { !!!!!true };',
+  'permit(principal, action, resource) when { foo(1) };',
+  'permit(principal, action, resource) when { [1].contains() };',
+  'permit(principal, action == User::"a", resource);',
+  'permit(principal, action, resource) when { {a: 1, a: 2} == {} };',
+  'permit(principal, action, resource) when { 9223372036854775808 == 0 };',
+  'permit(principal, action, resource) when { "\\q" == "" };',
+  'permit(principal, action, resource)',
+];
 const uid = (type, id) => ({ type, id });
 const lit = (type, id) => `${type}::${JSON.stringify(id)}`;
 const str = (s) => JSON.stringify(s);
@@ -128,7 +140,7 @@ class Exprs {
   bool(d) {
     const r = this.r;
     const g = (t) => this.gen(t, d);
-    switch (r.int(22)) {
+    switch (r.int(23)) {
       case 0: return this.leaf('bool');
       case 1: return `!${this.paren(g('bool'))}`;
       case 2: return `(${g('bool')} && ${g('bool')})`;
@@ -151,6 +163,8 @@ class Exprs {
       case 18: return `${this.paren(g('entity'))}.getTag(${g('string')}) == ${g('string')}`;
       case 19: return `principal in ${lit('Group', r.pick(GROUPS))}`;
       case 20: return `action in [${lit('Action', r.pick(ACTIONS))}, ${lit('Action', r.pick(ACTION_GROUPS))}]`;
+      case 21: return r.pick([`ip(${str(r.pick(IPS))}).isIpv4(${this.any(0)})`, `decimal(${str(r.pick(DECIMALS))}, "1.0") == ${this.any(0)}`,
+        `ip().isLoopback()`, `!!!!${this.paren(g('bool'))}`, `----${this.paren(g('long'))} == ${this.leaf('long')}`]);
       default: return `${this.paren(g('record'))}.${r.pick(['ok', 'a', 'c', 'nested', 'active'])} == ${this.any(0)}`;
     }
   }
@@ -233,6 +247,8 @@ export function scenario(seed, { requests = 30 } = {}) {
   const exprs = new Exprs(r);
   const count = 1 + r.int(8);
   const ps = Array.from({ length: count }, (_, i) => policy(r, exprs, i));
+  // Now and then a policy Cedar rejects, which both sides must reject.
+  if (r.chance(0.03)) ps[r.int(count)].text = r.pick(INVALID);
   const fileCount = 1 + r.int(Math.min(3, count));
   const files = Array.from({ length: fileCount }, (_, i) => [`${String(i).padStart(2, '0')}.cedar`, []]);
   const policies = {};

@@ -182,3 +182,11 @@ TEST_CASE("like: an escaped backslash before * leaves the * a wildcard") {
   IS_TRUE("\"x\\\\abcy\" like \"x\\\\*y\"");
   IS_TRUE("\"tab\\there\" like \"tab\\t*\"");
 }
+
+TEST_CASE("an extension call with the wrong number of arguments parses and errors when evaluated") {
+  ERRORS("ip() == 1");
+  ERRORS("decimal(\"1.0\", \"2.0\") == 1");
+  ERRORS("ip(\"1.2.3.4\").isInRange()");
+  ERRORS("ip(\"1.2.3.4\").isIpv4(1)");
+  IS_FALSE("false && ip(\"1.2.3.4\").isIpv4(1)");
+}

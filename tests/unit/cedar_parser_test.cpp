@@ -84,3 +84,15 @@ TEST_CASE("comments, string escapes and negative literals") {
                           "p.cedar");
   CHECK(r.ok());
 }
+
+TEST_CASE("reserved words cannot name attributes, keys or types; unary operators stop at four") {
+  CHECK(parse_error("permit(principal, action, resource) when { context.if == 1 };").find("reserved") != std::string::npos);
+  CHECK(parse_error("permit(principal, action, resource) when { context has then };").find("reserved") != std::string::npos);
+  CHECK(parse_error("permit(principal, action, resource) when { {true: 1} == {} };").find("reserved") != std::string::npos);
+  CHECK(parse_error("permit(principal, action, resource) when { context.__cedar };").find("__cedar") != std::string::npos);
+  CHECK(parse_error("permit(principal, action, resource) when { !!!!!true };").find("too many occurrences of `!`") != std::string::npos);
+  CHECK(parse_error("permit(principal, action, resource) when { !-1 == 1 };").find("unexpected token") != std::string::npos);
+  CHECK(parse_error("permit(principal, action, resource) when { !!!!true && ----1 == 1 };").empty());
+  CHECK(parse_error("permit(principal, action, resource) when { {\"if\": 1} has \"if\" };").empty());
+  CHECK(parse_error("permit(principal, action, resource) when { [1].contains() };").find("requires exactly 1") != std::string::npos);
+}
