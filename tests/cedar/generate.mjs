@@ -26,6 +26,7 @@ export function rng(seed) {
 
 const USERS = ['alice', 'bob', 'carol', 'dave', 'eve'];
 const GROUPS = ['admins', 'payments', 'eng', 'all'];
+const TEAMS = ['red', 'blue']; // acme::Team, a namespaced type between users and groups
 const SERVERS = ['billing', 'docs'];
 const TOOLS = ['billing/refund', 'billing/charge', 'docs/search', 'docs/read'];
 const ACTIONS = ['call_tool', 'list_tools', 'read_resource', 'get_prompt', 'chat'];
@@ -57,6 +58,7 @@ function entities(r) {
   const out = [];
   const groupParents = (i) => GROUPS.slice(i + 1).filter(() => r.chance(0.4)).map((g) => uid('Group', g));
   GROUPS.forEach((g, i) => out.push({ uid: uid('Group', g), attrs: { name: g }, parents: groupParents(i) }));
+  for (const t of TEAMS) out.push({ uid: uid('acme::Team', t), attrs: { name: t }, parents: GROUPS.filter(() => r.chance(0.4)).map((g) => uid('Group', g)) });
   for (const u of USERS) {
     if (u === 'eve' && r.chance(0.5)) continue; // sometimes a principal that does not exist
     const attrs = {};
@@ -69,7 +71,8 @@ function entities(r) {
     if (r.chance(0.6)) attrs.profile = { age: r.int(80), team: r.pick(WORDS) };
     if (r.chance(0.7)) attrs.active = r.chance(0.5);
     const tags = r.chance(0.5) ? { env: r.pick(WORDS) } : undefined;
-    const parents = GROUPS.filter(() => r.chance(0.35)).map((g) => uid('Group', g));
+    const parents = [...GROUPS.filter(() => r.chance(0.3)).map((g) => uid('Group', g)),
+      ...TEAMS.filter(() => r.chance(0.3)).map((t) => uid('acme::Team', t))];
     out.push({ uid: uid('User', u), attrs, parents, ...(tags ? { tags } : {}) });
   }
   for (const s of SERVERS) out.push({ uid: uid('Server', s), attrs: { owner: r.pick(WORDS) }, parents: [] });
@@ -129,7 +132,7 @@ class Exprs {
       case 'bool': return r.pick(['true', 'false', 'context.ok', 'principal.active']);
       case 'long': return r.pick([String(r.int(20)), `-${r.int(5)}`, 'context.amount', 'principal.level', 'resource.level', r.pick(BIG), 'context.nested.a']);
       case 'string': return r.pick([str(r.pick(WORDS)), 'context.name', 'principal.dept', 'resource.owner', 'context.nested.b']);
-      case 'entity': return r.pick(['principal', 'resource', 'action', lit('User', r.pick(USERS)), lit('Group', r.pick(GROUPS)), 'principal.manager', 'context.who', lit('Server', r.pick(SERVERS))]);
+      case 'entity': return r.pick(['principal', 'resource', 'action', lit('User', r.pick(USERS)), lit('Group', r.pick(GROUPS)), 'principal.manager', 'context.who', lit('Server', r.pick(SERVERS)), lit('acme::Team', r.pick(TEAMS))]);
       case 'set': return r.pick(['context.flags', 'principal.roles', '[]', `[${str(r.pick(WORDS))}, ${str(r.pick(WORDS))}]`, `[${lit('Group', r.pick(GROUPS))}, ${lit('Group', r.pick(GROUPS))}]`, '[1, 2, 3]']);
       case 'record': return r.pick(['context', 'context.nested', 'principal.profile', '{a: 1, b: "ab"}', '{}']);
       case 'ip': return r.pick([`ip(${str(r.pick(IPS))})`, 'context.ip', 'principal.ip']);
@@ -150,7 +153,7 @@ class Exprs {
       case 6: { const t = r.pick(['long', 'string', 'entity', 'set', 'record', 'ip', 'decimal', 'bool']);
         return `${this.paren(g(t))} ${r.pick(['==', '!='])} ${this.paren(r.chance(0.8) ? g(t) : this.any(d))}`; }
       case 7: return `${this.paren(g('entity'))} in ${this.paren(r.chance(0.7) ? g('entity') : g('set'))}`;
-      case 8: return `${this.paren(g('entity'))} is ${r.pick(['User', 'Group', 'Tool', 'Server'])}${r.chance(0.4) ? ` in ${this.paren(g('entity'))}` : ''}`;
+      case 8: return `${this.paren(g('entity'))} is ${r.pick(['User', 'Group', 'Tool', 'Server', 'acme::Team'])}${r.chance(0.4) ? ` in ${this.paren(g('entity'))}` : ''}`;
       case 9: return `${this.paren(r.chance(0.5) ? g('record') : g('entity'))} has ${r.pick([...ATTRS, ...CTX_KEYS, '"a"', 'nested.c.d', 'a'])}`;
       case 10: return `${this.paren(g('string'))} like ${str(r.pick(['*', 'a*', '*b*', 'pay*s', 'x\\*y', '', '*-*', 'h*o']))}`;
       case 11: return `${this.paren(g('set'))}.contains(${this.any(d)})`;
@@ -210,8 +213,8 @@ class Exprs {
 }
 
 function scope(r, v) {
-  const types = v === 'principal' ? ['User', 'Group'] : ['Tool', 'Server'];
-  const target = () => (v === 'principal' ? r.chance(0.5) ? lit('User', r.pick(USERS)) : lit('Group', r.pick(GROUPS)) : r.chance(0.5) ? lit('Tool', r.pick(TOOLS)) : lit('Server', r.pick(SERVERS)));
+  const types = v === 'principal' ? ['User', 'Group', 'acme::Team'] : ['Tool', 'Server'];
+  const target = () => (v === 'principal' ? r.chance(0.4) ? lit('User', r.pick(USERS)) : r.chance(0.3) ? lit('acme::Team', r.pick(TEAMS)) : lit('Group', r.pick(GROUPS)) : r.chance(0.5) ? lit('Tool', r.pick(TOOLS)) : lit('Server', r.pick(SERVERS)));
   switch (r.int(7)) {
     case 0: return `${v} == ${target()}`;
     case 1: return `${v} in ${target()}`;
