@@ -18,12 +18,30 @@ struct EvalError {
 
 class Evaluator {
  public:
-  Evaluator(const Request& r, const Entities& e) : req_(r), ents_(e) {}
+  Evaluator(const Value* vars, const Entities& e) : vars_(vars), ents_(e) {}
+
+  // The value of e without a copy when it names a stored one (a literal, a
+  // variable, an attribute of those); otherwise e is evaluated into scratch.
+  const Value& ref(const Expr& e, Value& scratch) const {
+    if (e.op == Op::Literal) return e.value;
+    if (e.op == Op::Variable) return vars_[static_cast<int>(e.var)];
+    if (e.op == Op::GetAttr) {
+      Value inner;
+      const Value& target = ref(e.args[0], inner);
+      const Value& attr = attr_ref(target, e.name);
+      if (&target != &inner) return attr;  // points into the request, a literal or the store
+      scratch = attr;                      // copy it out before `inner` goes
+      return scratch;
+    }
+    scratch = eval(e);
+    return scratch;
+  }
+
 
   Value eval(const Expr& e) const {
     switch (e.op) {
       case Op::Literal: return e.value;
-      case Op::Variable: return variable(e.var);
+      case Op::Variable: return vars_[static_cast<int>(e.var)];
       case Op::And: {
         if (!boolean(eval(e.args[0]))) return false;
         return boolean(eval(e.args[1]));
@@ -40,35 +58,52 @@ class Evaluator {
         return out;
       }
       case Op::If: return boolean(eval(e.args[0])) ? eval(e.args[1]) : eval(e.args[2]);
-      case Op::Eq: return eval(e.args[0]) == eval(e.args[1]);
-      case Op::Ne: return !(eval(e.args[0]) == eval(e.args[1]));
+      case Op::Eq: case Op::Ne: {
+        Value sa, sb;
+        bool eq = ref(e.args[0], sa) == ref(e.args[1], sb);
+        return e.op == Op::Eq ? eq : !eq;
+      }
       case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: return compare(e);
       case Op::Add: case Op::Sub: case Op::Mul: return arithmetic(e);
-      case Op::In: return in(eval(e.args[0]), eval(e.args[1]));
-      case Op::Has: return has(eval(e.args[0]), e.name);
-      case Op::GetAttr: return get_attr(eval(e.args[0]), e.name);
+      case Op::In: {
+        Value sa, sb;
+        const Value& a = ref(e.args[0], sa);
+        return in(a, ref(e.args[1], sb));
+      }
+      case Op::Has: {
+        Value sa;
+        return has(ref(e.args[0], sa), e.name);
+      }
+      case Op::GetAttr: {
+        Value sa;
+        return ref(e, sa);
+      }
       case Op::Like: {
-        Value v = eval(e.args[0]);
+        Value sv;
+        const Value& v = ref(e.args[0], sv);
         if (!v.is(Value::Kind::String)) type_error("string", v);
         return like(v.as_string(), e.pattern);
       }
       case Op::Is: {
-        Value v = eval(e.args[0]);
+        Value sv, sb;
+        const Value& v = ref(e.args[0], sv);
         if (!v.is(Value::Kind::Entity)) type_error("entity", v);
         bool type_ok = v.as_entity().type == e.name;
         if (e.args.size() == 1) return type_ok;
         if (!type_ok) return false;
-        return in(v, eval(e.args[1]));
+        return in(v, ref(e.args[1], sb));
       }
       case Op::Contains: {
-        Value s = eval(e.args[0]);
+        Value ss, sx;
+        const Value& s = ref(e.args[0], ss);
         if (!s.is(Value::Kind::Set)) type_error("set", s);
-        Value x = eval(e.args[1]);
+        const Value& x = ref(e.args[1], sx);
         return std::binary_search(s.as_set().begin(), s.as_set().end(), x);
       }
       case Op::ContainsAll: case Op::ContainsAny: return set_relation(e);
       case Op::IsEmpty: {
-        Value s = eval(e.args[0]);
+        Value ss;
+        const Value& s = ref(e.args[0], ss);
         if (!s.is(Value::Kind::Set)) type_error("set", s);
         return s.as_set().empty();
       }
@@ -90,18 +125,8 @@ class Evaluator {
   }
 
  private:
-  const Request& req_;
+  const Value* vars_;  // principal, action, resource, context
   const Entities& ents_;
-
-  Value variable(Var v) const {
-    switch (v) {
-      case Var::Principal: return req_.principal;
-      case Var::Action: return req_.action;
-      case Var::Resource: return req_.resource;
-      case Var::Context: return req_.context;
-    }
-    return false;
-  }
 
   static bool boolean(const Value& v) {
     if (!v.is(Value::Kind::Bool)) type_error("bool", v);
@@ -113,8 +138,10 @@ class Evaluator {
   }
 
   Value compare(const Expr& e) const {
-    Value a = eval(e.args[0]), b = eval(e.args[1]);
+    Value sa, sb;
+    const Value& a = ref(e.args[0], sa);
     if (!a.is(Value::Kind::Long)) type_error("long", a);
+    const Value& b = ref(e.args[1], sb);
     if (!b.is(Value::Kind::Long)) type_error("long", b);
     int64_t x = a.as_long(), y = b.as_long();
     switch (e.op) {
@@ -126,8 +153,9 @@ class Evaluator {
   }
 
   Value arithmetic(const Expr& e) const {
-    int64_t x = integer(eval(e.args[0]));
-    int64_t y = integer(eval(e.args[1]));
+    Value sa, sb;
+    int64_t x = integer(ref(e.args[0], sa));
+    int64_t y = integer(ref(e.args[1], sb));
     int64_t out;
     bool overflow = e.op == Op::Add ? __builtin_add_overflow(x, y, &out)
                   : e.op == Op::Sub ? __builtin_sub_overflow(x, y, &out)
@@ -159,8 +187,9 @@ class Evaluator {
     return ent && ent->attrs.as_record().count(attr) > 0;
   }
 
-  Value get_attr(const Value& v, const std::string& attr) const {
-    const ValueRecord* rec;
+  // A reference into v's record, or into the entity store.
+  const Value& attr_ref(const Value& v, const std::string& attr) const {
+    const ValueRecord* rec = nullptr;
     if (v.is(Value::Kind::Record)) {
       rec = &v.as_record();
     } else if (v.is(Value::Kind::Entity)) {
@@ -180,9 +209,10 @@ class Evaluator {
   }
 
   Value set_relation(const Expr& e) const {
-    Value a = eval(e.args[0]);
+    Value sa, sb;
+    const Value& a = ref(e.args[0], sa);
     if (!a.is(Value::Kind::Set)) type_error("set", a);
-    Value b = eval(e.args[1]);
+    const Value& b = ref(e.args[1], sb);
     if (!b.is(Value::Kind::Set)) type_error("set", b);
     const ValueSet &x = a.as_set(), &y = b.as_set();
     if (e.op == Op::ContainsAll) {
@@ -325,12 +355,18 @@ bool scope_matches(const Policy& p, const Request& r, const Entities& ents) {
   return true;
 }
 
-EvalOutcome evaluate(const Policy& p, const Request& r, const Entities& ents) {
-  if (!scope_matches(p, r, ents)) return {};
-  Evaluator ev(r, ents);
+RequestEvaluator::RequestEvaluator(const Request& request, const Entities& entities)
+    : vars_{Value(request.principal), Value(request.action), Value(request.resource), request.context},
+      request_(request),
+      entities_(entities) {}
+
+EvalOutcome RequestEvaluator::evaluate(const Policy& p) const {
+  if (!scope_matches(p, request_, entities_)) return {};
+  Evaluator ev(vars_, entities_);
   try {
     for (const auto& c : p.conditions) {
-      Value v = ev.eval(c.body);
+      Value scratch;
+      const Value& v = ev.ref(c.body, scratch);
       if (!v.is(Value::Kind::Bool)) type_error("bool", v);
       if (v.as_bool() != c.when) return {};
     }
@@ -338,6 +374,10 @@ EvalOutcome evaluate(const Policy& p, const Request& r, const Entities& ents) {
     return {false, e.message};
   }
   return {true, std::nullopt};
+}
+
+EvalOutcome evaluate(const Policy& p, const Request& r, const Entities& ents) {
+  return RequestEvaluator(r, ents).evaluate(p);
 }
 
 }  // namespace portcullis::policy

@@ -23,6 +23,21 @@ struct EvalOutcome {
   std::optional<std::string> error;  // set: the policy errored (and is not satisfied)
 };
 
+// Evaluates policies for one request. It builds the request's variables
+// once, so one instance serves every policy of a decision. The request and
+// entities must outlive it. Use from one thread at a time.
+class RequestEvaluator {
+ public:
+  RequestEvaluator(const Request& request, const Entities& entities);
+  EvalOutcome evaluate(const Policy& policy) const;
+
+ private:
+  Value vars_[4];  // principal, action, resource, context
+  const Request& request_;
+  const Entities& entities_;
+};
+
+// One policy, one request (a RequestEvaluator for a single use).
 EvalOutcome evaluate(const Policy& policy, const Request& request, const Entities& entities);
 
 // Whether the policy's scope matches the request (never errors).

@@ -105,8 +105,9 @@ Decision CedarPolicySet::authorize(const Request& request, const Entities& entit
   Decision d;
   std::vector<const Policy*> permits;
   bool forbidden = false;
+  RequestEvaluator evaluator(request, entities);
   for (const auto& p : *policies_) {
-    EvalOutcome o = evaluate(p, request, entities);
+    EvalOutcome o = evaluator.evaluate(p);
     if (o.error) {
       d.errors.push_back({p.id, std::move(*o.error)});
     } else if (o.satisfied) {
