@@ -14,7 +14,9 @@ struct SourcePos {
   std::string file;
   int line = 1;
   int col = 1;
-  std::string format() const { return file + ":" + std::to_string(line) + ":" + std::to_string(col); }
+  std::string format() const {
+    return file + ":" + std::to_string(line) + ":" + std::to_string(col);
+  }
 };
 
 enum class Var : uint8_t { Principal, Action, Resource, Context };
@@ -22,19 +24,45 @@ enum class Var : uint8_t { Principal, Action, Resource, Context };
 enum class Op : uint8_t {
   Literal,   // value
   Variable,  // var
-  And, Or, Not, Neg, If,
-  Eq, Ne, Lt, Le, Gt, Ge, Add, Sub, Mul,
+  And,
+  Or,
+  Not,
+  Neg,
+  If,
+  Eq,
+  Ne,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  Add,
+  Sub,
+  Mul,
   In,
   Has,      // args[0] has name
   GetAttr,  // args[0].name
   Like,     // args[0] like pattern
   Is,       // args[0] is name [in args[1]]
-  Contains, ContainsAll, ContainsAny, IsEmpty, GetTag, HasTag,
+  Contains,
+  ContainsAll,
+  ContainsAny,
+  IsEmpty,
+  GetTag,
+  HasTag,
   SetLit,     // [args...]
   RecordLit,  // {keys[i]: args[i]}
   // Extension functions; methods take their receiver as args[0].
-  IpFn, DecimalFn, IsIpv4, IsIpv6, IsLoopback, IsMulticast, IsInRange,
-  LessThan, LessThanOrEqual, GreaterThan, GreaterThanOrEqual,
+  IpFn,
+  DecimalFn,
+  IsIpv4,
+  IsIpv6,
+  IsLoopback,
+  IsMulticast,
+  IsInRange,
+  LessThan,
+  LessThanOrEqual,
+  GreaterThan,
+  GreaterThanOrEqual,
   // An extension call with the wrong number of arguments: Cedar parses it
   // and fails when it is evaluated. name holds the message.
   ArityError,
@@ -43,8 +71,8 @@ enum class Op : uint8_t {
 struct Expr {
   Op op = Op::Literal;
   Var var = Var::Context;
-  Value value;                    // Literal
-  std::string name;               // attribute, entity type of `is`
+  Value value;       // Literal
+  std::string name;  // attribute, entity type of `is`
   std::vector<Expr> args;
   std::vector<std::string> keys;  // RecordLit
   std::vector<int32_t> pattern;   // Like: code points, kWildcard for `*`

@@ -20,7 +20,8 @@ int usage(const std::string& msg) {
 
 Json decision_json(const Decision& d) {
   Json errors = Json::array();
-  for (const auto& e : d.errors) errors.push_back({{"policy", e.policy_id}, {"message", e.message}});
+  for (const auto& e : d.errors)
+    errors.push_back({{"policy", e.policy_id}, {"message", e.message}});
   return {{"decision", d.allow ? "allow" : "deny"}, {"reasons", d.reasons}, {"errors", errors}};
 }
 
@@ -35,10 +36,14 @@ int run_authorize_cli(const std::vector<std::string>& args) {
       return 0;
     }
     if (i + 1 >= args.size()) return usage(a + " needs a value");
-    if (a == "--policies") dir = args[++i];
-    else if (a == "--entities") entities = args[++i];
-    else if (a == "--request") request_file = args[++i];
-    else return usage("unknown option '" + a + "'");
+    if (a == "--policies")
+      dir = args[++i];
+    else if (a == "--entities")
+      entities = args[++i];
+    else if (a == "--request")
+      request_file = args[++i];
+    else
+      return usage("unknown option '" + a + "'");
   }
   if (dir.empty() || request_file.empty()) return usage("--policies and --request are required");
   auto set = CedarPolicySet::load_dir(dir, entities);
@@ -85,7 +90,8 @@ size_t check_policy_folder(const std::string& config_dir, std::ostream& out, std
   for (const auto& p : problems) err << p << "\n";
   if (problems.empty()) {
     auto set = CedarPolicySet::load_dir(dir);
-    if (set.ok()) out << "policies OK: " << set->policies().size() << " Cedar policies in " << dir << "\n";
+    if (set.ok())
+      out << "policies OK: " << set->policies().size() << " Cedar policies in " << dir << "\n";
   }
   return problems.size();
 }

@@ -26,7 +26,8 @@ Result<Entities> Entities::build(std::vector<Entity> list, std::shared_ptr<const
         const auto& pa = out.own_.at(p).ancestors;
         anc.insert(pa.begin(), pa.end());
       } else if (out.base_) {
-        if (const Stored* b = out.base_->find(p)) anc.insert(b->ancestors.begin(), b->ancestors.end());
+        if (const Stored* b = out.base_->find(p))
+          anc.insert(b->ancestors.begin(), b->ancestors.end());
       }
     }
   };

@@ -38,7 +38,8 @@ class Entities {
 
   Entities() = default;
   // Fails on a uid listed twice.
-  static Result<Entities> build(std::vector<Entity> list, std::shared_ptr<const Entities> base = nullptr);
+  static Result<Entities> build(std::vector<Entity> list,
+                                std::shared_ptr<const Entities> base = nullptr);
 
   const Stored* find(const EntityUid& uid) const;
   // Cedar's `child in ancestor`: equal, or ancestor is among child's ancestors.

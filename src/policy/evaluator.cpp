@@ -13,7 +13,8 @@ struct EvalError {
 };
 
 [[noreturn]] void type_error(const char* expected, const Value& got) {
-  throw EvalError{std::string("type error: expected ") + expected + ", got " + kind_name(got.kind())};
+  throw EvalError{std::string("type error: expected ") + expected + ", got " +
+                  kind_name(got.kind())};
 }
 
 class Evaluator {
@@ -37,11 +38,12 @@ class Evaluator {
     return scratch;
   }
 
-
   Value eval(const Expr& e) const {
     switch (e.op) {
-      case Op::Literal: return e.value;
-      case Op::Variable: return vars_[static_cast<int>(e.var)];
+      case Op::Literal:
+        return e.value;
+      case Op::Variable:
+        return vars_[static_cast<int>(e.var)];
       case Op::And: {
         if (!boolean(eval(e.args[0]))) return false;
         return boolean(eval(e.args[1]));
@@ -50,21 +52,32 @@ class Evaluator {
         if (boolean(eval(e.args[0]))) return true;
         return boolean(eval(e.args[1]));
       }
-      case Op::Not: return !boolean(eval(e.args[0]));
+      case Op::Not:
+        return !boolean(eval(e.args[0]));
       case Op::Neg: {
         int64_t v = integer(eval(e.args[0])), out;
         if (__builtin_sub_overflow(int64_t{0}, v, &out))
-          throw EvalError{"integer overflow while attempting to negate `" + std::to_string(v) + "`"};
+          throw EvalError{"integer overflow while attempting to negate `" + std::to_string(v) +
+                          "`"};
         return out;
       }
-      case Op::If: return boolean(eval(e.args[0])) ? eval(e.args[1]) : eval(e.args[2]);
-      case Op::Eq: case Op::Ne: {
+      case Op::If:
+        return boolean(eval(e.args[0])) ? eval(e.args[1]) : eval(e.args[2]);
+      case Op::Eq:
+      case Op::Ne: {
         Value sa, sb;
         bool eq = ref(e.args[0], sa) == ref(e.args[1], sb);
         return e.op == Op::Eq ? eq : !eq;
       }
-      case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: return compare(e);
-      case Op::Add: case Op::Sub: case Op::Mul: return arithmetic(e);
+      case Op::Lt:
+      case Op::Le:
+      case Op::Gt:
+      case Op::Ge:
+        return compare(e);
+      case Op::Add:
+      case Op::Sub:
+      case Op::Mul:
+        return arithmetic(e);
       case Op::In: {
         Value sa, sb;
         const Value& a = ref(e.args[0], sa);
@@ -100,14 +113,18 @@ class Evaluator {
         const Value& x = ref(e.args[1], sx);
         return std::binary_search(s.as_set().begin(), s.as_set().end(), x);
       }
-      case Op::ContainsAll: case Op::ContainsAny: return set_relation(e);
+      case Op::ContainsAll:
+      case Op::ContainsAny:
+        return set_relation(e);
       case Op::IsEmpty: {
         Value ss;
         const Value& s = ref(e.args[0], ss);
         if (!s.is(Value::Kind::Set)) type_error("set", s);
         return s.as_set().empty();
       }
-      case Op::GetTag: case Op::HasTag: return tag(e);
+      case Op::GetTag:
+      case Op::HasTag:
+        return tag(e);
       case Op::SetLit: {
         ValueSet items;
         items.reserve(e.args.size());
@@ -119,8 +136,10 @@ class Evaluator {
         for (size_t i = 0; i < e.args.size(); ++i) r.emplace(e.keys[i], eval(e.args[i]));
         return Value::record(std::move(r));
       }
-      case Op::ArityError: throw EvalError{e.name};
-      default: return extension(e);
+      case Op::ArityError:
+        throw EvalError{e.name};
+      default:
+        return extension(e);
     }
   }
 
@@ -145,10 +164,14 @@ class Evaluator {
     if (!b.is(Value::Kind::Long)) type_error("long", b);
     int64_t x = a.as_long(), y = b.as_long();
     switch (e.op) {
-      case Op::Lt: return x < y;
-      case Op::Le: return x <= y;
-      case Op::Gt: return x > y;
-      default: return x >= y;
+      case Op::Lt:
+        return x < y;
+      case Op::Le:
+        return x <= y;
+      case Op::Gt:
+        return x > y;
+      default:
+        return x >= y;
     }
   }
 
@@ -157,13 +180,13 @@ class Evaluator {
     int64_t x = integer(ref(e.args[0], sa));
     int64_t y = integer(ref(e.args[1], sb));
     int64_t out;
-    bool overflow = e.op == Op::Add ? __builtin_add_overflow(x, y, &out)
-                  : e.op == Op::Sub ? __builtin_sub_overflow(x, y, &out)
-                                    : __builtin_mul_overflow(x, y, &out);
+    bool overflow = e.op == Op::Add   ? __builtin_add_overflow(x, y, &out)
+                    : e.op == Op::Sub ? __builtin_sub_overflow(x, y, &out)
+                                      : __builtin_mul_overflow(x, y, &out);
     if (overflow) {
       const char* verb = e.op == Op::Add ? "add" : e.op == Op::Sub ? "subtract" : "multiply";
-      throw EvalError{std::string("integer overflow while attempting to ") + verb + " the values `" +
-                      std::to_string(x) + "` and `" + std::to_string(y) + "`"};
+      throw EvalError{std::string("integer overflow while attempting to ") + verb +
+                      " the values `" + std::to_string(x) + "` and `" + std::to_string(y) + "`"};
     }
     return out;
   }
@@ -198,7 +221,8 @@ class Evaluator {
       rec = &ent->attrs.as_record();
       auto it = rec->find(attr);
       if (it == rec->end())
-        throw EvalError{"`" + v.as_entity().to_string() + "` does not have the attribute `" + attr + "`"};
+        throw EvalError{"`" + v.as_entity().to_string() + "` does not have the attribute `" + attr +
+                        "`"};
       return it->second;
     } else {
       type_error("entity or record", v);
@@ -235,7 +259,8 @@ class Evaluator {
     if (!ent) throw EvalError{"entity `" + target.as_entity().to_string() + "` does not exist"};
     auto it = ent->tags.as_record().find(key.as_string());
     if (it == ent->tags.as_record().end())
-      throw EvalError{"`" + target.as_entity().to_string() + "` does not have the tag `" + key.as_string() + "`"};
+      throw EvalError{"`" + target.as_entity().to_string() + "` does not have the tag `" +
+                      key.as_string() + "`"};
     return it->second;
   }
 
@@ -290,34 +315,45 @@ class Evaluator {
       case Op::IpFn: {
         if (!a.is(Value::Kind::String)) type_error("string", a);
         auto ip = parse_ip(a.as_string());
-        if (!ip.ok()) throw EvalError{"error while evaluating `ipaddr` extension function: " + ip.error()};
+        if (!ip.ok())
+          throw EvalError{"error while evaluating `ipaddr` extension function: " + ip.error()};
         return ip.value();
       }
       case Op::DecimalFn: {
         if (!a.is(Value::Kind::String)) type_error("string", a);
         auto d = parse_decimal(a.as_string());
-        if (!d.ok()) throw EvalError{"error while evaluating `decimal` extension function: " + d.error()};
+        if (!d.ok())
+          throw EvalError{"error while evaluating `decimal` extension function: " + d.error()};
         return d.value();
       }
-      case Op::IsIpv4: return !ip_arg(a).v6;
-      case Op::IsIpv6: return ip_arg(a).v6;
-      case Op::IsLoopback: return ip_is_loopback(ip_arg(a));
-      case Op::IsMulticast: return ip_is_multicast(ip_arg(a));
+      case Op::IsIpv4:
+        return !ip_arg(a).v6;
+      case Op::IsIpv6:
+        return ip_arg(a).v6;
+      case Op::IsLoopback:
+        return ip_is_loopback(ip_arg(a));
+      case Op::IsMulticast:
+        return ip_is_multicast(ip_arg(a));
       case Op::IsInRange: {
         const IpAddr& x = ip_arg(a);
         Value b = eval(e.args[1]);
         return ip_in_range(x, ip_arg(b));
       }
-      default: break;
+      default:
+        break;
     }
     int64_t x = dec_arg(a).scaled;
     Value b = eval(e.args[1]);
     int64_t y = dec_arg(b).scaled;
     switch (e.op) {
-      case Op::LessThan: return x < y;
-      case Op::LessThanOrEqual: return x <= y;
-      case Op::GreaterThan: return x > y;
-      default: return x >= y;
+      case Op::LessThan:
+        return x < y;
+      case Op::LessThanOrEqual:
+        return x <= y;
+      case Op::GreaterThan:
+        return x > y;
+      default:
+        return x >= y;
     }
   }
 };
@@ -325,9 +361,12 @@ class Evaluator {
 bool constraint_matches(const ScopeConstraint& c, const EntityUid& uid, const Entities& ents) {
   using K = ScopeConstraint::Kind;
   switch (c.kind) {
-    case K::Any: return true;
-    case K::Eq: return uid == c.entities[0];
-    case K::Is: return uid.type == c.type;
+    case K::Any:
+      return true;
+    case K::Eq:
+      return uid == c.entities[0];
+    case K::Is:
+      return uid.type == c.type;
     case K::IsIn:
       if (uid.type != c.type) return false;
       [[fallthrough]];
@@ -348,7 +387,8 @@ bool scope_matches(const Policy& p, const Request& r, const Entities& ents) {
       {&p.action, &r.action}, {&p.resource, &r.resource}, {&p.principal, &r.principal}};
   for (bool lookups : {false, true}) {
     for (const auto& [c, uid] : parts) {
-      bool is_lookup = c->kind == ScopeConstraint::Kind::In || c->kind == ScopeConstraint::Kind::IsIn;
+      bool is_lookup =
+          c->kind == ScopeConstraint::Kind::In || c->kind == ScopeConstraint::Kind::IsIn;
       if (is_lookup == lookups && !constraint_matches(*c, *uid, ents)) return false;
     }
   }
@@ -356,7 +396,8 @@ bool scope_matches(const Policy& p, const Request& r, const Entities& ents) {
 }
 
 RequestEvaluator::RequestEvaluator(const Request& request, const Entities& entities)
-    : vars_{Value(request.principal), Value(request.action), Value(request.resource), request.context},
+    : vars_{Value(request.principal), Value(request.action), Value(request.resource),
+            request.context},
       request_(request),
       entities_(entities) {}
 

@@ -20,7 +20,8 @@ Result<Decimal> parse_decimal(std::string_view text) {
   if (dot == std::string_view::npos || !digits(s.substr(0, dot)) || !digits(s.substr(dot + 1)))
     return fail("`" + std::string(text) + "` is not a well-formed decimal value");
   std::string_view frac = s.substr(dot + 1);
-  if (frac.size() > 4) return fail("too many digits after the decimal in `" + std::string(text) + "`");
+  if (frac.size() > 4)
+    return fail("too many digits after the decimal in `" + std::string(text) + "`");
   // Accumulate as a negative number so that the minimum value fits.
   int64_t acc = 0;
   auto push = [&acc](char c) {
@@ -44,23 +45,30 @@ Result<IpAddr> parse_ip(std::string_view text) {
   IpAddr ip;
   if (s.find(':') != std::string::npos) {
     if (s.find('.') != std::string::npos)
-      return fail("We do not accept IPv4 embedded in IPv6 (e.g., ::ffff:127.0.0.1). Found: `" + std::string(text) + "`");
-    if (inet_pton(AF_INET6, s.c_str(), ip.bytes.data()) != 1) return fail("invalid IP address: " + std::string(text));
+      return fail("We do not accept IPv4 embedded in IPv6 (e.g., ::ffff:127.0.0.1). Found: `" +
+                  std::string(text) + "`");
+    if (inet_pton(AF_INET6, s.c_str(), ip.bytes.data()) != 1)
+      return fail("invalid IP address: " + std::string(text));
     ip.v6 = true;
     ip.prefix = 128;
   } else {
-    if (inet_pton(AF_INET, s.c_str(), ip.bytes.data()) != 1) return fail("invalid IP address: " + std::string(text));
+    if (inet_pton(AF_INET, s.c_str(), ip.bytes.data()) != 1)
+      return fail("invalid IP address: " + std::string(text));
     ip.prefix = 32;
   }
   if (text.find('/') != std::string_view::npos) {
     size_t limit = ip.v6 ? 128 : 32;
-    if (prefix.empty() || prefix.size() > (ip.v6 ? 3u : 2u)) return fail("error parsing prefix of " + std::string(text));
+    if (prefix.empty() || prefix.size() > (ip.v6 ? 3u : 2u))
+      return fail("error parsing prefix of " + std::string(text));
     unsigned n = 0;
     for (char c : prefix) {
-      if (!std::isdigit(static_cast<unsigned char>(c))) return fail("error parsing prefix of " + std::string(text));
+      if (!std::isdigit(static_cast<unsigned char>(c)))
+        return fail("error parsing prefix of " + std::string(text));
       n = n * 10 + unsigned(c - '0');
     }
-    if (n > limit) return fail("error parsing prefix: " + prefix + " is larger than the limit " + std::to_string(limit));
+    if (n > limit)
+      return fail("error parsing prefix: " + prefix + " is larger than the limit " +
+                  std::to_string(limit));
     ip.prefix = static_cast<uint8_t>(n);
   }
   return ip;

@@ -16,7 +16,7 @@ Result<Decimal> parse_decimal(std::string_view text);
 Result<IpAddr> parse_ip(std::string_view text);
 
 bool ip_in_range(const IpAddr& ip, const IpAddr& range);  // every address of ip is in range
-bool ip_is_loopback(const IpAddr& ip);                     // the whole range is loopback
+bool ip_is_loopback(const IpAddr& ip);                    // the whole range is loopback
 bool ip_is_multicast(const IpAddr& ip);
 
 }  // namespace portcullis::policy

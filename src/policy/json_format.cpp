@@ -19,8 +19,10 @@ Result<Value> extension_from_json(const Json& x) {
   if (!x.is_object() || !x.contains("fn") || !x["fn"].is_string())
     return fail("__extn needs {\"fn\": ..., \"arg\": ...}");
   const Json* arg = x.contains("arg") ? &x["arg"] : nullptr;
-  if (!arg && x.contains("args") && x["args"].is_array() && x["args"].size() == 1) arg = &x["args"][0];
-  if (!arg || !arg->is_string()) return fail("__extn " + x["fn"].get<std::string>() + " needs one string argument");
+  if (!arg && x.contains("args") && x["args"].is_array() && x["args"].size() == 1)
+    arg = &x["args"][0];
+  if (!arg || !arg->is_string())
+    return fail("__extn " + x["fn"].get<std::string>() + " needs one string argument");
   std::string fn = x["fn"].get<std::string>();
   const std::string& s = arg->get_ref<const std::string&>();
   if (fn == "ip" || fn == "ipaddr") {
@@ -40,14 +42,17 @@ Result<Value> extension_from_json(const Json& x) {
 
 Result<Value> value_from_json(const Json& j) {
   switch (j.type()) {
-    case Json::value_t::boolean: return Value(j.get<bool>());
-    case Json::value_t::number_integer: return Value(j.get<int64_t>());
+    case Json::value_t::boolean:
+      return Value(j.get<bool>());
+    case Json::value_t::number_integer:
+      return Value(j.get<int64_t>());
     case Json::value_t::number_unsigned: {
       uint64_t u = j.get<uint64_t>();
       if (u > uint64_t(INT64_MAX)) return fail("integer " + j.dump() + " is out of range");
       return Value(int64_t(u));
     }
-    case Json::value_t::string: return Value(j.get<std::string>());
+    case Json::value_t::string:
+      return Value(j.get<std::string>());
     case Json::value_t::array: {
       ValueSet items;
       for (const auto& e : j) {
@@ -72,7 +77,8 @@ Result<Value> value_from_json(const Json& j) {
       }
       return Value::record(std::move(r));
     }
-    default: return fail("unsupported JSON value " + j.dump() + " (Cedar has no null or floating point)");
+    default:
+      return fail("unsupported JSON value " + j.dump() + " (Cedar has no null or floating point)");
   }
 }
 
@@ -89,7 +95,8 @@ Result<std::vector<Entity>> entities_from_json(const Json& j) {
       if (!e.contains(field)) continue;
       auto rec = value_from_json(e[field]);
       if (!rec.ok()) return fail(ent.uid.to_string() + ": " + rec.error());
-      if (!rec->is(Value::Kind::Record)) return fail(ent.uid.to_string() + ": " + field + " must be an object");
+      if (!rec->is(Value::Kind::Record))
+        return fail(ent.uid.to_string() + ": " + field + " must be an object");
       (std::string(field) == "attrs" ? ent.attrs : ent.tags) = rec->as_record();
     }
     if (e.contains("parents")) {

@@ -41,13 +41,27 @@ Result<std::string> unescape(std::string_view raw) {
     if (++i >= raw.size()) return fail("unterminated escape");
     char e = raw[i];
     switch (e) {
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      case '0': out += '\0'; break;
-      case '\\': out += '\\'; break;
-      case '\'': out += '\''; break;
-      case '"': out += '"'; break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case '0':
+        out += '\0';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '\'':
+        out += '\'';
+        break;
+      case '"':
+        out += '"';
+        break;
       case 'x': {
         if (i + 2 >= raw.size()) return fail("invalid \\x escape");
         std::string hex(raw.substr(i + 1, 2));
@@ -63,18 +77,23 @@ Result<std::string> unescape(std::string_view raw) {
       case 'u': {
         if (i + 1 >= raw.size() || raw[i + 1] != '{') return fail("invalid \\u escape");
         size_t close = raw.find('}', i + 2);
-        if (close == std::string_view::npos || close == i + 2 || close - (i + 2) > 6) return fail("invalid \\u escape");
+        if (close == std::string_view::npos || close == i + 2 || close - (i + 2) > 6)
+          return fail("invalid \\u escape");
         uint32_t cp = 0;
         for (size_t k = i + 2; k < close; ++k) {
           if (!std::isxdigit(static_cast<unsigned char>(raw[k]))) return fail("invalid \\u escape");
-          cp = cp * 16 + uint32_t(std::isdigit(static_cast<unsigned char>(raw[k])) ? raw[k] - '0' : (std::tolower(raw[k]) - 'a' + 10));
+          cp = cp * 16 + uint32_t(std::isdigit(static_cast<unsigned char>(raw[k]))
+                                      ? raw[k] - '0'
+                                      : (std::tolower(raw[k]) - 'a' + 10));
         }
-        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return fail("invalid \\u escape: not a scalar value");
+        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+          return fail("invalid \\u escape: not a scalar value");
         append_utf8(out, cp);
         i = close;
         break;
       }
-      default: return fail(std::string("invalid escape `\\") + e + "`");
+      default:
+        return fail(std::string("invalid escape `\\") + e + "`");
     }
   }
   return out;
@@ -122,7 +141,8 @@ Result<std::vector<Token>> lex(std::string_view src) {
       size_t j = i + 1;
       while (j < src.size() && src[j] != '"') {
         if (src[j] == '\\') ++j;
-        if (j < src.size() && src[j] == '\n') return err(i, "newline in string literal is not allowed here");
+        if (j < src.size() && src[j] == '\n')
+          return err(i, "newline in string literal is not allowed here");
         ++j;
       }
       if (j >= src.size()) return err(i, "unterminated string literal");
@@ -131,14 +151,18 @@ Result<std::vector<Token>> lex(std::string_view src) {
       i = j + 1;
     } else {
       auto two = src.substr(i, 2);
-      struct P { std::string_view s; Tok k; };
+      struct P {
+        std::string_view s;
+        Tok k;
+      };
       static constexpr P kPunct[] = {
-          {"==", Tok::Eq}, {"!=", Tok::Ne}, {"<=", Tok::Le}, {">=", Tok::Ge}, {"&&", Tok::AndAnd},
-          {"||", Tok::OrOr}, {"::", Tok::ColonColon}, {"(", Tok::LParen}, {")", Tok::RParen},
-          {"[", Tok::LBracket}, {"]", Tok::RBracket}, {"{", Tok::LBrace}, {"}", Tok::RBrace},
-          {",", Tok::Comma}, {";", Tok::Semi}, {".", Tok::Dot}, {":", Tok::Colon}, {"@", Tok::At},
-          {"?", Tok::Question}, {"<", Tok::Lt}, {">", Tok::Gt}, {"!", Tok::Bang}, {"+", Tok::Plus},
-          {"-", Tok::Minus}, {"*", Tok::Star}, {"=", Tok::Assign}};
+          {"==", Tok::Eq},     {"!=", Tok::Ne},      {"<=", Tok::Le},         {">=", Tok::Ge},
+          {"&&", Tok::AndAnd}, {"||", Tok::OrOr},    {"::", Tok::ColonColon}, {"(", Tok::LParen},
+          {")", Tok::RParen},  {"[", Tok::LBracket}, {"]", Tok::RBracket},    {"{", Tok::LBrace},
+          {"}", Tok::RBrace},  {",", Tok::Comma},    {";", Tok::Semi},        {".", Tok::Dot},
+          {":", Tok::Colon},   {"@", Tok::At},       {"?", Tok::Question},    {"<", Tok::Lt},
+          {">", Tok::Gt},      {"!", Tok::Bang},     {"+", Tok::Plus},        {"-", Tok::Minus},
+          {"*", Tok::Star},    {"=", Tok::Assign}};
       bool found = false;
       for (const auto& p : kPunct) {
         if ((p.s.size() == 2 && two == p.s) || (p.s.size() == 1 && c == p.s[0])) {

@@ -20,15 +20,24 @@ struct Method {
   size_t args;  // not counting the receiver
   bool extension() const { return op >= Op::IsIpv4; }
 };
-constexpr Method kMethods[] = {
-    {"contains", Op::Contains, 1},    {"containsAll", Op::ContainsAll, 1}, {"containsAny", Op::ContainsAny, 1},
-    {"isEmpty", Op::IsEmpty, 0},      {"getTag", Op::GetTag, 1},           {"hasTag", Op::HasTag, 1},
-    {"isIpv4", Op::IsIpv4, 0},        {"isIpv6", Op::IsIpv6, 0},           {"isLoopback", Op::IsLoopback, 0},
-    {"isMulticast", Op::IsMulticast, 0}, {"isInRange", Op::IsInRange, 1},  {"lessThan", Op::LessThan, 1},
-    {"lessThanOrEqual", Op::LessThanOrEqual, 1}, {"greaterThan", Op::GreaterThan, 1},
-    {"greaterThanOrEqual", Op::GreaterThanOrEqual, 1}};
+constexpr Method kMethods[] = {{"contains", Op::Contains, 1},
+                               {"containsAll", Op::ContainsAll, 1},
+                               {"containsAny", Op::ContainsAny, 1},
+                               {"isEmpty", Op::IsEmpty, 0},
+                               {"getTag", Op::GetTag, 1},
+                               {"hasTag", Op::HasTag, 1},
+                               {"isIpv4", Op::IsIpv4, 0},
+                               {"isIpv6", Op::IsIpv6, 0},
+                               {"isLoopback", Op::IsLoopback, 0},
+                               {"isMulticast", Op::IsMulticast, 0},
+                               {"isInRange", Op::IsInRange, 1},
+                               {"lessThan", Op::LessThan, 1},
+                               {"lessThanOrEqual", Op::LessThanOrEqual, 1},
+                               {"greaterThan", Op::GreaterThan, 1},
+                               {"greaterThanOrEqual", Op::GreaterThanOrEqual, 1}};
 
-const std::set<std::string, std::less<>> kReserved = {"true", "false", "if", "then", "else", "in", "is", "like", "has", "__cedar"};
+const std::set<std::string, std::less<>> kReserved = {"true", "false", "if",   "then", "else",
+                                                      "in",   "is",    "like", "has",  "__cedar"};
 
 class Parser {
  public:
@@ -53,8 +62,12 @@ class Parser {
   const Token& next() { return t_[i_ < t_.size() - 1 ? i_++ : i_]; }
   bool at(Tok k) const { return peek().kind == k; }
   bool at_word(std::string_view w) const { return peek().kind == Tok::Ident && peek().text == w; }
-  [[noreturn]] void error(const Token& at, std::string msg) const { throw ParseError{at.line, at.col, std::move(msg)}; }
-  std::string shown(const Token& t) const { return t.kind == Tok::End ? "end of input" : "`" + t.text + "`"; }
+  [[noreturn]] void error(const Token& at, std::string msg) const {
+    throw ParseError{at.line, at.col, std::move(msg)};
+  }
+  std::string shown(const Token& t) const {
+    return t.kind == Tok::End ? "end of input" : "`" + t.text + "`";
+  }
   const Token& expect(Tok k, std::string_view what) {
     if (!at(k)) error(peek(), "expected " + std::string(what) + ", found " + shown(peek()));
     return next();
@@ -65,7 +78,8 @@ class Parser {
   }
   // An identifier used as an attribute, record key or type name.
   const std::string& name_ok(const Token& t) const {
-    if (kReserved.count(t.text)) error(t, "this identifier is reserved and cannot be used: " + t.text);
+    if (kReserved.count(t.text))
+      error(t, "this identifier is reserved and cannot be used: " + t.text);
     if (t.text.find("__cedar") != std::string::npos)
       error(t, "The name `" + t.text + "` contains `__cedar`, which is reserved");
     return t.text;
@@ -89,13 +103,17 @@ class Parser {
         value = string_lit(expect(Tok::String, "a string"));
         expect(Tok::RParen, "`)`");
       }
-      if (!p.annotations.emplace(key.text, value).second) error(key, "duplicate annotation: @" + key.text);
+      if (!p.annotations.emplace(key.text, value).second)
+        error(key, "duplicate annotation: @" + key.text);
     }
     if (auto it = p.annotations.find("id"); it != p.annotations.end()) p.id = it->second;
     const Token& eff = peek();
-    if (at_word("permit")) p.permit = true;
-    else if (at_word("forbid")) p.permit = false;
-    else error(eff, "expected `permit` or `forbid`, found " + shown(eff));
+    if (at_word("permit"))
+      p.permit = true;
+    else if (at_word("forbid"))
+      p.permit = false;
+    else
+      error(eff, "expected `permit` or `forbid`, found " + shown(eff));
     next();
     expect(Tok::LParen, "`(`");
     p.principal = scope("principal", false);
@@ -222,8 +240,15 @@ class Parser {
 
   bool at_relop() const {
     switch (peek().kind) {
-      case Tok::Eq: case Tok::Ne: case Tok::Lt: case Tok::Le: case Tok::Gt: case Tok::Ge: return true;
-      default: return at_word("in") || at_word("has") || at_word("like") || at_word("is");
+      case Tok::Eq:
+      case Tok::Ne:
+      case Tok::Lt:
+      case Tok::Le:
+      case Tok::Gt:
+      case Tok::Ge:
+        return true;
+      default:
+        return at_word("in") || at_word("has") || at_word("like") || at_word("is");
     }
   }
 
@@ -246,12 +271,19 @@ class Parser {
         out.args.push_back(add());
       }
     } else {
-      Op o = op.kind == Tok::Eq ? Op::Eq : op.kind == Tok::Ne ? Op::Ne : op.kind == Tok::Lt ? Op::Lt
-           : op.kind == Tok::Le ? Op::Le : op.kind == Tok::Gt ? Op::Gt : op.kind == Tok::Ge ? Op::Ge : Op::In;
+      Op o = op.kind == Tok::Eq   ? Op::Eq
+             : op.kind == Tok::Ne ? Op::Ne
+             : op.kind == Tok::Lt ? Op::Lt
+             : op.kind == Tok::Le ? Op::Le
+             : op.kind == Tok::Gt ? Op::Gt
+             : op.kind == Tok::Ge ? Op::Ge
+                                  : Op::In;
       out = node(o, pos, {std::move(left), add()});
     }
     if (at_relop())
-      error(peek(), "multiple relational operators (>, ==, in, etc.) must be used with parentheses to make ordering explicit");
+      error(peek(),
+            "multiple relational operators (>, ==, in, etc.) must be used with parentheses to make "
+            "ordering explicit");
     return out;
   }
 
@@ -305,7 +337,8 @@ class Parser {
       } else if (raw[i] == '\\') {
         size_t end = i + 2;
         if (i + 1 < raw.size() && raw[i + 1] == 'x') end = i + 4;
-        if (i + 1 < raw.size() && raw[i + 1] == 'u') end = raw.find('}', i) == std::string::npos ? raw.size() : raw.find('}', i) + 1;
+        if (i + 1 < raw.size() && raw[i + 1] == 'u')
+          end = raw.find('}', i) == std::string::npos ? raw.size() : raw.find('}', i) + 1;
         auto decoded = unescape(raw.substr(i, std::min(end, raw.size()) - i));
         if (!decoded.ok()) error(t, decoded.error());
         push_utf8(decoded.value());
@@ -325,7 +358,8 @@ class Parser {
     while (at(Tok::Plus) || at(Tok::Minus)) {
       const Token& op = next();
       Expr right = mult();
-      left = node(op.kind == Tok::Plus ? Op::Add : Op::Sub, pos_of(op), {std::move(left), std::move(right)});
+      left = node(op.kind == Tok::Plus ? Op::Add : Op::Sub, pos_of(op),
+                  {std::move(left), std::move(right)});
     }
     return left;
   }
@@ -348,7 +382,9 @@ class Parser {
     Tok kind = peek().kind;
     std::vector<SourcePos> ops;
     while (at(kind)) ops.push_back(pos_of(next()));
-    if (ops.size() > 4) error(peek(), std::string("too many occurrences of `") + (kind == Tok::Bang ? "!" : "-") + "`");
+    if (ops.size() > 4)
+      error(peek(),
+            std::string("too many occurrences of `") + (kind == Tok::Bang ? "!" : "-") + "`");
     if (at(Tok::Bang) || at(Tok::Minus)) error(peek(), "unexpected token " + shown(peek()));
     Expr e;
     if (kind == Tok::Minus && at(Tok::Int)) {
@@ -373,7 +409,8 @@ class Parser {
       v = v * 10 + uint64_t(c - '0');
     }
     uint64_t limit = negative ? uint64_t(INT64_MAX) + 1 : uint64_t(INT64_MAX);
-    if (v > limit) error(t, "integer literal `" + std::string(negative ? "-" : "") + t.text + "` is too large");
+    if (v > limit)
+      error(t, "integer literal `" + std::string(negative ? "-" : "") + t.text + "` is too large");
     return negative ? int64_t(0 - v) : int64_t(v);
   }
 
@@ -401,7 +438,8 @@ class Parser {
           if (!m) error(name, "`" + name.text + "` is not a valid method");
           std::vector<Expr> args = call_args();
           if (args.size() != m->args && !m->extension())
-            error(name, "call to `" + name.text + "` requires exactly " + std::to_string(m->args) + " argument(s)");
+            error(name, "call to `" + name.text + "` requires exactly " + std::to_string(m->args) +
+                            " argument(s)");
           std::string arity = arity_message(name.text, m->args + 1, args.size() + 1);
           Op op = args.size() == m->args ? m->op : Op::ArityError;
           args.insert(args.begin(), std::move(e));
@@ -455,18 +493,24 @@ class Parser {
         expect(Tok::RBracket, "`]`");
         return e;
       }
-      case Tok::LBrace: return record_literal();
-      case Tok::Ident: break;
-      case Tok::Question: error(t, "templates (slots such as ?principal) are not supported");
-      default: error(t, "unexpected token " + shown(t));
+      case Tok::LBrace:
+        return record_literal();
+      case Tok::Ident:
+        break;
+      case Tok::Question:
+        error(t, "templates (slots such as ?principal) are not supported");
+      default:
+        error(t, "unexpected token " + shown(t));
     }
     if (t.text == "true" || t.text == "false") {
       Expr e = node(Op::Literal, pos);
       e.value = next().text == "true";
       return e;
     }
-    static const std::pair<std::string_view, Var> kVars[] = {
-        {"principal", Var::Principal}, {"action", Var::Action}, {"resource", Var::Resource}, {"context", Var::Context}};
+    static const std::pair<std::string_view, Var> kVars[] = {{"principal", Var::Principal},
+                                                             {"action", Var::Action},
+                                                             {"resource", Var::Resource},
+                                                             {"context", Var::Context}};
     for (const auto& [name, var] : kVars) {
       if (t.text == name) {
         next();
@@ -488,15 +532,18 @@ class Parser {
   }
 
   static std::string arity_message(const std::string& fn, size_t want, size_t got) {
-    return "wrong number of arguments provided to extension function `" + fn + "`: expected " + std::to_string(want) +
-           ", got " + std::to_string(got);
+    return "wrong number of arguments provided to extension function `" + fn + "`: expected " +
+           std::to_string(want) + ", got " + std::to_string(got);
   }
 
   Expr function_call(const std::string& name, const Token& t, const SourcePos& pos) {
     Op op;
-    if (name == "ip") op = Op::IpFn;
-    else if (name == "decimal") op = Op::DecimalFn;
-    else error(t, "`" + name + "` is not a valid function");
+    if (name == "ip")
+      op = Op::IpFn;
+    else if (name == "decimal")
+      op = Op::DecimalFn;
+    else
+      error(t, "`" + name + "` is not a valid function");
     Expr e = node(op, pos, call_args());
     if (e.args.size() != 1) {
       e.op = Op::ArityError;
@@ -528,9 +575,12 @@ class Parser {
     while (!at(Tok::RBrace)) {
       const Token& k = peek();
       std::string key;
-      if (k.kind == Tok::String) key = string_lit(next());
-      else if (k.kind == Tok::Ident) key = name_ok(next());
-      else error(k, "expected a record key, found " + shown(k));
+      if (k.kind == Tok::String)
+        key = string_lit(next());
+      else if (k.kind == Tok::Ident)
+        key = name_ok(next());
+      else
+        error(k, "expected a record key, found " + shown(k));
       if (!seen.insert(key).second) error(k, "duplicate key `" + key + "` in record literal");
       expect(Tok::Colon, "`:`");
       e.keys.push_back(key);
@@ -545,13 +595,15 @@ class Parser {
 
 }  // namespace
 
-Result<std::vector<Policy>> parse_policies(std::string_view text, const std::string& file, size_t first_index) {
+Result<std::vector<Policy>> parse_policies(std::string_view text, const std::string& file,
+                                           size_t first_index) {
   auto toks = lex(text);
   if (!toks.ok()) return fail(file + ":" + toks.error());
   try {
     return Parser(std::move(toks.value()), file).policies(first_index);
   } catch (const ParseError& e) {
-    return fail(file + ":" + std::to_string(e.line) + ":" + std::to_string(e.col) + ": " + e.message);
+    return fail(file + ":" + std::to_string(e.line) + ":" + std::to_string(e.col) + ": " +
+                e.message);
   }
 }
 

@@ -16,6 +16,7 @@ namespace portcullis::policy {
 // Parses every policy in `text`. A policy's id is its @id annotation, else
 // "policy<N>" with N = first_index + its position in this text. Errors are
 // "file:line:col: message" (the first error only).
-Result<std::vector<Policy>> parse_policies(std::string_view text, const std::string& file, size_t first_index = 0);
+Result<std::vector<Policy>> parse_policies(std::string_view text, const std::string& file,
+                                           size_t first_index = 0);
 
 }  // namespace portcullis::policy

@@ -57,7 +57,8 @@ Result<CedarPolicySet> CedarPolicySet::parse(std::string_view text, const std::s
   return from(std::move(ps.value()));
 }
 
-Result<CedarPolicySet> CedarPolicySet::load_dir(const std::string& dir, const std::string& entities_file) {
+Result<CedarPolicySet> CedarPolicySet::load_dir(const std::string& dir,
+                                                const std::string& entities_file) {
   if (!fs::is_directory(dir)) return fail(dir + ": not a directory");
   std::vector<Policy> all;
   for (const auto& f : cedar_files(dir)) {
@@ -132,7 +133,8 @@ const Policy* CedarPolicySet::find(std::string_view id) const {
   return nullptr;
 }
 
-std::optional<std::string> CedarPolicySet::annotation(std::string_view id, std::string_view key) const {
+std::optional<std::string> CedarPolicySet::annotation(std::string_view id,
+                                                      std::string_view key) const {
   const Policy* p = find(id);
   if (!p) return std::nullopt;
   auto it = p->annotations.find(std::string(key));

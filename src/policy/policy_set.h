@@ -39,10 +39,12 @@ class CedarPolicySet {
 
   // Parses policies from one text. Fails on a parse error
   // ("file:line:col: message") or on two policies with the same id.
-  static Result<CedarPolicySet> parse(std::string_view text, const std::string& file = "<policies>");
+  static Result<CedarPolicySet> parse(std::string_view text,
+                                      const std::string& file = "<policies>");
   // Loads DIR/*.cedar in name order (ids policyN count across files) and,
   // when entities_file is not empty, Cedar's JSON entity list from it.
-  static Result<CedarPolicySet> load_dir(const std::string& dir, const std::string& entities_file = "");
+  static Result<CedarPolicySet> load_dir(const std::string& dir,
+                                         const std::string& entities_file = "");
   // Every problem in DIR/*.cedar, one "file:line:col: message" each (one
   // per broken file, plus duplicate ids). Empty when all parse.
   static std::vector<std::string> check_dir(const std::string& dir);

@@ -49,12 +49,19 @@ bool Value::operator==(const Value& o) const { return compare(*this, o) == 0; }
 int Value::compare(const Value& a, const Value& b) {
   if (a.kind() != b.kind()) return cmp3(a.v_.index(), b.v_.index());
   switch (a.kind()) {
-    case Kind::Bool: return cmp3(a.as_bool(), b.as_bool());
-    case Kind::Long: return cmp3(a.as_long(), b.as_long());
-    case Kind::String: return a.as_string().compare(b.as_string()) < 0 ? -1 : (a.as_string() == b.as_string() ? 0 : 1);
-    case Kind::Entity: return cmp3(a.as_entity(), b.as_entity());
-    case Kind::Decimal: return cmp3(a.as_decimal(), b.as_decimal());
-    case Kind::Ip: return cmp3(a.as_ip(), b.as_ip());
+    case Kind::Bool:
+      return cmp3(a.as_bool(), b.as_bool());
+    case Kind::Long:
+      return cmp3(a.as_long(), b.as_long());
+    case Kind::String:
+      return a.as_string().compare(b.as_string()) < 0 ? -1
+                                                      : (a.as_string() == b.as_string() ? 0 : 1);
+    case Kind::Entity:
+      return cmp3(a.as_entity(), b.as_entity());
+    case Kind::Decimal:
+      return cmp3(a.as_decimal(), b.as_decimal());
+    case Kind::Ip:
+      return cmp3(a.as_ip(), b.as_ip());
     case Kind::Set: {
       const auto &x = a.as_set(), &y = b.as_set();
       if (&x == &y) return 0;
@@ -78,24 +85,36 @@ int Value::compare(const Value& a, const Value& b) {
 
 const char* kind_name(Value::Kind k) {
   switch (k) {
-    case Value::Kind::Bool: return "bool";
-    case Value::Kind::Long: return "long";
-    case Value::Kind::String: return "string";
-    case Value::Kind::Entity: return "entity";
-    case Value::Kind::Set: return "set";
-    case Value::Kind::Record: return "record";
-    case Value::Kind::Decimal: return "decimal";
-    case Value::Kind::Ip: return "ipaddr";
+    case Value::Kind::Bool:
+      return "bool";
+    case Value::Kind::Long:
+      return "long";
+    case Value::Kind::String:
+      return "string";
+    case Value::Kind::Entity:
+      return "entity";
+    case Value::Kind::Set:
+      return "set";
+    case Value::Kind::Record:
+      return "record";
+    case Value::Kind::Decimal:
+      return "decimal";
+    case Value::Kind::Ip:
+      return "ipaddr";
   }
   return "?";
 }
 
 std::string describe(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::Bool: return v.as_bool() ? "true" : "false";
-    case Value::Kind::Long: return std::to_string(v.as_long());
-    case Value::Kind::String: return quoted(v.as_string());
-    case Value::Kind::Entity: return v.as_entity().to_string();
+    case Value::Kind::Bool:
+      return v.as_bool() ? "true" : "false";
+    case Value::Kind::Long:
+      return std::to_string(v.as_long());
+    case Value::Kind::String:
+      return quoted(v.as_string());
+    case Value::Kind::Entity:
+      return v.as_entity().to_string();
     case Value::Kind::Set: {
       std::string s = "[";
       for (const auto& e : v.as_set()) s += (s.size() > 1 ? ", " : "") + describe(e);
@@ -103,11 +122,14 @@ std::string describe(const Value& v) {
     }
     case Value::Kind::Record: {
       std::string s = "{";
-      for (const auto& [k, e] : v.as_record()) s += (s.size() > 1 ? ", " : "") + quoted(k) + ": " + describe(e);
+      for (const auto& [k, e] : v.as_record())
+        s += (s.size() > 1 ? ", " : "") + quoted(k) + ": " + describe(e);
       return s + "}";
     }
-    case Value::Kind::Decimal: return "decimal(...)";
-    case Value::Kind::Ip: return "ip(...)";
+    case Value::Kind::Decimal:
+      return "decimal(...)";
+    case Value::Kind::Ip:
+      return "ip(...)";
   }
   return "?";
 }

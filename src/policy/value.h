@@ -51,7 +51,7 @@ struct IpAddr {
 };
 
 class Value;
-using ValueSet = std::vector<Value>;               // sorted, unique
+using ValueSet = std::vector<Value>;  // sorted, unique
 using ValueRecord = std::map<std::string, Value, std::less<>>;
 
 class Value {

@@ -14,7 +14,8 @@ using namespace portcullis::policy;
 namespace {
 
 Request call(const std::string& user, const std::string& tool, ValueRecord ctx = {}) {
-  return Request{{"User", user}, {"Action", "call_tool"}, {"Tool", tool}, Value::record(std::move(ctx))};
+  return Request{
+      {"User", user}, {"Action", "call_tool"}, {"Tool", tool}, Value::record(std::move(ctx))};
 }
 
 CedarPolicySet parse(const std::string& text) {
@@ -55,14 +56,16 @@ TEST_CASE("an erroring forbid is skipped and reported, so the permit still allow
 }
 
 TEST_CASE("unless inverts its condition; all conditions must hold") {
-  auto set = parse(R"(permit(principal, action, resource) when { context.a } unless { context.b };)");
+  auto set =
+      parse(R"(permit(principal, action, resource) when { context.a } unless { context.b };)");
   CHECK(set.authorize(call("u", "t", {{"a", true}, {"b", false}}), Entities{}).allow);
   CHECK_FALSE(set.authorize(call("u", "t", {{"a", true}, {"b", true}}), Entities{}).allow);
   CHECK_FALSE(set.authorize(call("u", "t", {{"a", false}, {"b", false}}), Entities{}).allow);
 }
 
 TEST_CASE("a scope that does not match never evaluates the condition") {
-  auto set = parse(R"(permit(principal == User::"bob", action, resource) when { context.missing };)");
+  auto set =
+      parse(R"(permit(principal == User::"bob", action, resource) when { context.missing };)");
   Decision d = set.authorize(call("alice", "t"), Entities{});
   CHECK(d.errors.empty());
 }
@@ -72,9 +75,11 @@ TEST_CASE("per-request entities in an overlay reach groups of the loaded entitie
       Entities::build({{{"Group", "payments"}, {}, {{"Group", "staff"}}, {}},
                        {{"Tool", "billing/refund"}, {}, {{"Server", "billing"}}, {}}})
           .value());
-  auto overlay = Entities::build({{{"User", "pat"}, {{"team", "payments"}}, {{"Group", "payments"}}, {}}}, base);
+  auto overlay = Entities::build(
+      {{{"User", "pat"}, {{"team", "payments"}}, {{"Group", "payments"}}, {}}}, base);
   REQUIRE(overlay.ok());
-  auto set = parse(R"(permit(principal in Group::"staff", action == Action::"call_tool", resource in Server::"billing")
+  auto set = parse(
+      R"(permit(principal in Group::"staff", action == Action::"call_tool", resource in Server::"billing")
                       when { principal.team == "payments" };)");
   CHECK(set.authorize(call("pat", "billing/refund"), overlay.value()).allow);
   CHECK_FALSE(set.authorize(call("pat", "docs/read"), overlay.value()).allow);

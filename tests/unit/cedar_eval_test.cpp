@@ -156,7 +156,9 @@ TEST_CASE("ipaddr: parsing, family, loopback, multicast, ranges") {
 TEST_CASE("decimal: four places, comparisons by method only") {
   IS_TRUE("context.price.greaterThan(decimal(\"12.4999\"))");
   IS_TRUE("decimal(\"1.23\") == decimal(\"1.2300\")");
-  IS_TRUE("decimal(\"-0.5\").lessThan(decimal(\"0.0\")) && decimal(\"2.0\").lessThanOrEqual(decimal(\"2.0\"))");
+  IS_TRUE(
+      "decimal(\"-0.5\").lessThan(decimal(\"0.0\")) && "
+      "decimal(\"2.0\").lessThanOrEqual(decimal(\"2.0\"))");
   IS_TRUE("decimal(\"2.0\").greaterThanOrEqual(decimal(\"2.0\"))");
   ERRORS("decimal(\"1.12345\") == decimal(\"1.0\")");
   ERRORS("decimal(\"1\") == decimal(\"1.0\")");
@@ -178,7 +180,7 @@ TEST_CASE("records and sets are built from expressions") {
 }
 
 TEST_CASE("like: an escaped backslash before * leaves the * a wildcard") {
-  IS_FALSE("\"x*y\" like \"x\\\\*y\"");       // pattern: `\` then wildcard then y
+  IS_FALSE("\"x*y\" like \"x\\\\*y\"");  // pattern: `\` then wildcard then y
   IS_TRUE("\"x\\\\abcy\" like \"x\\\\*y\"");
   IS_TRUE("\"tab\\there\" like \"tab\\t*\"");
 }

@@ -25,21 +25,26 @@ std::string policies_text() {
     std::string srv = "srv" + std::to_string(i % 10), tool = srv + "/tool" + std::to_string(i);
     std::string group = "team" + std::to_string(i % 20);
     if (i % 10 == 9) {
-      t += "@id(\"forbid-" + std::to_string(i) + "\")\nforbid (principal, action == Action::\"call_tool\", resource in Server::\"" +
-           srv + "\")\nwhen { context.metadata has environment && context.metadata.environment == \"prod\" && "
-                 "context.arguments has dry_run && context.arguments.dry_run == false };\n";
+      t += "@id(\"forbid-" + std::to_string(i) +
+           "\")\nforbid (principal, action == Action::\"call_tool\", resource in Server::\"" + srv +
+           "\")\nwhen { context.metadata has environment && context.metadata.environment == "
+           "\"prod\" && "
+           "context.arguments has dry_run && context.arguments.dry_run == false };\n";
     } else {
       t += "@id(\"permit-" + std::to_string(i) + "\")\npermit (principal in Group::\"" + group +
            "\", action == Action::\"call_tool\", resource == Tool::\"" + tool +
-           "\")\nwhen { context.arguments has amount && context.arguments.amount < " + std::to_string(100 * i + 50) +
-           " && context.metadata.surface != \"batch-pipeline\" && context.metadata.team like \"team*\" };\n";
+           "\")\nwhen { context.arguments has amount && context.arguments.amount < " +
+           std::to_string(100 * i + 50) +
+           " && context.metadata.surface != \"batch-pipeline\" && context.metadata.team like "
+           "\"team*\" };\n";
     }
   }
   return t;
 }
 
 Value context_for(int i) {
-  ValueRecord args{{"amount", int64_t(37 * i % 10000)}, {"dry_run", (i % 3) == 0}, {"query", "select 1"}};
+  ValueRecord args{
+      {"amount", int64_t(37 * i % 10000)}, {"dry_run", (i % 3) == 0}, {"query", "select 1"}};
   ValueRecord meta{{"surface", i % 7 == 0 ? "batch-pipeline" : "chat"},
                    {"team", "team" + std::to_string(i % 20)},
                    {"environment", i % 2 ? "prod" : "dev"}};
@@ -51,8 +56,8 @@ Value context_for(int i) {
 
 void report(const char* what, std::vector<double>& us) {
   std::sort(us.begin(), us.end());
-  std::printf("%-28s p50 %6.2f us   p99 %6.2f us   (n=%zu)\n", what, us[us.size() / 2], us[us.size() * 99 / 100],
-              us.size());
+  std::printf("%-28s p50 %6.2f us   p99 %6.2f us   (n=%zu)\n", what, us[us.size() / 2],
+              us[us.size() * 99 / 100], us.size());
 }
 
 }  // namespace
@@ -76,10 +81,15 @@ int main(int argc, char** argv) {
   std::vector<Entities> overlays;
   for (int i = 0; i < 1000; ++i) {
     std::string user = "user" + std::to_string(i);
-    requests.push_back({{"User", user}, {"Action", "call_tool"},
-                        {"Tool", "srv" + std::to_string(i % 10) + "/tool" + std::to_string((i * 7) % 100)},
-                        context_for(i)});
-    overlays.push_back(Entities::build({{{"User", user}, {}, {{"Group", "team" + std::to_string(i % 20)}}, {}}}, base).value());
+    requests.push_back(
+        {{"User", user},
+         {"Action", "call_tool"},
+         {"Tool", "srv" + std::to_string(i % 10) + "/tool" + std::to_string((i * 7) % 100)},
+         context_for(i)});
+    overlays.push_back(
+        Entities::build({{{"User", user}, {}, {{"Group", "team" + std::to_string(i % 20)}}, {}}},
+                        base)
+            .value());
   }
 
   std::vector<double> decide, full;
@@ -98,7 +108,8 @@ int main(int argc, char** argv) {
     size_t k = size_t(i) % requests.size();
     auto t0 = Clock::now();
     const Request& r = requests[k];
-    auto overlay = Entities::build({{r.principal, {}, {{"Group", "team" + std::to_string(k % 20)}}, {}}}, base);
+    auto overlay = Entities::build(
+        {{r.principal, {}, {{"Group", "team" + std::to_string(k % 20)}}, {}}}, base);
     Decision d = set->authorize(r, overlay.value());
     auto t1 = Clock::now();
     allowed += d.allow;
