@@ -138,14 +138,23 @@ Result<std::vector<Token>> lex(std::string_view src) {
       t.text = std::string(src.substr(i, j - i));
       i = j;
     } else if (c == '"') {
+      // Strings may span lines; keep counting them for later tokens.
       size_t j = i + 1;
+      int start_line = line;
+      size_t start_line_start = line_start;
       while (j < src.size() && src[j] != '"') {
         if (src[j] == '\\') ++j;
-        if (j < src.size() && src[j] == '\n')
-          return err(i, "newline in string literal is not allowed here");
+        if (j < src.size() && src[j] == '\n') {
+          ++line;
+          line_start = j + 1;
+        }
         ++j;
       }
-      if (j >= src.size()) return err(i, "unterminated string literal");
+      if (j >= src.size()) {
+        line = start_line;
+        line_start = start_line_start;
+        return err(i, "unterminated string literal");
+      }
       t.kind = Tok::String;
       t.text = std::string(src.substr(i + 1, j - i - 1));
       i = j + 1;

@@ -121,6 +121,7 @@ class Parser {
     p.action = scope("action", true);
     expect(Tok::Comma, "`,`");
     p.resource = scope("resource", false);
+    if (at(Tok::Comma)) next();  // Cedar allows a trailing comma here
     expect(Tok::RParen, "`)`");
     while (at_word("when") || at_word("unless")) {
       Condition c;

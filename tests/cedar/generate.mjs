@@ -269,3 +269,25 @@ export function scenario(seed, { requests = 30 } = {}) {
     requests: Array.from({ length: requests }, () => request(r)),
   };
 }
+
+const MUTATION_TOKENS = ['(', ')', ',', ';', '.', '::', '==', '!=', '<', ' in ', ' is ', ' has ', ' like ', ' if ', ' then ',
+  ' else ', '-', '!', '"x"', '1', '[', ']', '{', '}', '@id("q")', ' when ', ' unless ', '&&', '||', '*', ':', 'principal',
+  'context', 'User::"a"', ' true ', '?principal', '\\', '"', '//', '9223372036854775808', 'ip', '.isIpv4()', ' as '];
+
+// A policy text with one random local edit (delete, insert or duplicate a
+// piece), for comparing which texts each parser accepts.
+export function mutatedPolicyText(seed) {
+  const r = rng(seed);
+  const s = scenario(seed, { requests: 0 });
+  let text = s.files.map(([, t]) => t).join('\n');
+  const edits = 1 + r.int(2);
+  for (let k = 0; k < edits; ++k) {
+    const at = r.int(text.length + 1);
+    switch (r.int(3)) {
+      case 0: text = text.slice(0, at) + text.slice(at + 1 + r.int(4)); break;
+      case 1: text = text.slice(0, at) + r.pick(MUTATION_TOKENS) + text.slice(at); break;
+      default: { const from = r.int(text.length); text = text.slice(0, at) + text.slice(from, from + 1 + r.int(6)) + text.slice(at); }
+    }
+  }
+  return text;
+}

@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 
-import { scenario } from '../cedar/generate.mjs';
+import { mutatedPolicyText, scenario } from '../cedar/generate.mjs';
 import * as h from './harness.mjs';
 
 const BASE_SEED = Number(process.env.CEDAR_SEED ?? 20261123);
@@ -82,6 +82,34 @@ describe('Cedar engine against cedar-wasm', () => {
     // The generator must actually reach every outcome, or agreement means little.
     assert.ok(compared >= SCENARIOS * REQUESTS * 0.9, `only ${compared} requests compared`);
     for (const [k, v] of Object.entries(tally)) assert.ok(v > compared * 0.02, `too few ${k}: ${JSON.stringify(tally)}`);
+  });
+
+  test('mutated policy texts are accepted or rejected exactly as cedar-wasm does', () => {
+    const count = Number(process.env.CEDAR_MUTATIONS ?? 300);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cedar-parse-'));
+    const pdir = path.join(dir, 'policies');
+    fs.mkdirSync(pdir);
+    fs.writeFileSync(path.join(dir, 'r.json'), '[]');
+    const mismatches = [];
+    let rejected = 0;
+    for (let i = 0; i < count; ++i) {
+      const seed = BASE_SEED + i;
+      const text = mutatedPolicyText(seed);
+      fs.writeFileSync(path.join(pdir, 'p.cedar'), text);
+      const ref = cedar.checkParsePolicySet({ staticPolicies: text });
+      const r = spawnSync(h.PORTCULLIS, ['authorize', '--policies', pdir, '--request', path.join(dir, 'r.json')], { encoding: 'utf8' });
+      const weAccept = r.status === 0;
+      if (ref.type !== 'success') rejected++;
+      // Duplicate @id values are a policy-set error in Portcullis; cedar-wasm
+      // keys policies by position when given one text, so it never sees them.
+      const dupIds = /duplicate policy id/.test(r.stderr);
+      if (weAccept !== (ref.type === 'success') && !dupIds) {
+        mismatches.push({ seed, reference: ref.type === 'success' ? 'accepts' : ref.errors[0].message, ours: weAccept ? 'accepts' : r.stderr.trim(), text });
+      }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    assert.equal(mismatches.length, 0, `${mismatches.length} disagreements:\n${mismatches.slice(0, 5).map((m) => JSON.stringify(m, null, 1)).join('\n')}`);
+    assert.ok(rejected > count * 0.3 && rejected < count * 0.95, `mutations should break some texts, not all: ${rejected}/${count}`);
   });
 
   test('every policies/*.cedar in the repo is real Cedar (cedar-wasm parses it) and portcullis loads it', () => {

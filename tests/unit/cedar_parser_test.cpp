@@ -122,3 +122,9 @@ TEST_CASE("reserved words cannot name attributes, keys or types; unary operators
   CHECK(parse_error("permit(principal, action, resource) when { [1].contains() };")
             .find("requires exactly 1") != std::string::npos);
 }
+
+TEST_CASE("strings may span lines, and later tokens keep their line numbers") {
+  CHECK(parse_error("permit(principal, action, resource,)\nwhen { \"a\nb\" == \"\" };").empty());
+  CHECK(parse_error("permit(principal, action, resource) when { \"a\nb\" == };")
+            .starts_with("p.cedar:2:7: "));
+}
