@@ -31,7 +31,7 @@ const SERVERS = ['billing', 'docs'];
 const TOOLS = ['billing/refund', 'billing/charge', 'docs/search', 'docs/read'];
 const ACTIONS = ['call_tool', 'list_tools', 'read_resource', 'get_prompt', 'chat'];
 const ACTION_GROUPS = ['readonly', 'writes'];
-const WORDS = ['a', 'ab', 'abc', 'payments', 'batch-pipeline', 'eng', 'x*y', '', 'héllo'];
+const WORDS = ['a', 'ab', 'abc', 'payments', 'batch-pipeline', 'eng', 'x*y', '', 'héllo', 'q"t', 'two\nlines', 'back\\slash'];
 const ATTRS = ['dept', 'level', 'roles', 'ip', 'limit', 'manager', 'profile', 'active', 'owner', 'missing'];
 const CTX_KEYS = ['amount', 'name', 'flags', 'ip', 'price', 'nested', 'ok', 'who'];
 const IPS = ['10.0.0.1', '10.0.0.0/8', '127.0.0.1', '192.168.1.7/24', '::1', 'ff02::1', '2001:db8::/32', '224.0.0.5', 'not-an-ip', '01.2.3.4'];
@@ -131,7 +131,7 @@ class Exprs {
     switch (t) {
       case 'bool': return r.pick(['true', 'false', 'context.ok', 'principal.active']);
       case 'long': return r.pick([String(r.int(20)), `-${r.int(5)}`, 'context.amount', 'principal.level', 'resource.level', r.pick(BIG), 'context.nested.a']);
-      case 'string': return r.pick([str(r.pick(WORDS)), 'context.name', 'principal.dept', 'resource.owner', 'context.nested.b']);
+      case 'string': return r.pick([str(r.pick(WORDS)), 'context.name', 'principal.dept', 'resource.owner', 'context.nested.b', 'context["name"]', 'principal["dept"]', '"\\u{e9}\\t\\x41"']);
       case 'entity': return r.pick(['principal', 'resource', 'action', lit('User', r.pick(USERS)), lit('Group', r.pick(GROUPS)), 'principal.manager', 'context.who', lit('Server', r.pick(SERVERS)), lit('acme::Team', r.pick(TEAMS))]);
       case 'set': return r.pick(['context.flags', 'principal.roles', '[]', `[${str(r.pick(WORDS))}, ${str(r.pick(WORDS))}]`, `[${lit('Group', r.pick(GROUPS))}, ${lit('Group', r.pick(GROUPS))}]`, '[1, 2, 3]']);
       case 'record': return r.pick(['context', 'context.nested', 'principal.profile', '{a: 1, b: "ab"}', '{}']);
@@ -154,7 +154,7 @@ class Exprs {
         return `${this.paren(g(t))} ${r.pick(['==', '!='])} ${this.paren(r.chance(0.8) ? g(t) : this.any(d))}`; }
       case 7: return `${this.paren(g('entity'))} in ${this.paren(r.chance(0.7) ? g('entity') : g('set'))}`;
       case 8: return `${this.paren(g('entity'))} is ${r.pick(['User', 'Group', 'Tool', 'Server', 'acme::Team'])}${r.chance(0.4) ? ` in ${this.paren(g('entity'))}` : ''}`;
-      case 9: return `${this.paren(r.chance(0.5) ? g('record') : g('entity'))} has ${r.pick([...ATTRS, ...CTX_KEYS, '"a"', 'nested.c.d', 'a'])}`;
+      case 9: return `${this.paren(r.chance(0.5) ? g('record') : g('entity'))} has ${r.pick([...ATTRS, ...CTX_KEYS, '"a"', 'nested.c.d', 'a', '"a b"', '"dept"'])}`;
       case 10: return `${this.paren(g('string'))} like ${str(r.pick(['*', 'a*', '*b*', 'pay*s', 'x\\*y', '', '*-*', 'h*o']))}`;
       case 11: return `${this.paren(g('set'))}.contains(${this.any(d)})`;
       case 12: return `${this.paren(g('set'))}.${r.pick(['containsAll', 'containsAny'])}(${g('set')})`;
