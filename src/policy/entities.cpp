@@ -1,7 +1,5 @@
 #include "policy/entities.h"
 
-#include <functional>
-
 namespace portcullis::policy {
 
 Result<Entities> Entities::build(std::vector<Entity> list, std::shared_ptr<const Entities> base) {
@@ -14,24 +12,25 @@ Result<Entities> Entities::build(std::vector<Entity> list, std::shared_ptr<const
     parents[e.uid] = std::move(e.parents);
     out.own_.emplace(std::move(e.uid), std::move(s));
   }
-  // Depth-first closure; `done` guards against cycles and repeated work.
-  std::unordered_set<EntityUid, EntityUidHash> done;
-  std::function<void(const EntityUid&)> close = [&](const EntityUid& uid) {
-    if (!done.insert(uid).second) return;
-    auto& anc = out.own_.at(uid).ancestors;
-    for (const auto& p : parents[uid]) {
-      anc.insert(p);
-      if (out.own_.count(p)) {
-        close(p);
-        const auto& pa = out.own_.at(p).ancestors;
-        anc.insert(pa.begin(), pa.end());
+  // Each entity's ancestors by a walk over parents (in this layer; a base
+  // entity brings its already closed ancestors). Cedar refuses cycles.
+  for (auto& [uid, stored] : out.own_) {
+    auto& anc = stored.ancestors;
+    std::vector<const EntityUid*> todo;
+    for (const auto& p : parents[uid]) todo.push_back(&p);
+    while (!todo.empty()) {
+      const EntityUid* p = todo.back();
+      todo.pop_back();
+      if (!anc.insert(*p).second) continue;
+      if (auto it = parents.find(*p); it != parents.end()) {
+        for (const auto& pp : it->second) todo.push_back(&pp);
       } else if (out.base_) {
-        if (const Stored* b = out.base_->find(p))
+        if (const Stored* b = out.base_->find(*p))
           anc.insert(b->ancestors.begin(), b->ancestors.end());
       }
     }
-  };
-  for (const auto& [uid, _] : parents) close(uid);
+    if (anc.count(uid)) return fail("the entity hierarchy has a cycle through " + uid.to_string());
+  }
   return out;
 }
 

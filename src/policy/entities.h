@@ -7,7 +7,8 @@
 // such as the calling User with its Groups, are added on top of the loaded
 // entities without copying them. Lookups see the overlay first. Ancestors of
 // an overlay entity include those its parents have in the base; base entities
-// never gain ancestors from an overlay.
+// never gain ancestors from an overlay. A cycle in the hierarchy is an error,
+// as in Cedar.
 //
 // Immutable after build; safe to read from many threads.
 #pragma once

@@ -106,3 +106,21 @@ TEST_CASE("a policy set answers from many threads at once with the same decision
   for (auto& th : threads) th.join();
   CHECK(wrong == 0);
 }
+
+TEST_CASE("a cycle in the entity hierarchy is refused, as Cedar does") {
+  auto e = Entities::build({{{"G", "a"}, {}, {{"G", "b"}}, {}},
+                            {{"G", "b"}, {}, {{"G", "c"}}, {}},
+                            {{"G", "c"}, {}, {{"G", "a"}}, {}}});
+  REQUIRE_FALSE(e.ok());
+  CHECK(e.error().find("cycle") != std::string::npos);
+}
+
+TEST_CASE("ancestors are transitive through several levels") {
+  auto e = Entities::build({{{"U", "u"}, {}, {{"G", "a"}}, {}},
+                            {{"G", "a"}, {}, {{"G", "b"}}, {}},
+                            {{"G", "b"}, {}, {{"G", "c"}}, {}}});
+  REQUIRE(e.ok());
+  CHECK(e->in({"U", "u"}, {"G", "c"}));
+  CHECK(e->in({"G", "a"}, {"G", "c"}));
+  CHECK_FALSE(e->in({"G", "c"}, {"U", "u"}));
+}
