@@ -47,8 +47,26 @@ std::optional<std::string> duplicate_id(const std::vector<Policy>& ps) {
 Result<CedarPolicySet> CedarPolicySet::from(std::vector<Policy> policies) {
   if (auto dup = duplicate_id(policies)) return fail(*dup);
   CedarPolicySet s;
+  s.index_ = std::make_shared<const ScopeIndex>(index(policies));
   s.policies_ = std::make_shared<const std::vector<Policy>>(std::move(policies));
   return s;
+}
+
+CedarPolicySet::ScopeIndex CedarPolicySet::index(const std::vector<Policy>& policies) {
+  ScopeIndex ix;
+  using K = ScopeConstraint::Kind;
+  for (uint32_t i = 0; i < policies.size(); ++i) {
+    const Policy& p = policies[i];
+    if (p.resource.kind == K::Eq)
+      ix.by_resource[p.resource.entities[0]].push_back(i);
+    else if (p.principal.kind == K::Eq)
+      ix.by_principal[p.principal.entities[0]].push_back(i);
+    else if (p.action.kind == K::Eq)
+      ix.by_action[p.action.entities[0]].push_back(i);
+    else
+      ix.always.push_back(i);
+  }
+  return ix;
 }
 
 Result<CedarPolicySet> CedarPolicySet::parse(std::string_view text, const std::string& file) {
@@ -106,8 +124,19 @@ Decision CedarPolicySet::authorize(const Request& request, const Entities& entit
   Decision d;
   std::vector<const Policy*> permits;
   bool forbidden = false;
+  // The candidates, in policy order, so that reasons and errors are too.
+  std::vector<uint32_t> candidates = index_->always;
+  auto add = [&candidates](const auto& map, const EntityUid& uid) {
+    if (auto it = map.find(uid); it != map.end())
+      candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+  };
+  add(index_->by_resource, request.resource);
+  add(index_->by_principal, request.principal);
+  add(index_->by_action, request.action);
+  std::sort(candidates.begin(), candidates.end());
   RequestEvaluator evaluator(request, entities);
-  for (const auto& p : *policies_) {
+  for (uint32_t i : candidates) {
+    const Policy& p = (*policies_)[i];
     EvalOutcome o = evaluator.evaluate(p);
     if (o.error) {
       d.errors.push_back({p.id, std::move(*o.error)});

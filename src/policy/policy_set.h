@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/result.h"
@@ -63,7 +64,18 @@ class CedarPolicySet {
  private:
   static Result<CedarPolicySet> from(std::vector<Policy> policies);
 
+  // Policies whose scope pins principal, action or resource with `==` are
+  // filed under that uid (the most selective one), so a decision only looks
+  // at the policies that can match; the rest are always looked at.
+  struct ScopeIndex {
+    std::unordered_map<EntityUid, std::vector<uint32_t>, EntityUidHash> by_resource, by_principal,
+        by_action;
+    std::vector<uint32_t> always;
+  };
+  static ScopeIndex index(const std::vector<Policy>& policies);
+
   std::shared_ptr<const std::vector<Policy>> policies_ = std::make_shared<std::vector<Policy>>();
+  std::shared_ptr<const ScopeIndex> index_ = std::make_shared<ScopeIndex>();
   std::shared_ptr<const Entities> entities_ = std::make_shared<Entities>();
 };
 

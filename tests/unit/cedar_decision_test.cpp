@@ -124,3 +124,18 @@ TEST_CASE("ancestors are transitive through several levels") {
   CHECK(e->in({"G", "a"}, {"G", "c"}));
   CHECK_FALSE(e->in({"G", "c"}, {"U", "u"}));
 }
+
+TEST_CASE("policies filed by their == scopes still all count, reported in policy order") {
+  auto set = parse(R"(@id("by-resource") permit(principal, action, resource == Tool::"t");
+                      @id("general") permit(principal, action, resource);
+                      @id("by-principal") permit(principal == User::"u", action, resource);
+                      @id("by-action") permit(principal, action == Action::"call_tool", resource);
+                      @id("other-resource") permit(principal, action, resource == Tool::"x");
+                      @id("err") forbid(principal == User::"u", action, resource) when { context.nope };)");
+  Decision d = set.authorize(call("u", "t"), Entities{});
+  CHECK(d.allow);
+  CHECK(d.reasons ==
+        std::vector<std::string>{"by-resource", "general", "by-principal", "by-action"});
+  REQUIRE(d.errors.size() == 1);
+  CHECK(d.errors[0].policy_id == "err");
+}
