@@ -22,6 +22,7 @@
 #include "identity/authenticator.h"
 #include "identity/credentials_cli.h"
 #include "pipeline/gateway.h"
+#include "policy/authorize_cli.h"
 #include "record/audit_cli.h"
 #include "server/http_server.h"
 
@@ -66,7 +67,7 @@ Usage:
   portcullis scan [--detectors secrets,pii] [--redact] [FILE|-]
       Run guardrail detectors on text or JSON: findings as JSON lines (never
       the matched text), or the input redacted. Exits 1 when anything is found.
-%PROBE%  portcullis --help | --version
+%PROBE%%AUTHORIZE%  portcullis --help | --version
 
 A config DIR holds servers.d/*.yaml, an optional portcullis.yaml and
 policies/. The default DIR is the current directory.
@@ -84,6 +85,7 @@ struct Args {
 
 std::string usage_text() {
   std::string u = kUsage;
+  u.replace(u.find("%AUTHORIZE%"), 11, policy::kAuthorizeUsage);
   return u.replace(u.find("%PROBE%"), 7, identity::kProbeUsage);
 }
 
@@ -114,7 +116,7 @@ int cmd_check(const Args& a) {
     return 1;
   }
   const auto& cfg = *loaded.config;
-  size_t errors = 0;
+  size_t errors = policy::check_policy_folder(a.config_dir, std::cout, std::cerr);
   // The identity stage as serve builds it: API keys file, issuer settings.
   if (auto auth = identity::Authenticator::create(cfg.settings); !auth.ok()) {
     std::cerr << auth.error() << "\n";
@@ -321,6 +323,9 @@ int main(int argc, char** argv) {
   }
   if (a.command == "scan") {
     return guard::run_scan_cli(std::vector<std::string>(argv_s.begin() + 1, argv_s.end()));
+  }
+  if (a.command == "authorize") {
+    return policy::run_authorize_cli(std::vector<std::string>(argv_s.begin() + 1, argv_s.end()));
   }
   if (a.command == "--version" || a.command == "version") {
     std::cout << "portcullis 0.1.0\n";

@@ -887,7 +887,7 @@ TEST_CASE("credentials: the vault sits beside the audit database, public_url fol
                 "openssl rand -hex 32; keep it out of the config with key: ${PORTCULLIS_VAULT_KEY}",
                 "portcullis.yaml:3: credentials: 'public_url' must start with http:// or https:// (got \"ftp://x\")",
                 "portcullis.yaml:4: credentials: unknown key 'colour' (expected one of: vault, key, public_url, "
-                "consent_timeout)"});
+                "consent_timeout, confirm_user)"});
   }
 }
 
