@@ -183,7 +183,8 @@ void Gateway::show_unconnected(const std::shared_ptr<Session>& session, const st
 }
 
 void Gateway::consent_given(const std::string& upstream, const std::string& user_key) {
-  // The user's other sessions list the upstream now, not on their next request.
+  // The user's sessions list the upstream now, before the browser hears
+  // "connected": a call made right after sees the tools.
   for (const auto& s : sessions_.all()) {
     if (s->stateless || s->owner != user_key || s->closed()) continue;
     {
@@ -191,10 +192,8 @@ void Gateway::consent_given(const std::string& upstream, const std::string& user
       std::lock_guard lock(overlay->mu);
       if (!overlay->unconnected.count(upstream)) continue;
     }
-    pool_.enqueue([this, guard = guard_, s] {
-      std::shared_lock lock(guard->mu);
-      if (!guard->stopped && !s->closed()) list_personal_catalogs(s);
-    });
+    std::shared_lock lock(guard_->mu);
+    if (!guard_->stopped && !s->closed()) list_personal_catalogs(s);
   }
 }
 
