@@ -324,6 +324,9 @@ class Gateway {
   // HTTP 401 means the token was refused (expired early, or revoked), so it
   // is refreshed, or dropped so that the next call asks for consent again.
   void token_outcome(const std::shared_ptr<Session>& session, const Upstream& up, Json& response);
+  // True when `why` (an upstream error) is an oauth_user upstream refusing
+  // the user's token; the token has then been refreshed or dropped.
+  bool token_refused(const std::shared_ptr<Session>& session, const Upstream& up, const std::string& why);
   // The connect_<upstream> tool.
   void connect_tool(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
                     const std::string& upstream);

@@ -53,6 +53,19 @@ void Gateway::list_personal_catalogs(const std::shared_ptr<Session>& session) {
       if (!session->personal_listed.insert(name).second) continue;
     }
     auto link = link_for(session, up->second);
+    if (!link.ok() && token_refused(session, *up->second, link.error())) {
+      // The stored token was refused: refreshed now, or dropped, in which
+      // case the user is asked to connect again.
+      if (auto lacks = lacks_consent(*session, up->second->config()); lacks.ok() && lacks.value()) {
+        {
+          std::lock_guard lock(session->mu);
+          session->personal_listed.erase(name);
+        }
+        show_unconnected(session, name);
+        continue;
+      }
+      link = link_for(session, up->second);
+    }
     if (!link.ok()) {
       spdlog::warn("session {}: upstream '{}' could not be listed with the user's credential: {}", session->id, name,
                    link.error());
