@@ -131,7 +131,7 @@ std::shared_ptr<const compose::VirtualCatalog> Gateway::overlay_catalog(CatalogO
   }
   for (const auto& [key, change] : o.pin_changes) pins.emplace(key, change);
   std::vector<std::string> problems;  // the same collisions the shared build reported
-  slot = compose::VirtualCatalog::build(cfg->second, merged, &problems, &pins);
+  slot = compose::VirtualCatalog::build(cfg->second, screen_tools(*rt, cfg->second, merged), &problems, &pins);
   for (const auto& up : o.unconnected) {
     if (std::find(base->upstreams().begin(), base->upstreams().end(), up) == base->upstreams().end()) continue;
     Json tool = {{"name", "connect_" + up},

@@ -290,6 +290,7 @@ void Gateway::call_tool(const std::shared_ptr<Session>& session, const std::shar
   if (route->connect) return connect_tool(session, inflight, route->upstream);
   Json up_params = params;
   up_params["name"] = route->original;
+  if (!guard_pre_tool(session, inflight, name, up_params)) return;  // guard stage: mcp_pre_tool
   if (!route->fixed.empty()) {
     Json& args = up_params["arguments"];
     if (!args.is_object()) args = Json::object();
@@ -626,6 +627,7 @@ void Gateway::send(const std::shared_ptr<Session>& session, const std::shared_pt
     }
     if (up->config().auth.type == config::CredentialType::OAuthUser) token_outcome(session, *up, response);
     inflight->upstream_us = static_cast<int64_t>(upstream_ms * 1000);
+    if (method == "tools/call") guard_post_tool(*session, *inflight, response);  // guard stage: mcp_post_tool
     deliver_final(session, inflight, std::move(response));
   });
 }
