@@ -378,7 +378,33 @@ Result<uint64_t> SqliteStore::chain_unchained(AuditChain& chain, int64_t now_ms)
   return static_cast<uint64_t>(rows.size());
 }
 
+int64_t SqliteStore::used_bytes() {
+  Stmt s;
+  if (!prepare(db_,
+               "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM "
+               "pragma_freelist_count()), (SELECT page_size FROM pragma_page_size())",
+               s) ||
+      sqlite3_step(s.s) != SQLITE_ROW) {
+    return 0;
+  }
+  return sqlite3_column_int64(s.s, 0) * sqlite3_column_int64(s.s, 1);
+}
+
 Result<uint64_t> SqliteStore::prune(const std::string& chain, const Retention& ret, int64_t now_ms) {
+  // A size bound can take several cuts: each assumes bytes proportional to
+  // rows, which overestimates what fits while fixed pages (the schema, each
+  // table's and index's root) are a large share of a small database.
+  uint64_t total = 0;
+  for (int round = 0; round < 8; ++round) {
+    auto n = prune_once(chain, ret, now_ms);
+    if (!n) return n;
+    total += *n;
+    if (*n == 0 || ret.max_bytes == 0 || used_bytes() <= static_cast<int64_t>(ret.max_bytes)) break;
+  }
+  return total;
+}
+
+Result<uint64_t> SqliteStore::prune_once(const std::string& chain, const Retention& ret, int64_t now_ms) {
   if (!ret.any()) return uint64_t{0};
   auto int_of = [&](const std::string& sql, int64_t dflt, std::optional<int64_t> arg = std::nullopt) -> int64_t {
     Stmt s;
@@ -402,12 +428,7 @@ Result<uint64_t> SqliteStore::prune(const std::string& chain, const Retention& r
     target = std::max(target, last - static_cast<int64_t>(ret.max_rows));
   }
   if (ret.max_bytes > 0) {
-    Stmt s;
-    int64_t used = 0;
-    if (prepare(db_, "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()), (SELECT page_size FROM pragma_page_size())", s) &&
-        sqlite3_step(s.s) == SQLITE_ROW) {
-      used = sqlite3_column_int64(s.s, 0) * sqlite3_column_int64(s.s, 1);
-    }
+    const int64_t used = used_bytes();
     if (used > static_cast<int64_t>(ret.max_bytes)) {
       // Keep the share of rows that fits, with 10% headroom.
       double keep = static_cast<double>(rows) * static_cast<double>(ret.max_bytes) / static_cast<double>(used) * 0.9;
