@@ -159,12 +159,23 @@ void append_json(std::string& out, const Json& j) {
       out += ']';
       return;
     }
-    case Json::value_t::string: return append_string(out, j.get_ref<const std::string&>());
-    case Json::value_t::number_integer: out += std::to_string(j.get<int64_t>()); return;
-    case Json::value_t::number_unsigned: out += std::to_string(j.get<uint64_t>()); return;
-    case Json::value_t::boolean: out += j.get<bool>() ? "true" : "false"; return;
-    case Json::value_t::null: out += "null"; return;
-    default: out += dump(j); return;  // floats, binary, discarded: as the serializer writes them
+    case Json::value_t::string:
+      return append_string(out, j.get_ref<const std::string&>());
+    case Json::value_t::number_integer:
+      out += std::to_string(j.get<int64_t>());
+      return;
+    case Json::value_t::number_unsigned:
+      out += std::to_string(j.get<uint64_t>());
+      return;
+    case Json::value_t::boolean:
+      out += j.get<bool>() ? "true" : "false";
+      return;
+    case Json::value_t::null:
+      out += "null";
+      return;
+    default:
+      out += dump(j);
+      return;  // floats, binary, discarded: as the serializer writes them
   }
 }
 
@@ -209,8 +220,10 @@ std::string canonical_form(const AuditRecord& r) {
   str("original_tool", r.original_tool);
   str("outcome", r.outcome);
   key("phases_us");
-  out += "{\"authorize\":" + std::to_string(r.phases.authorize_us) + ",\"guard\":" + std::to_string(r.phases.guard_us) +
-         ",\"identity\":" + std::to_string(r.phases.identity_us) + ",\"total\":" + std::to_string(r.phases.total_us) +
+  out += "{\"authorize\":" + std::to_string(r.phases.authorize_us) +
+         ",\"guard\":" + std::to_string(r.phases.guard_us) +
+         ",\"identity\":" + std::to_string(r.phases.identity_us) +
+         ",\"total\":" + std::to_string(r.phases.total_us) +
          ",\"upstream\":" + std::to_string(r.phases.upstream_us) + "}";
   str("pin_state", r.pin_state);
   json("policy_ids", r.policy_ids);

@@ -151,13 +151,18 @@ void bind_record(sqlite3_stmt* s, const AuditRecord& r, JsonColumns& json) {
   json.policy_ids = canonical_json(r.policy_ids);
   json.findings = canonical_json(r.findings);
   int at = 0;
-  auto t = [&](const std::string& v) { sqlite3_bind_text(s, ++at, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); };
+  auto t = [&](const std::string& v) {
+    sqlite3_bind_text(s, ++at, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  };
   auto i = [&](auto v) { sqlite3_bind_int64(s, ++at, static_cast<sqlite3_int64>(v)); };
   i(r.ts_ms), t(r.request_id), t(r.jsonrpc_id), t(r.session_id), t(r.subject), t(r.auth_method);
-  t(json.groups), t(json.metadata), t(r.method), t(r.virtual_server), t(r.upstream), t(r.tool), t(r.original_tool);
-  t(r.arguments), t(r.result), t(r.decision), t(json.policy_ids), t(json.findings), t(r.approval), t(r.pin_state);
+  t(json.groups), t(json.metadata), t(r.method), t(r.virtual_server), t(r.upstream), t(r.tool),
+      t(r.original_tool);
+  t(r.arguments), t(r.result), t(r.decision), t(json.policy_ids), t(json.findings), t(r.approval),
+      t(r.pin_state);
   i(r.phases.identity_us), i(r.phases.authorize_us), i(r.phases.guard_us), i(r.phases.upstream_us);
-  i(r.phases.total_us), i(r.request_bytes), i(r.response_bytes), t(r.outcome), i(r.error_code), t(r.error_message);
+  i(r.phases.total_us), i(r.request_bytes), i(r.response_bytes), t(r.outcome), i(r.error_code),
+      t(r.error_message);
   t(r.chain_id), i(r.seq), t(r.prev_hash), t(r.hash), i(r.dropped_before);
 }
 
@@ -420,7 +425,8 @@ Result<uint64_t> SqliteStore::prune(const std::string& chain, const Retention& r
   return total;
 }
 
-Result<uint64_t> SqliteStore::prune_once(const std::string& chain, const Retention& ret, int64_t now_ms) {
+Result<uint64_t> SqliteStore::prune_once(const std::string& chain, const Retention& ret,
+                                         int64_t now_ms) {
   if (!ret.any()) return uint64_t{0};
   auto int_of = [&](const std::string& sql, int64_t dflt, std::optional<int64_t> arg = std::nullopt) -> int64_t {
     Stmt s;

@@ -23,7 +23,9 @@ TEST_CASE("the canonical form is compact JSON with sorted keys and integer phase
   CHECK(record_hash(other) != record_hash(r));
 }
 
-TEST_CASE("the canonical form written field by field equals the sorted JSON of to_json without the hash") {
+TEST_CASE(
+    "the canonical form written field by field equals the sorted JSON of to_json without the "
+    "hash") {
   // The definition (audit_record.h), computed the slow way.
   auto reference = [](const AuditRecord& r) {
     Json j = to_json(r);
@@ -40,13 +42,15 @@ TEST_CASE("the canonical form written field by field equals the sorted JSON of t
   CHECK(canonical_form(plain) == reference(plain));
 
   AuditRecord tricky = plain;
-  tricky.subject = "zoë \"the admin\" \\ o'brien";       // UTF-8, quotes, backslash
-  tricky.error_message = std::string("tab\there\nnew line \x01 \x7f end");  // control characters, DEL
-  tricky.tool = std::string("bad \xff\xfe utf8 \xc3");    // invalid UTF-8 (replaced by U+FFFD)
+  tricky.subject = "zoë \"the admin\" \\ o'brien";  // UTF-8, quotes, backslash
+  tricky.error_message =
+      std::string("tab\there\nnew line \x01 \x7f end");  // control characters, DEL
+  tricky.tool = std::string("bad \xff\xfe utf8 \xc3");   // invalid UTF-8 (replaced by U+FFFD)
   tricky.arguments = "{\"k\":\"v\"}";
-  tricky.result = "\xe2\x9c\x93 ok \xf0\x9f\x94\x92";    // valid multi-byte UTF-8
+  tricky.result = "\xe2\x9c\x93 ok \xf0\x9f\x94\x92";  // valid multi-byte UTF-8
   tricky.groups = Json::array({"b", "a", "ü"});
-  tricky.metadata = {{"zeta", {{"y", 1.5}, {"x", nullptr}}}, {"alpha", Json::array({true, -3, "s"})}};
+  tricky.metadata = {{"zeta", {{"y", 1.5}, {"x", nullptr}}},
+                     {"alpha", Json::array({true, -3, "s"})}};
   tricky.policy_ids = Json::array({"p2", "p1"});
   tricky.findings = Json::array({{{"rule", "aws_key"}, {"action", "redact"}, {"start", 3}}});
   tricky.error_code = -32602;
@@ -56,12 +60,16 @@ TEST_CASE("the canonical form written field by field equals the sorted JSON of t
   CHECK(canonical_form(AuditRecord{}) == reference(AuditRecord{}));
 }
 
-TEST_CASE("canonical_json writes exactly what the JSON serializer writes, sorted keys and replaced UTF-8 included") {
+TEST_CASE(
+    "canonical_json writes exactly what the JSON serializer writes, sorted keys and replaced UTF-8 "
+    "included") {
   const Json cases[] = {
       Json::object(),
       Json::array(),
       nullptr,
-      Json{{"b", 1}, {"a", Json::array({1, -2, 3.25, 1e300, 0.1, true, false, nullptr})}, {"", "empty key"}},
+      Json{{"b", 1},
+           {"a", Json::array({1, -2, 3.25, 1e300, 0.1, true, false, nullptr})},
+           {"", "empty key"}},
       Json{{"z\xc3\xbc", "k\xc3\xa9y"}, {"bad\xff", "val\xfe"}, {"ctl\x01", "tab\t\"q\"\\"}},
       Json{{"nested", {{"deep", {{"deeper", Json::array({Json::object(), Json::array(), "x"})}}}}}},
       Json(UINT64_MAX),

@@ -334,10 +334,11 @@ int64_t used_bytes(const std::string& path) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   sqlite3_stmt* s = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db,
-                             "SELECT ((SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM "
-                             "pragma_freelist_count())) * (SELECT page_size FROM pragma_page_size())",
-                             -1, &s, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(
+              db,
+              "SELECT ((SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM "
+              "pragma_freelist_count())) * (SELECT page_size FROM pragma_page_size())",
+              -1, &s, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_step(s) == SQLITE_ROW);
   int64_t used = sqlite3_column_int64(s, 0);
   sqlite3_finalize(s);
@@ -346,7 +347,9 @@ int64_t used_bytes(const std::string& path) {
 }
 }  // namespace
 
-TEST_CASE("retention by size prunes the oldest records at a checkpoint until the database fits in max_bytes") {
+TEST_CASE(
+    "retention by size prunes the oldest records at a checkpoint until the database fits in "
+    "max_bytes") {
   TempDir dir;
   auto key = test_key();
   constexpr int kRecords = 400;

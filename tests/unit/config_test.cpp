@@ -1213,7 +1213,9 @@ TEST_CASE("an upstream's auth block is refused with a reason when it cannot work
 
 // ---- audit: and admin: (portcullis.yaml) ----------------------------------
 
-TEST_CASE("the audit and admin blocks load into AuditSettings and AdminSettings, paths resolved against DIR") {
+TEST_CASE(
+    "the audit and admin blocks load into AuditSettings and AdminSettings, paths resolved against "
+    "DIR") {
   TempConfig t;
   const std::string hash(64, 'A');
   auto r = load_settings(t, R"(audit:
@@ -1228,7 +1230,8 @@ TEST_CASE("the audit and admin blocks load into AuditSettings and AdminSettings,
   instance_id: gw-1
   retention: { max_age: 7d, max_rows: 1000000, max_bytes: 2MiB }
 admin:
-  api_keys: ["sha256:)" + hash + R"(", ")" + std::string(64, 'b') + R"("]
+  api_keys: ["sha256:)" + hash + R"(", ")" +
+                                std::string(64, 'b') + R"("]
   groups: [auditors, sre]
   scopes: ["audit:read"]
 )");
@@ -1253,7 +1256,8 @@ admin:
   CHECK(s.admin.scopes == Lines{"audit:read"});
 }
 
-TEST_CASE("without audit and admin blocks the audit trail uses its defaults and nobody is an admin") {
+TEST_CASE(
+    "without audit and admin blocks the audit trail uses its defaults and nobody is an admin") {
   TempConfig t;
   auto r = load_settings(t, "listen: 127.0.0.1:9000\n");
   REQUIRE(formatted(r.errors) == Lines{});
@@ -1297,21 +1301,27 @@ admin:
   roles: [root]
 )");
   // Sorted by line; the missing dsn is reported at the audit block.
-  CHECK(formatted(r.errors) ==
-        Lines{
-            "portcullis.yaml:2: audit: 'capture' must be one of hash, redacted, full, none (got \"everything\")",
-            "portcullis.yaml:2: audit: 'sink: postgres' needs 'postgres: {dsn: ...}'",
-            "portcullis.yaml:3: audit: 'queue_full' must be one of block, drop (got \"wait\")",
-            "portcullis.yaml:4: audit: 'queue_capacity' must be a positive integer (got \"-1\")",
-            "portcullis.yaml:5: audit: 'synchronous' must be one of normal, full (got \"sometimes\")",
-            "portcullis.yaml:6: audit: 'signing_key' takes either 'file' or 'env', not both",
-            "portcullis.yaml:8: audit.retention: unknown key 'max_files' (expected one of: max_age, max_rows, max_bytes)",
-            "portcullis.yaml:8: audit.retention: max_age: invalid duration \"forever\" (expected e.g. 500ms, 30s, 5m, 1h)",
-            "portcullis.yaml:8: audit.retention: 'max_rows' must be a positive integer (got \"0\")",
-            "portcullis.yaml:8: audit.retention: 'max_bytes' must be greater than 0",
-            "portcullis.yaml:10: admin: 'api_keys' entries must be SHA-256 hashes (64 hex digits, e.g. from: printf %s KEY | "
-            "sha256sum)",
-            "portcullis.yaml:11: admin: unknown key 'roles' (expected one of: api_keys, groups, scopes)",
-        });
+  CHECK(
+      formatted(r.errors) ==
+      Lines{
+          "portcullis.yaml:2: audit: 'capture' must be one of hash, redacted, full, none (got "
+          "\"everything\")",
+          "portcullis.yaml:2: audit: 'sink: postgres' needs 'postgres: {dsn: ...}'",
+          "portcullis.yaml:3: audit: 'queue_full' must be one of block, drop (got \"wait\")",
+          "portcullis.yaml:4: audit: 'queue_capacity' must be a positive integer (got \"-1\")",
+          "portcullis.yaml:5: audit: 'synchronous' must be one of normal, full (got \"sometimes\")",
+          "portcullis.yaml:6: audit: 'signing_key' takes either 'file' or 'env', not both",
+          "portcullis.yaml:8: audit.retention: unknown key 'max_files' (expected one of: max_age, "
+          "max_rows, max_bytes)",
+          "portcullis.yaml:8: audit.retention: max_age: invalid duration \"forever\" (expected "
+          "e.g. 500ms, 30s, 5m, 1h)",
+          "portcullis.yaml:8: audit.retention: 'max_rows' must be a positive integer (got \"0\")",
+          "portcullis.yaml:8: audit.retention: 'max_bytes' must be greater than 0",
+          "portcullis.yaml:10: admin: 'api_keys' entries must be SHA-256 hashes (64 hex digits, "
+          "e.g. from: printf %s KEY | "
+          "sha256sum)",
+          "portcullis.yaml:11: admin: unknown key 'roles' (expected one of: api_keys, groups, "
+          "scopes)",
+      });
   CHECK(r.config == nullptr);
 }

@@ -118,21 +118,31 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (k == "--rate") a.rate = std::stod(next());
-    else if (k == "--seconds") a.seconds = std::stod(next());
-    else if (k == "--records") a.records = std::stoull(next());
-    else if (k == "--dir") a.dir = next();
-    else if (k == "--json") a.json = true;
+    if (k == "--rate")
+      a.rate = std::stod(next());
+    else if (k == "--seconds")
+      a.seconds = std::stod(next());
+    else if (k == "--records")
+      a.records = std::stoull(next());
+    else if (k == "--dir")
+      a.dir = next();
+    else if (k == "--json")
+      a.json = true;
     else {
-      std::fprintf(stderr, "usage: bench-audit [--rate N] [--seconds S] [--records N] [--dir D] [--json]\n");
+      std::fprintf(
+          stderr, "usage: bench-audit [--rate N] [--seconds S] [--records N] [--dir D] [--json]\n");
       return 2;
     }
   }
   namespace fs = std::filesystem;
-  fs::path dir = a.dir.empty() ? fs::temp_directory_path() / ("portcullis-bench-audit-" + crypto::random_hex(6)) : fs::path(a.dir);
+  fs::path dir = a.dir.empty() ? fs::temp_directory_path() /
+                                     ("portcullis-bench-audit-" + crypto::random_hex(6))
+                               : fs::path(a.dir);
   fs::create_directories(dir);
-  const Json arguments = {{"query", "is:open label:bug checkout timeout"}, {"repo", "acme/payments"}, {"limit", 20}};
-  Json result = {{"content", Json::array({{{"type", "text"}, {"text", std::string(400, 'r')}}})}, {"isError", false}};
+  const Json arguments = {
+      {"query", "is:open label:bug checkout timeout"}, {"repo", "acme/payments"}, {"limit", 20}};
+  Json result = {{"content", Json::array({{{"type", "text"}, {"text", std::string(400, 'r')}}})},
+                 {"isError", false}};
 
   // ---- 1. request-thread cost at a steady rate
   std::vector<double> us, record_us;  // build + record(), record() alone
@@ -147,7 +157,8 @@ int main(int argc, char** argv) {
     const auto start = Clock::now();
     double cpu = 0;
     for (uint64_t i = 0; i < total; ++i) {
-      auto due = start + std::chrono::duration_cast<Clock::duration>(period * static_cast<double>(i));
+      auto due =
+          start + std::chrono::duration_cast<Clock::duration>(period * static_cast<double>(i));
       std::this_thread::sleep_until(due);
       Json args_copy = arguments, result_copy = result;  // the request's own payloads
       double c0 = thread_cpu_s();
@@ -196,26 +207,37 @@ int main(int argc, char** argv) {
 
   if (a.json) {
     std::printf(
-        "{\"request_thread\":{\"rate\":%.0f,\"calls\":%zu,\"written\":%llu,\"mean_us\":%.2f,\"p50_us\":%.2f,"
+        "{\"request_thread\":{\"rate\":%.0f,\"calls\":%zu,\"written\":%llu,\"mean_us\":%.2f,\"p50_"
+        "us\":%.2f,"
         "\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.1f,\"cpu_us\":%.2f,\"record_p50_us\":%.2f,"
         "\"record_p99_us\":%.2f},"
-        "\"sustained\":{\"records\":%llu,\"seconds\":%.3f,\"records_per_s\":%.0f,\"records_per_cpu_s\":%.0f,"
+        "\"sustained\":{\"records\":%llu,\"seconds\":%.3f,\"records_per_s\":%.0f,\"records_per_cpu_"
+        "s\":%.0f,"
         "\"db_bytes\":%llu}}\n",
-        a.rate, paced_calls, static_cast<unsigned long long>(paced_written), mean, p50, p99, p999, mx,
-        cpu_per_call_us, rec_p50, rec_p99, static_cast<unsigned long long>(written), elapsed, rate, cpu_rate,
-        writer_rate, static_cast<unsigned long long>(db_bytes), load[0]);
+        a.rate, paced_calls, static_cast<unsigned long long>(paced_written), mean, p50, p99, p999,
+        mx, cpu_per_call_us, rec_p50, rec_p99, static_cast<unsigned long long>(written), elapsed,
+        rate, cpu_rate, writer_rate, static_cast<unsigned long long>(db_bytes), load[0]);
   } else {
-    std::printf("audit cost on the request thread (build record + AuditLog::record), %.0f calls/s for %.0f s, %zu calls:\n",
-                a.rate, a.seconds, paced_calls);
-    std::printf("  mean %.2f us  p50 %.2f us  p99 %.2f us  p99.9 %.2f us  max %.1f us  (CPU %.2f us/call)  goal < 5 us\n",
-                mean, p50, p99, p999, mx, cpu_per_call_us);
+    std::printf(
+        "audit cost on the request thread (build record + AuditLog::record), %.0f calls/s for %.0f "
+        "s, %zu calls:\n",
+        a.rate, a.seconds, paced_calls);
+    std::printf(
+        "  mean %.2f us  p50 %.2f us  p99 %.2f us  p99.9 %.2f us  max %.1f us  (CPU %.2f us/call)  "
+        "goal < 5 us\n",
+        mean, p50, p99, p999, mx, cpu_per_call_us);
     std::printf("  of which AuditLog::record(): p50 %.2f us  p99 %.2f us\n", rec_p50, rec_p99);
-    std::printf("sustained write rate to SQLite: %llu records in %.2f s = %.0f records/s  (%.1f MB file)  goal >= 50000\n",
-                static_cast<unsigned long long>(written), elapsed, rate, static_cast<double>(db_bytes) / 1e6);
-    std::printf("  CPU: %.0f records per second of the writer thread's CPU (%.0f counting the producer too)\n",
-                writer_rate, cpu_rate);
-    std::printf("  (wall-clock figures depend on the cores free: load average %.2f on %u cores)\n", load[0],
-                std::thread::hardware_concurrency());
+    std::printf(
+        "sustained write rate to SQLite: %llu records in %.2f s = %.0f records/s  (%.1f MB file)  "
+        "goal >= 50000\n",
+        static_cast<unsigned long long>(written), elapsed, rate,
+        static_cast<double>(db_bytes) / 1e6);
+    std::printf(
+        "  CPU: %.0f records per second of the writer thread's CPU (%.0f counting the producer "
+        "too)\n",
+        writer_rate, cpu_rate);
+    std::printf("  (wall-clock figures depend on the cores free: load average %.2f on %u cores)\n",
+                load[0], std::thread::hardware_concurrency());
   }
   bool ok = paced_written == paced_calls && written == a.records;
   if (!ok) std::fprintf(stderr, "bench-audit: records were lost\n");
