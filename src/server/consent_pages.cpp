@@ -42,49 +42,54 @@ void page(httplib::Response& r, int status, const std::string& title, const std:
                 "text/html; charset=utf-8");
 }
 
+// Sends the browser on to `next`, or shows why it cannot go on.
+void redirect_or_refuse(httplib::Response& r, const Result<std::string>& next, int status, const std::string& title) {
+  if (!next.ok()) return page(r, status, title, next.error());
+  no_store(r);
+  r.status = 302;
+  r.set_header("Location", next.value());
+}
+
+// The raw query: the response parameters exactly as the server sent them.
+std::string raw_query(const httplib::Request& q) {
+  auto at = q.target.find('?');
+  return at == std::string::npos ? std::string() : q.target.substr(at + 1);
+}
+
 }  // namespace
 
 void add_consent_routes(httplib::Server& svr, pipeline::Gateway& gw) {
-  svr.Get(R"(/oauth/connect/([0-9a-f]{1,64}))", [&gw](const httplib::Request& q, httplib::Response& r) {
-    auto consent = gw.consent();
-    if (!consent) return page(r, 404, "Not found", "This gateway keeps no upstream credentials.");
-    auto url = consent->authorization_url(q.matches[1]);
-    if (!url.ok()) return page(r, 410, "Consent link not usable", url.error());
-    no_store(r);
-    r.status = 302;
-    r.set_header("Location", url.value());
-  });
-  svr.Get("/oauth/confirm", [&gw](const httplib::Request& q, httplib::Response& r) {
-    auto consent = gw.consent();
-    if (!consent) return page(r, 404, "Not found", "This gateway keeps no upstream credentials.");
-    std::string query;
-    if (auto at = q.target.find('?'); at != std::string::npos) query = q.target.substr(at + 1);
-    auto next = consent->confirm(query);
-    if (!next.ok()) return page(r, 403, "Consent refused", next.error());
-    no_store(r);
-    r.status = 302;
-    r.set_header("Location", next.value());
-  });
-  svr.Get("/oauth/callback", [&gw](const httplib::Request& q, httplib::Response& r) {
-    auto consent = gw.consent();
-    if (!consent) return page(r, 404, "Not found", "This gateway keeps no upstream credentials.");
-    // The raw query: the response parameters exactly as the server sent them.
-    std::string query;
-    if (auto at = q.target.find('?'); at != std::string::npos) query = q.target.substr(at + 1);
-    auto done = consent->complete(query);
-    if (!done.ok()) return page(r, 400, "Authorization failed", done.error());
-    gw.consent_given(done->upstream, done->user_key);
-    consent->given(done->id);
-    page(r, 200, "Connected",
-         "Portcullis can now use '" + done->upstream + "' as " + done->user +
-             ". You can close this window and return to your MCP client.");
-  });
-  svr.Get("/oauth/client-metadata.json", [&gw](const httplib::Request&, httplib::Response& r) {
-    auto consent = gw.consent();
-    if (!consent) return page(r, 404, "Not found", "This gateway keeps no upstream credentials.");
-    r.set_header("Cache-Control", "max-age=300");
-    r.set_content(consent->client_metadata_document().dump(), "application/json");
-  });
+  // Every route answers 404 when the gateway keeps no upstream credentials.
+  auto with_consent = [&gw](auto handler) {
+    return [&gw, handler](const httplib::Request& q, httplib::Response& r) {
+      auto consent = gw.consent();
+      if (!consent) return page(r, 404, "Not found", "This gateway keeps no upstream credentials.");
+      handler(*consent, q, r);
+    };
+  };
+  svr.Get(R"(/oauth/connect/([0-9a-f]{1,64}))",
+          with_consent([](identity::UpstreamConsent& c, const httplib::Request& q, httplib::Response& r) {
+            redirect_or_refuse(r, c.authorization_url(q.matches[1]), 410, "Consent link not usable");
+          }));
+  svr.Get("/oauth/confirm", with_consent([](identity::UpstreamConsent& c, const httplib::Request& q,
+                                            httplib::Response& r) {
+            redirect_or_refuse(r, c.confirm(raw_query(q)), 403, "Consent refused");
+          }));
+  svr.Get("/oauth/callback", with_consent([&gw](identity::UpstreamConsent& c, const httplib::Request& q,
+                                                httplib::Response& r) {
+            auto done = c.complete(raw_query(q));
+            if (!done.ok()) return page(r, 400, "Authorization failed", done.error());
+            gw.consent_given(done->upstream, done->user_key);
+            c.given(done->id);
+            page(r, 200, "Connected",
+                 "Portcullis can now use '" + done->upstream + "' as " + done->user +
+                     ". You can close this window and return to your MCP client.");
+          }));
+  svr.Get("/oauth/client-metadata.json",
+          with_consent([](identity::UpstreamConsent& c, const httplib::Request&, httplib::Response& r) {
+            r.set_header("Cache-Control", "max-age=300");
+            r.set_content(c.client_metadata_document().dump(), "application/json");
+          }));
 }
 
 }  // namespace portcullis::server

@@ -100,6 +100,24 @@ async function fetchWithJar(jar, url, init = {}) {
 // Driving an authorization request as a user
 // ---------------------------------------------------------------------------
 
+// The authorization server's interaction page in `body` (at `url`), filled
+// in as `user`: its login form (login=user) or consent form (consent=yes, or
+// no). Resolves with the response to the POST, or null when the page has no
+// such form.
+async function submitInteraction(jar, url, body, user, consent) {
+  const form = body.match(/<form method="post" action="([^"]+)" data-prompt="([^"]+)"/);
+  if (!form) return null;
+  const [, action, prompt] = form;
+  const fields = prompt === 'login' ? { login: user } : { consent: consent ? 'yes' : 'no' };
+  const target = new URL(action, url).href;
+  const res = await fetchWithJar(jar, target, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  });
+  return { url: target, res };
+}
+
 // Follows `authorizationUrl` (any client's: the gateway's too) as `user`:
 // the redirects, the login form (login=user) and the consent form
 // (consent=yes, or no with { consent: false }). Stops at the first redirect
@@ -131,25 +149,17 @@ export async function authorizeAs(authorizationUrl, user, { consent = true, maxS
     }
     const body = await res.text();
     if (res.status !== 200) throw new Error(`authorization flow: HTTP ${res.status} at ${url}: ${body.slice(0, 500)}`);
-    const form = body.match(/<form method="post" action="([^"]+)" data-prompt="([^"]+)"/);
-    if (!form) throw new Error(`authorization flow: no interaction form at ${url}: ${body.slice(0, 500)}`);
-    const [, action, prompt] = form;
-    const fields = prompt === 'login' ? { login: user } : { consent: consent ? 'yes' : 'no' };
-    url = new URL(action, url).href;
-    res = await fetchWithJar(jar, url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(fields).toString(),
-    });
+    const posted = await submitInteraction(jar, url, body, user, consent);
+    if (!posted) throw new Error(`authorization flow: no interaction form at ${url}: ${body.slice(0, 500)}`);
+    ({ url, res } = posted);
   }
   throw new Error(`authorization flow: more than ${maxSteps} steps`);
 }
 
 // A user's browser opening `url` (a gateway consent link, say): follows
 // every redirect, whatever its origin, and fills the authorization server's
-// login form (login=user) and consent form (consent=yes, or no with
-// { consent: false }). Resolves with the first page that is neither:
-// { status, url, body }.
+// login and consent forms as authorizeAs does. Resolves with the first page
+// that is neither a redirect nor such a form: { status, url, body, headers }.
 export async function browse(url, user, { consent = true, maxSteps = 30 } = {}) {
   const jar = new CookieJar();
   let res = await fetchWithJar(jar, url);
@@ -161,16 +171,9 @@ export async function browse(url, user, { consent = true, maxSteps = 30 } = {}) 
       continue;
     }
     const body = await res.text();
-    const form = body.match(/<form method="post" action="([^"]+)" data-prompt="([^"]+)"/);
-    if (!form) return { status: res.status, url, body, headers: res.headers };
-    const [, action, prompt] = form;
-    const fields = prompt === 'login' ? { login: user } : { consent: consent ? 'yes' : 'no' };
-    url = new URL(action, url).href;
-    res = await fetchWithJar(jar, url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(fields).toString(),
-    });
+    const posted = await submitInteraction(jar, url, body, user, consent);
+    if (!posted) return { status: res.status, url, body, headers: res.headers };
+    ({ url, res } = posted);
   }
   throw new Error(`browser: more than ${maxSteps} steps`);
 }
