@@ -145,7 +145,7 @@ void timing_headers(httplib::Response& res, const InFlight& f) {
     return std::string(buf);
   };
   res.set_header("X-Portcullis-Request-Id", f.request_id);
-  res.set_header("Server-Timing", "identity;dur=" + ms(f.identity_us) + ", authorize;dur=" + ms(f.authorized.us) + ", guard;dur=0, upstream;dur=" +
+  res.set_header("Server-Timing", "identity;dur=" + ms(f.identity_us) + ", authorize;dur=" + (f.authorized.decision.empty() ? "0" : ms(f.authorized.us)) + ", guard;dur=0, upstream;dur=" +
                                       ms(f.upstream_us.load()) + ", total;dur=" + ms(f.total_us.load()));
 }
 
