@@ -132,17 +132,44 @@ PolicyStage::PolicyStage(std::shared_ptr<const policy::CedarPolicySet> set) : se
   }
 }
 
+std::shared_ptr<const PolicyStage::UserLayer> PolicyStage::user_layer(const identity::Principal& p) const {
+  std::string key = p.key();
+  key += '\x1f';
+  for (const auto& g : p.groups) (key += g) += '\x1e';
+  key += '\x1f';
+  for (const auto& s : p.scopes) (key += s) += '\x1e';
+  key += '\x1f';
+  for (const auto& [k, v] : p.metadata) (((key += k) += '=') += v) += '\x1e';
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = users_.find(key); it != users_.end()) return it->second;
+  }
+  auto layer = std::make_shared<UserLayer>();
+  Entity user = user_entity(p, *set_->entities());
+  layer->metadata = user.attrs.at("metadata");
+  auto built = Entities::build({std::move(user)}, set_->entities());
+  // Only a cycle through entities.json fails; decide() then denies.
+  if (built.ok()) layer->entities = std::make_shared<const Entities>(std::move(built.value()));
+  std::lock_guard lock(cache_mu_);
+  if (users_.size() >= kListingCacheMax) users_.clear();
+  users_[key] = layer;
+  return layer;
+}
+
 policy::Decision PolicyStage::decide(const PolicyCaller& caller, PolicyAction action, const PolicyTarget& target,
                                      const Json* arguments) const {
-  const Entities& base = *set_->entities();
+  auto user = user_layer(caller.principal);
+  if (!user->entities) {
+    policy::Decision d;
+    d.errors.push_back({"entities", "the entity hierarchy has a cycle through User::\"" + caller.principal.subject + "\""});
+    return d;
+  }
   policy::Request req;
   req.principal = {"User", caller.principal.subject};
   req.action = {"Action", to_string(action)};
   req.resource = target.virtual_server.empty() ? EntityUid{target.type, target.name}
                                                : EntityUid{target.type, target.virtual_server + "/" + target.name};
-  ValueRecord meta;
-  for (const auto& [k, v] : caller.principal.metadata) meta.emplace(k, Value(v));
-  ValueRecord context{{"metadata", Value::record(std::move(meta))},
+  ValueRecord context{{"metadata", user->metadata},
                       {"time", Value(static_cast<int64_t>(now_ms() / 1000))}};
   if (arguments) {
     context.emplace("arguments", arguments->is_object() ? policy::value_from_plain_json(*arguments)
@@ -150,8 +177,7 @@ policy::Decision PolicyStage::decide(const PolicyCaller& caller, PolicyAction ac
   }
   if (auto ip = client_address(caller.client_ip)) context.emplace("client_ip", Value(*ip));
   req.context = Value::record(std::move(context));
-  auto overlay = Entities::build({user_entity(caller.principal, base), target_entity(target, base)},
-                                 set_->entities());
+  auto overlay = Entities::build({target_entity(target, *user->entities)}, user->entities);
   if (!overlay.ok()) {
     // Only a cycle through entities.json can get here: nothing is allowed.
     policy::Decision d;

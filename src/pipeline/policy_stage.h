@@ -28,7 +28,9 @@
 // that is satisfied, or that errors because it needs the arguments, keeps
 // it. A satisfied forbid on list_tools hides a tool too. Results are cached
 // per principal (key, groups, metadata), client IP, virtual server and list
-// digest for a minute; a policy reload starts a new cache.
+// digest for a minute; a policy reload starts a new cache. The User entity
+// of each principal (subject, issuer, method, groups, scopes, metadata) is
+// built once and reused.
 //
 // Approval: a permit annotated @approval("...") that decides an allowed
 // request makes the verdict ask for a human's confirmation first.
@@ -101,6 +103,15 @@ class PolicyStage {
   // A call on `target` could be allowed for some arguments.
   bool could_allow(const PolicyCaller& caller, PolicyAction action, const PolicyTarget& target) const;
 
+  // The caller's User (and its Groups' place in entities.json) as an
+  // overlay on the loaded entities, and its metadata as a Cedar record:
+  // built once per principal and reused by its later requests.
+  struct UserLayer {
+    std::shared_ptr<const policy::Entities> entities;
+    policy::Value metadata;
+  };
+  std::shared_ptr<const UserLayer> user_layer(const identity::Principal& p) const;
+
   std::shared_ptr<const policy::CedarPolicySet> set_;
   std::unordered_map<std::string, std::string> approvals_;  // policy id -> @approval
   std::unordered_map<std::string, bool> permits_;           // policy id -> is a permit
@@ -111,6 +122,7 @@ class PolicyStage {
   };
   mutable std::mutex cache_mu_;
   mutable std::unordered_map<std::string, Listed> cache_;  // (cache_mu_)
+  mutable std::unordered_map<std::string, std::shared_ptr<const UserLayer>> users_;  // (cache_mu_)
 };
 
 }  // namespace portcullis::pipeline
