@@ -301,8 +301,8 @@ void Gateway::call_tool(const std::shared_ptr<Session>& session, const std::shar
   const Json& args = up_params.contains("arguments") ? up_params["arguments"] : Json::object();
   switch (authorize(*rt, *inflight, PolicyAction::CallTool, target, args, &approval)) {
     case Authz::Deny: return reply_error(session, inflight, rpc::kInvalidParams, "Unknown tool: " + name);
-    case Authz::Ask:
-      return ask_approval(session, inflight, target, args, approval,
+    case Authz::Ask:  // the human sees the caller's arguments, not the fixed (hidden) ones
+      return ask_approval(session, inflight, target, params.value("arguments", Json::object()), approval,
                           [this, session, inflight, upstream = route->upstream, up_params, name,
                            original = route->original]() mutable {
                             forward(session, inflight, upstream, "tools/call", std::move(up_params),
@@ -340,8 +340,8 @@ void Gateway::get_prompt(const std::shared_ptr<Session>& session, const std::sha
   const Json& args = up_params.contains("arguments") ? up_params["arguments"] : Json::object();
   switch (authorize(*rt, *inflight, PolicyAction::GetPrompt, target, args, &approval)) {
     case Authz::Deny: return reply_error(session, inflight, rpc::kInvalidParams, "Unknown prompt: " + name);
-    case Authz::Ask:
-      return ask_approval(session, inflight, target, args, approval,
+    case Authz::Ask:  // the human sees the caller's arguments, not the fixed (hidden) ones
+      return ask_approval(session, inflight, target, params.value("arguments", Json::object()), approval,
                           [this, session, inflight, upstream = route->upstream, up_params, name,
                            original = route->original]() mutable {
                             forward(session, inflight, upstream, "prompts/get", std::move(up_params),
