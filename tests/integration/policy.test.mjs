@@ -65,7 +65,13 @@ describe('policies: Cedar in the MCP pipeline', () => {
       servers: {
         main: {
           upstreams: { ev: h.everythingStdio() },
-          virtual_servers: { main: { tools: [{ upstream: 'ev', include: ['echo', 'get-sum', 'get-env', 'get-tiny-image'] }] } },
+          virtual_servers: {
+            main: {
+              tools: [{ upstream: 'ev', include: ['echo', 'get-sum', 'get-env', 'get-tiny-image'] }],
+              resources: [{ upstream: 'ev' }],
+              prompts: [{ upstream: 'ev' }],
+            },
+          },
         },
       },
       files: { 'policies/main.cedar': POLICIES },
@@ -108,6 +114,28 @@ describe('policies: Cedar in the MCP pipeline', () => {
     assert.deepEqual(await h.toolNames(alice), ['echo', 'get-env', 'get-sum', 'get-tiny-image']);
     assert.deepEqual(await h.toolNames(bob), ['echo']);
     assert.equal(h.text(await bob.callTool({ name: 'echo', arguments: { message: 'from bob' } })), 'Echo: from bob');
+    await h.closeClient(alice);
+    await h.closeClient(bob);
+  });
+
+  test('resources and prompts follow read_resource and get_prompt: hidden from lists, "not found" when denied', async () => {
+    const alice = await connectAs('alice');
+    const bob = await connectAs('bob');
+    const aliceResources = (await alice.listResources()).resources;
+    const alicePrompts = (await alice.listPrompts()).prompts;
+    assert.ok(aliceResources.length > 0 && alicePrompts.length > 0);
+    assert.deepEqual((await bob.listResources()).resources, []);
+    assert.deepEqual((await bob.listPrompts()).prompts, []);
+    const uri = aliceResources[0].uri;
+    assert.ok((await alice.readResource({ uri })).contents.length > 0);
+    const denied = await h.rejection(bob.readResource({ uri }));
+    const missing = await h.rejection(bob.readResource({ uri: `${uri}-missing` }));
+    assert.equal(denied.code, missing.code);
+    assert.equal(denied.message, missing.message.replace(`${uri}-missing`, uri));
+    const prompt = alicePrompts.find((p) => !(p.arguments ?? []).some((a) => a.required));
+    assert.ok(prompt, JSON.stringify(alicePrompts));
+    assert.ok((await alice.getPrompt({ name: prompt.name })).messages.length > 0);
+    assert.match((await h.rejection(bob.getPrompt({ name: prompt.name }))).message, new RegExp(`Unknown prompt: ${prompt.name}`));
     await h.closeClient(alice);
     await h.closeClient(bob);
   });
