@@ -196,10 +196,22 @@ describe('policies: Cedar in the MCP pipeline', () => {
     await h.closeClient(alice);
   });
 
+  test('stateless 2026-07-28 requests are authorized the same way, and cannot be asked for approval', async () => {
+    const as = async (user) => ({ headers: { authorization: `Bearer ${await token(user)}` } });
+    const bobList = await h.modernPost(gw.mcpUrl('main'), 'tools/list', {}, await as('bob'));
+    assert.deepEqual(bobList.msg.result.tools.map((t) => t.name), ['echo']);
+    const bobSum = await h.modernPost(gw.mcpUrl('main'), 'tools/call', { name: 'get-sum', arguments: { a: 1, b: 2 } }, await as('bob'));
+    assert.match(bobSum.msg.error.message, /^Unknown tool: get-sum$/);
+    const env = await h.modernPost(gw.mcpUrl('main'), 'tools/call', { name: 'get-env', arguments: {} },
+      { ...(await as('alice')), caps: { elicitation: {} } });
+    assert.equal(env.msg.error.code, -32021);
+    assert.match(env.msg.error.message, /2025-11-25 session/);
+  });
+
   test('audit records carry the decision, the determining policy ids and the approval outcome', async () => {
     const rows = await h.waitUntil(async () => {
       const all = (await auditRows()).filter((r) => r.method === 'tools/call');
-      return all.length >= 10 ? all : null;
+      return all.length >= 12 ? all : null;
     }, { what: 'the tools/call audit records' });
     const bigSum = rows.find((r) => r.subject === 'alice' && r.tool === 'get-sum' && r.decision === 'denied');
     assert.ok(bigSum, JSON.stringify(rows));
@@ -217,6 +229,7 @@ describe('policies: Cedar in the MCP pipeline', () => {
       ['allowed', 'accepted', 'ok'],
       ['allowed', 'declined', 'tool_error'],
       ['allowed', 'declined', 'tool_error'],
+      ['allowed', 'unsupported', 'error'],
       ['allowed', 'unsupported', 'error'],
     ]);
     const envAccepted = rows.find((r) => r.tool === 'get-env' && r.approval === 'accepted');
