@@ -55,7 +55,8 @@ ValueSet strings(const std::vector<std::string>& items) {
 
 // An entity for this request on top of what entities.json says about the
 // same uid: the file's attributes and ancestors stay, ours win on conflicts.
-Entity merged(EntityUid uid, ValueRecord attrs, std::vector<EntityUid> parents, const Entities& base) {
+Entity merged(EntityUid uid, ValueRecord attrs, std::vector<EntityUid> parents,
+              const Entities& base) {
   if (const Entities::Stored* known = base.find(uid)) {
     for (const auto& [k, v] : known->attrs.as_record()) attrs.emplace(k, v);  // keeps ours
     parents.insert(parents.end(), known->ancestors.begin(), known->ancestors.end());
@@ -88,18 +89,24 @@ Entity target_entity(const PolicyTarget& t, const Entities& base) {
   }
   attrs.emplace("server", Value(t.virtual_server));
   parents.push_back({"Server", t.virtual_server});
-  return merged({t.type, t.virtual_server + "/" + t.name}, std::move(attrs), std::move(parents), base);
+  return merged({t.type, t.virtual_server + "/" + t.name}, std::move(attrs), std::move(parents),
+                base);
 }
 
 }  // namespace
 
 const char* to_string(PolicyAction a) {
   switch (a) {
-    case PolicyAction::CallTool: return "call_tool";
-    case PolicyAction::ListTools: return "list_tools";
-    case PolicyAction::ReadResource: return "read_resource";
-    case PolicyAction::GetPrompt: return "get_prompt";
-    case PolicyAction::Chat: return "chat";
+    case PolicyAction::CallTool:
+      return "call_tool";
+    case PolicyAction::ListTools:
+      return "list_tools";
+    case PolicyAction::ReadResource:
+      return "read_resource";
+    case PolicyAction::GetPrompt:
+      return "get_prompt";
+    case PolicyAction::Chat:
+      return "chat";
   }
   return "";
 }
@@ -119,7 +126,8 @@ Result<std::shared_ptr<const PolicyStage>> PolicyStage::load(const std::string& 
   if (!problems.empty()) return fail(join(problems, "\n"));
   fs::path entities = dir / "entities.json";
   std::error_code ec;
-  auto set = policy::CedarPolicySet::load_dir(dir.string(), fs::exists(entities, ec) ? entities.string() : "");
+  auto set = policy::CedarPolicySet::load_dir(dir.string(),
+                                              fs::exists(entities, ec) ? entities.string() : "");
   if (!set.ok()) return fail(set.error());
   return std::make_shared<const PolicyStage>(
       std::make_shared<const policy::CedarPolicySet>(std::move(set.value())));
@@ -128,11 +136,13 @@ Result<std::shared_ptr<const PolicyStage>> PolicyStage::load(const std::string& 
 PolicyStage::PolicyStage(std::shared_ptr<const policy::CedarPolicySet> set) : set_(std::move(set)) {
   for (const auto& p : set_->policies()) {
     permits_[p.id] = p.permit;
-    if (auto a = p.annotations.find("approval"); a != p.annotations.end() && p.permit) approvals_[p.id] = a->second;
+    if (auto a = p.annotations.find("approval"); a != p.annotations.end() && p.permit)
+      approvals_[p.id] = a->second;
   }
 }
 
-std::shared_ptr<const PolicyStage::UserLayer> PolicyStage::user_layer(const identity::Principal& p) const {
+std::shared_ptr<const PolicyStage::UserLayer> PolicyStage::user_layer(
+    const identity::Principal& p) const {
   std::string key = p.key();
   key += '\x1f';
   for (const auto& g : p.groups) (key += g) += '\x1e';
@@ -156,19 +166,21 @@ std::shared_ptr<const PolicyStage::UserLayer> PolicyStage::user_layer(const iden
   return layer;
 }
 
-policy::Decision PolicyStage::decide(const PolicyCaller& caller, PolicyAction action, const PolicyTarget& target,
-                                     const Json* arguments) const {
+policy::Decision PolicyStage::decide(const PolicyCaller& caller, PolicyAction action,
+                                     const PolicyTarget& target, const Json* arguments) const {
   auto user = user_layer(caller.principal);
   if (!user->entities) {
     policy::Decision d;
-    d.errors.push_back({"entities", "the entity hierarchy has a cycle through User::\"" + caller.principal.subject + "\""});
+    d.errors.push_back({"entities", "the entity hierarchy has a cycle through User::\"" +
+                                        caller.principal.subject + "\""});
     return d;
   }
   policy::Request req;
   req.principal = {"User", caller.principal.subject};
   req.action = {"Action", to_string(action)};
-  req.resource = target.virtual_server.empty() ? EntityUid{target.type, target.name}
-                                               : EntityUid{target.type, target.virtual_server + "/" + target.name};
+  req.resource = target.virtual_server.empty()
+                     ? EntityUid{target.type, target.name}
+                     : EntityUid{target.type, target.virtual_server + "/" + target.name};
   ValueRecord context{{"metadata", user->metadata},
                       {"time", Value(static_cast<int64_t>(now_ms() / 1000))}};
   if (arguments) {
@@ -187,8 +199,8 @@ policy::Decision PolicyStage::decide(const PolicyCaller& caller, PolicyAction ac
   return set_->authorize(req, overlay.value());
 }
 
-PolicyVerdict PolicyStage::authorize(const PolicyCaller& caller, PolicyAction action, const PolicyTarget& target,
-                                     const Json& arguments) const {
+PolicyVerdict PolicyStage::authorize(const PolicyCaller& caller, PolicyAction action,
+                                     const PolicyTarget& target, const Json& arguments) const {
   policy::Decision d = decide(caller, action, target, &arguments);
   PolicyVerdict v;
   v.allow = d.allow;
@@ -207,10 +219,12 @@ PolicyVerdict PolicyStage::authorize(const PolicyCaller& caller, PolicyAction ac
 
 PolicyVerdict PolicyStage::authorize_chat(const PolicyCaller& caller, const std::string& model,
                                           const std::string& provider, const Json& request) const {
-  return authorize(caller, PolicyAction::Chat, PolicyTarget{"Model", "", model, provider, model}, request);
+  return authorize(caller, PolicyAction::Chat, PolicyTarget{"Model", "", model, provider, model},
+                   request);
 }
 
-bool PolicyStage::could_allow(const PolicyCaller& caller, PolicyAction action, const PolicyTarget& target) const {
+bool PolicyStage::could_allow(const PolicyCaller& caller, PolicyAction action,
+                              const PolicyTarget& target) const {
   policy::Decision d = decide(caller, action, target, nullptr);
   if (d.allow) return true;
   if (!d.reasons.empty()) return false;  // a forbid holds whatever the arguments
@@ -227,13 +241,14 @@ std::shared_ptr<const std::vector<Json>> PolicyStage::visible(const PolicyCaller
   const std::vector<Json>& all = cat.list(kind);
   if (kind == compose::ListKind::ResourceTemplates) return nullptr;
   const identity::Principal& p = caller.principal;
-  std::string key = p.key() + '\x1f' + join(p.groups, "\x1e") + '\x1f' + Json(p.metadata).dump() + '\x1f' +
-                    caller.client_ip + '\x1f' + virtual_server + '\x1f' + std::to_string(static_cast<int>(kind)) +
-                    '\x1f' + cat.digest(kind);
+  std::string key = p.key() + '\x1f' + join(p.groups, "\x1e") + '\x1f' + Json(p.metadata).dump() +
+                    '\x1f' + caller.client_ip + '\x1f' + virtual_server + '\x1f' +
+                    std::to_string(static_cast<int>(kind)) + '\x1f' + cat.digest(kind);
   const long long now = now_ms();
   {
     std::lock_guard lock(cache_mu_);
-    if (auto it = cache_.find(key); it != cache_.end() && it->second.expires_ms > now) return it->second.items;
+    if (auto it = cache_.find(key); it != cache_.end() && it->second.expires_ms > now)
+      return it->second.items;
   }
   auto items = std::make_shared<std::vector<Json>>();
   for (const auto& item : all) {

@@ -85,23 +85,26 @@ class PolicyStage {
   static Result<std::shared_ptr<const PolicyStage>> load(const std::string& config_dir);
   explicit PolicyStage(std::shared_ptr<const policy::CedarPolicySet> set);
 
-  PolicyVerdict authorize(const PolicyCaller& caller, PolicyAction action, const PolicyTarget& target,
-                          const Json& arguments) const;
+  PolicyVerdict authorize(const PolicyCaller& caller, PolicyAction action,
+                          const PolicyTarget& target, const Json& arguments) const;
   // chat (the LLM route): may the caller use `model` (served by
   // `provider`)? `request` is the chat request, as context.arguments.
-  PolicyVerdict authorize_chat(const PolicyCaller& caller, const std::string& model, const std::string& provider,
-                               const Json& request) const;
+  PolicyVerdict authorize_chat(const PolicyCaller& caller, const std::string& model,
+                               const std::string& provider, const Json& request) const;
   // The entries of `cat`'s list `kind` the caller may see (see Listing).
   // Null for resource templates, which are not filtered.
-  std::shared_ptr<const std::vector<Json>> visible(const PolicyCaller& caller, const std::string& virtual_server,
-                                                   const compose::VirtualCatalog& cat, compose::ListKind kind) const;
+  std::shared_ptr<const std::vector<Json>> visible(const PolicyCaller& caller,
+                                                   const std::string& virtual_server,
+                                                   const compose::VirtualCatalog& cat,
+                                                   compose::ListKind kind) const;
   size_t policy_count() const { return set_->policies().size(); }
 
  private:
-  policy::Decision decide(const PolicyCaller& caller, PolicyAction action, const PolicyTarget& target,
-                          const Json* arguments) const;
+  policy::Decision decide(const PolicyCaller& caller, PolicyAction action,
+                          const PolicyTarget& target, const Json* arguments) const;
   // A call on `target` could be allowed for some arguments.
-  bool could_allow(const PolicyCaller& caller, PolicyAction action, const PolicyTarget& target) const;
+  bool could_allow(const PolicyCaller& caller, PolicyAction action,
+                   const PolicyTarget& target) const;
 
   // The caller's User (and its Groups' place in entities.json) as an
   // overlay on the loaded entities, and its metadata as a Cedar record:
@@ -121,7 +124,7 @@ class PolicyStage {
     std::shared_ptr<const std::vector<Json>> items;
   };
   mutable std::mutex cache_mu_;
-  mutable std::unordered_map<std::string, Listed> cache_;  // (cache_mu_)
+  mutable std::unordered_map<std::string, Listed> cache_;                            // (cache_mu_)
   mutable std::unordered_map<std::string, std::shared_ptr<const UserLayer>> users_;  // (cache_mu_)
 };
 

@@ -11,7 +11,8 @@ Value number(const Json& j) {
   if (j.is_number_integer()) {
     if (j.is_number_unsigned()) {
       uint64_t u = j.get<uint64_t>();
-      if (u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return Value(static_cast<int64_t>(u));
+      if (u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+        return Value(static_cast<int64_t>(u));
       return Value(j.dump());
     }
     return Value(j.get<int64_t>());

@@ -58,13 +58,15 @@ TEST_CASE("without .cedar files there is no stage, so everything is allowed") {
 }
 
 TEST_CASE("a broken policy file fails the load with file:line:col") {
-  PolicyDir d(Files{{"a.cedar", "permit(principal, action, resource);\n"}, {"b.cedar", "\n\npermit(principal, action,);\n"}});
+  PolicyDir d(Files{{"a.cedar", "permit(principal, action, resource);\n"},
+                    {"b.cedar", "\n\npermit(principal, action,);\n"}});
   auto s = PolicyStage::load(d.dir);
   REQUIRE_FALSE(s.ok());
   CHECK(s.error().find("policies/b.cedar:3:") != std::string::npos);
 }
 
-TEST_CASE("the principal is a User in its Groups, the resource a Tool in its Server, with attributes") {
+TEST_CASE(
+    "the principal is a User in its Groups, the resource a Tool in its Server, with attributes") {
   PolicyDir d(Files{{"p.cedar", R"(
 @id("eng-main")
 permit (principal in Group::"eng", action == Action::"call_tool", resource in Server::"main")
@@ -74,14 +76,18 @@ when { resource.upstream == "ev" && resource.original == "orig-echo" && resource
   auto stage = d.load();
   auto alice = user("alice", {"eng"});
   auto bob = user("bob", {"support"});
-  PolicyVerdict yes = stage->authorize({alice, kNoIp}, PolicyAction::CallTool, tool("echo"), Json::object());
+  PolicyVerdict yes =
+      stage->authorize({alice, kNoIp}, PolicyAction::CallTool, tool("echo"), Json::object());
   CHECK(yes.allow);
   CHECK(yes.policy_ids == std::vector<std::string>{"eng-main"});
   CHECK(yes.approval.empty());
-  PolicyVerdict no = stage->authorize({bob, kNoIp}, PolicyAction::CallTool, tool("echo"), Json::object());
+  PolicyVerdict no =
+      stage->authorize({bob, kNoIp}, PolicyAction::CallTool, tool("echo"), Json::object());
   CHECK_FALSE(no.allow);
   CHECK(no.reason() == "no policy permits it (default deny)");
-  CHECK_FALSE(stage->authorize({alice, kNoIp}, PolicyAction::ListTools, tool("echo"), Json::object()).allow);
+  CHECK_FALSE(
+      stage->authorize({alice, kNoIp}, PolicyAction::ListTools, tool("echo"), Json::object())
+          .allow);
 }
 
 TEST_CASE("context carries the arguments, the metadata, the time and the client IP") {
@@ -97,23 +103,38 @@ forbid (principal, action, resource) when { context.arguments has mode && contex
   auto alice = user("alice", {}, {{"team", "payments"}});
   const std::string inside = "10.1.2.3", mapped = "::ffff:10.1.2.3", outside = "192.168.1.1";
   auto args = [](const char* text) { return Json::parse(text); };
-  CHECK(stage->authorize({alice, inside}, PolicyAction::CallTool, tool("pay"), args(R"({"amount": 20})")).allow);
-  CHECK(stage->authorize({alice, mapped}, PolicyAction::CallTool, tool("pay"), args(R"({"amount": 20})")).allow);
-  CHECK_FALSE(stage->authorize({alice, outside}, PolicyAction::CallTool, tool("pay"), args(R"({"amount": 20})")).allow);
-  CHECK_FALSE(stage->authorize({alice, inside}, PolicyAction::CallTool, tool("pay"), args(R"({"amount": 900})")).allow);
-  PolicyVerdict batch =
-      stage->authorize({alice, inside}, PolicyAction::CallTool, tool("pay"), args(R"({"amount": 20, "mode": "batch"})"));
+  CHECK(stage
+            ->authorize({alice, inside}, PolicyAction::CallTool, tool("pay"),
+                        args(R"({"amount": 20})"))
+            .allow);
+  CHECK(stage
+            ->authorize({alice, mapped}, PolicyAction::CallTool, tool("pay"),
+                        args(R"({"amount": 20})"))
+            .allow);
+  CHECK_FALSE(stage
+                  ->authorize({alice, outside}, PolicyAction::CallTool, tool("pay"),
+                              args(R"({"amount": 20})"))
+                  .allow);
+  CHECK_FALSE(stage
+                  ->authorize({alice, inside}, PolicyAction::CallTool, tool("pay"),
+                              args(R"({"amount": 900})"))
+                  .allow);
+  PolicyVerdict batch = stage->authorize({alice, inside}, PolicyAction::CallTool, tool("pay"),
+                                         args(R"({"amount": 20, "mode": "batch"})"));
   CHECK_FALSE(batch.allow);
   CHECK(batch.policy_ids == std::vector<std::string>{"no-batch"});
   CHECK(batch.reason() == "forbidden by policy no-batch");
   // No client IP: the permit errors, is skipped, and the error is reported.
-  PolicyVerdict unknown = stage->authorize({alice, kNoIp}, PolicyAction::CallTool, tool("pay"), args(R"({"amount": 20})"));
+  PolicyVerdict unknown = stage->authorize({alice, kNoIp}, PolicyAction::CallTool, tool("pay"),
+                                           args(R"({"amount": 20})"));
   CHECK_FALSE(unknown.allow);
   REQUIRE(unknown.errors.size() == 1);
   CHECK(unknown.errors[0].rfind("small: ", 0) == 0);
 }
 
-TEST_CASE("entities.json adds attributes and parents to the token's User, and the token wins on conflicts") {
+TEST_CASE(
+    "entities.json adds attributes and parents to the token's User, and the token wins on "
+    "conflicts") {
   PolicyDir d(Files{{"p.cedar", R"(
 @id("cleared-admins")
 permit (principal in Group::"admins", action, resource in Server::"main")
@@ -121,19 +142,22 @@ when { principal.clearance >= 3 && principal.subject == "alice" };
 @id("risky")
 forbid (principal, action, resource) when { resource has risk && resource.risk == "high" };
 )"},
-               {"entities.json", R"([
+                    {"entities.json", R"([
   {"uid": {"type": "User", "id": "alice"}, "attrs": {"clearance": 3, "subject": "forged"}, "parents": [{"type": "Group", "id": "ops"}]},
   {"uid": {"type": "Group", "id": "ops"}, "attrs": {}, "parents": [{"type": "Group", "id": "admins"}]},
   {"uid": {"type": "Tool", "id": "main/drop"}, "attrs": {"risk": "high"}, "parents": []}
 ])"}});
   auto stage = d.load();
   auto alice = user("alice", {});
-  CHECK(stage->authorize({alice, kNoIp}, PolicyAction::CallTool, tool("echo"), Json::object()).allow);
+  CHECK(
+      stage->authorize({alice, kNoIp}, PolicyAction::CallTool, tool("echo"), Json::object()).allow);
   // The tool's file attributes count too.
-  CHECK_FALSE(stage->authorize({alice, kNoIp}, PolicyAction::CallTool, tool("drop"), Json::object()).allow);
+  CHECK_FALSE(
+      stage->authorize({alice, kNoIp}, PolicyAction::CallTool, tool("drop"), Json::object()).allow);
   // A group from the token reaches the file's hierarchy as well.
   auto carol = user("carol", {"ops"});
-  CHECK_FALSE(stage->authorize({carol, kNoIp}, PolicyAction::CallTool, tool("echo"), Json::object()).allow);  // no clearance
+  CHECK_FALSE(stage->authorize({carol, kNoIp}, PolicyAction::CallTool, tool("echo"), Json::object())
+                  .allow);  // no clearance
 }
 
 TEST_CASE("a deciding permit with @approval asks first; one without does not") {
@@ -146,18 +170,26 @@ permit (principal, action == Action::"call_tool", resource == Tool::"main/refund
 )"}});
   auto stage = d.load();
   auto alice = user("alice", {});
-  PolicyVerdict refund = stage->authorize({alice, kNoIp}, PolicyAction::CallTool, tool("refund"), Json::object());
+  PolicyVerdict refund =
+      stage->authorize({alice, kNoIp}, PolicyAction::CallTool, tool("refund"), Json::object());
   CHECK(refund.allow);
   CHECK(refund.approval == "payments-lead");
   CHECK(refund.policy_ids == std::vector<std::string>{"all", "refunds-ask"});
-  CHECK(stage->authorize({alice, kNoIp}, PolicyAction::CallTool, tool("echo"), Json::object()).approval.empty());
+  CHECK(stage->authorize({alice, kNoIp}, PolicyAction::CallTool, tool("echo"), Json::object())
+            .approval.empty());
 }
 
 TEST_CASE("chat is decided on a Model") {
-  PolicyDir d(Files{{"p.cedar", R"(permit (principal in Group::"eng", action == Action::"chat", resource == Model::"gpt-small");)"}});
+  PolicyDir d(Files{
+      {"p.cedar",
+       R"(permit (principal in Group::"eng", action == Action::"chat", resource == Model::"gpt-small");)"}});
   auto stage = d.load();
-  CHECK(stage->authorize_chat({user("alice", {"eng"}), kNoIp}, "gpt-small", "openai", Json::object()).allow);
-  CHECK_FALSE(stage->authorize_chat({user("alice", {"eng"}), kNoIp}, "gpt-large", "openai", Json::object()).allow);
+  CHECK(
+      stage->authorize_chat({user("alice", {"eng"}), kNoIp}, "gpt-small", "openai", Json::object())
+          .allow);
+  CHECK_FALSE(
+      stage->authorize_chat({user("alice", {"eng"}), kNoIp}, "gpt-large", "openai", Json::object())
+          .allow);
 }
 
 TEST_CASE("tools/list shows a tool when some call to it could be allowed, and hides the rest") {
@@ -183,12 +215,14 @@ permit (principal, action, resource == Tool::"main/secret");
   from_ev.upstream = "ev";
   vs.tools.push_back(from_ev);
   auto up = std::make_shared<compose::UpstreamCatalog>();
-  for (const char* n : {"echo", "secret", "sum", "other"}) up->tools.push_back({{"name", n}, {"inputSchema", {{"type", "object"}}}});
+  for (const char* n : {"echo", "secret", "sum", "other"})
+    up->tools.push_back({{"name", n}, {"inputSchema", {{"type", "object"}}}});
   std::vector<std::string> problems;
   auto cat = compose::VirtualCatalog::build(vs, {{"ev", up}}, &problems);
   auto names = [&](const identity::Principal& p) {
     std::vector<std::string> out;
-    for (const auto& t : *stage->visible({p, kNoIp}, "main", *cat, compose::ListKind::Tools)) out.push_back(t["name"].get<std::string>());
+    for (const auto& t : *stage->visible({p, kNoIp}, "main", *cat, compose::ListKind::Tools))
+      out.push_back(t["name"].get<std::string>());
     return out;
   };
   CHECK(names(user("alice", {"eng"})) == std::vector<std::string>{"echo", "sum"});
@@ -196,5 +230,6 @@ permit (principal, action, resource == Tool::"main/secret");
   CHECK(names(user("robot", {"bots", "eng"})) == std::vector<std::string>{"sum"});
   // Cached per principal: the same answer again, and templates are not filtered.
   CHECK(names(user("alice", {"eng"})) == std::vector<std::string>{"echo", "sum"});
-  CHECK(stage->visible({user("alice", {}), kNoIp}, "main", *cat, compose::ListKind::ResourceTemplates) == nullptr);
+  CHECK(stage->visible({user("alice", {}), kNoIp}, "main", *cat,
+                       compose::ListKind::ResourceTemplates) == nullptr);
 }

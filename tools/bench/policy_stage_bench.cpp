@@ -31,14 +31,18 @@ std::string policies_text() {
   for (int i = 0; i < 100; ++i) {
     std::string srv = "srv" + std::to_string(i % 10), tool = srv + "/tool" + std::to_string(i);
     if (i % 10 == 9) {
-      t += "@id(\"forbid-" + std::to_string(i) + "\")\nforbid (principal, action == Action::\"call_tool\", resource in Server::\"" +
-           srv + "\")\nwhen { context.metadata has environment && context.metadata.environment == \"prod\" && "
+      t += "@id(\"forbid-" + std::to_string(i) +
+           "\")\nforbid (principal, action == Action::\"call_tool\", resource in Server::\"" + srv +
+           "\")\nwhen { context.metadata has environment && context.metadata.environment == "
+           "\"prod\" && "
            "context.arguments has dry_run && context.arguments.dry_run == false };\n";
     } else {
-      t += "@id(\"permit-" + std::to_string(i) + "\")\npermit (principal in Group::\"team" + std::to_string(i % 20) +
-           "\", action == Action::\"call_tool\", resource == Tool::\"" + tool +
-           "\")\nwhen { context.arguments has amount && context.arguments.amount < " + std::to_string(100 * i + 50) +
-           " && context.metadata.surface != \"batch-pipeline\" && context.metadata.team like \"team*\" };\n";
+      t += "@id(\"permit-" + std::to_string(i) + "\")\npermit (principal in Group::\"team" +
+           std::to_string(i % 20) + "\", action == Action::\"call_tool\", resource == Tool::\"" +
+           tool + "\")\nwhen { context.arguments has amount && context.arguments.amount < " +
+           std::to_string(100 * i + 50) +
+           " && context.metadata.surface != \"batch-pipeline\" && context.metadata.team like "
+           "\"team*\" };\n";
     }
   }
   return t;
@@ -46,8 +50,8 @@ std::string policies_text() {
 
 void report(const char* what, std::vector<double>& us) {
   std::sort(us.begin(), us.end());
-  std::printf("%-34s p50 %7.2f us   p99 %7.2f us   (n=%zu)\n", what, us[us.size() / 2], us[us.size() * 99 / 100],
-              us.size());
+  std::printf("%-34s p50 %7.2f us   p99 %7.2f us   (n=%zu)\n", what, us[us.size() / 2],
+              us[us.size() * 99 / 100], us.size());
 }
 
 }  // namespace
@@ -109,7 +113,9 @@ int main(int argc, char** argv) {
   sel.upstream = "fast";
   vs.tools.push_back(sel);
   auto up = std::make_shared<compose::UpstreamCatalog>();
-  for (int i = 0; i < 100; ++i) up->tools.push_back({{"name", "tool" + std::to_string(i)}, {"inputSchema", {{"type", "object"}}}});
+  for (int i = 0; i < 100; ++i)
+    up->tools.push_back(
+        {{"name", "tool" + std::to_string(i)}, {"inputSchema", {{"type", "object"}}}});
   std::vector<std::string> problems;
   auto cat = compose::VirtualCatalog::build(vs, {{"fast", up}}, &problems);
   std::vector<double> list;
