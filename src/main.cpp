@@ -122,6 +122,10 @@ int cmd_check(const Args& a) {
     std::cerr << auth.error() << "\n";
     ++errors;
   }
+  // Guardrails (policies/guardrails.yaml, virtual servers' blocks), as serve builds them.
+  auto guards = pipeline::GuardStage::build(cfg);
+  print_diagnostics(guards.errors, "error");
+  errors += guards.errors.size();
   if (!a.offline) {
     // Names only exist once upstreams list them: start each one (in
     // parallel), list, compose, and report what still collides.

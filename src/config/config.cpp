@@ -43,6 +43,10 @@ const char* to_string(PinningMode m) {
   return "unknown";
 }
 
+const char* to_string(PoisoningMode m) {
+  return m == PoisoningMode::Off ? "off" : m == PoisoningMode::Hide ? "hide" : "warn";
+}
+
 const char* to_string(AuthMode m) {
   switch (m) {
     case AuthMode::None: return "none";
@@ -1198,7 +1202,9 @@ class Loader {
       error(key, "", where + " must be a map");
       return;
     }
-    Fields f = fields(val, {"instructions", "page_size", "pinning", "tools", "resources", "prompts"}, where);
+    Fields f = fields(val, {"instructions", "page_size", "pinning", "poisoning", "guardrails", "tools", "resources",
+                            "prompts"},
+                      where);
     if (auto* e = find(f, "instructions"))
       if (auto v = get_string(*e, where, false)) vs.instructions = std::move(*v);
     if (auto* e = find(f, "page_size"))
@@ -1211,6 +1217,7 @@ class Loader {
         else error(e->value, where, "unknown pinning mode " + quote(*s) + suggestion(*s, {"off", "warn", "block"}));
       }
     }
+    parse_guard_keys(f, where, vs);
     RenameTargets tool_targets, prompt_targets;
     if (auto* e = find(f, "tools")) vs.tools = parse_selections(*e, where, &tool_targets);
     if (auto* e = find(f, "resources")) vs.resources = parse_selections(*e, where, nullptr);
@@ -1218,6 +1225,27 @@ class Loader {
     if (vs.tools.empty() && vs.resources.empty() && vs.prompts.empty())
       warn(key, where + " exposes nothing: it has no tools, resources or prompts");
     if (first) cfg_.virtual_servers.emplace(name, std::move(vs));
+  }
+
+  // `poisoning:` and `guardrails:` of a virtual server. The guardrails block
+  // is kept as YAML for the guard layer, which checks it with file:line.
+  void parse_guard_keys(const Fields& f, const std::string& where, VirtualServerConfig& vs) {
+    if (auto* e = find(f, "poisoning")) {
+      if (auto s = get_string(*e, where, false)) {
+        if (*s == "off") vs.poisoning = PoisoningMode::Off;
+        else if (*s == "warn") vs.poisoning = PoisoningMode::Warn;
+        else if (*s == "hide") vs.poisoning = PoisoningMode::Hide;
+        else error(e->value, where, "unknown poisoning mode " + quote(*s) + suggestion(*s, {"off", "warn", "hide"}));
+      }
+    }
+    if (auto* e = find(f, "guardrails")) {
+      vs.guardrails_pos = {file_, line_of(e->key)};
+      if (e->value.IsNull()) return;
+      if (!e->value.IsMap())
+        error(e->key, where, "'guardrails' must be a map (guardrails, global, tools)");
+      else
+        vs.guardrails = e->value;
+    }
   }
 
   // `targets` is null for resources, which support only upstream/include/exclude.

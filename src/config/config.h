@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
 #include "core/json.h"
 
 namespace portcullis::config {
@@ -135,6 +137,13 @@ struct SourceSelection {
 enum class PinningMode { Off, Warn, Block };
 const char* to_string(PinningMode m);
 
+// What a virtual server does with an upstream tool whose description or
+// schema carries hidden instructions for the model (tool poisoning, checked
+// when catalogues load): nothing, log and audit it, or also leave it out of
+// tools/list and refuse calls to it as an unknown tool.
+enum class PoisoningMode { Off, Warn, Hide };
+const char* to_string(PoisoningMode m);  // "off", "warn", "hide"
+
 struct VirtualServerConfig {
   std::string name;  // [a-z0-9-]+, served at /mcp/<name> and /sse/<name>
   std::vector<SourceSelection> tools;
@@ -143,6 +152,12 @@ struct VirtualServerConfig {
   std::string instructions;  // optional, returned in initialize
   size_t page_size = 0;      // list pagination; 0 = gateway default
   PinningMode pinning = PinningMode::Warn;
+  PoisoningMode poisoning = PoisoningMode::Warn;
+  // The `guardrails:` block as written (undefined when absent). Only its
+  // shape is checked here; the guard layer parses it against the detectors
+  // (guard/settings.h), which config cannot see. Read-only once loaded.
+  YAML::Node guardrails;
+  SourcePos guardrails_pos;
   SourcePos pos;
 
   // Number of distinct upstreams across tools, resources and prompts.

@@ -1,6 +1,9 @@
 #include "core/elastic_pool.h"
 
 #include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <exception>
 
 namespace portcullis {
 
@@ -53,7 +56,15 @@ void ElasticPool::run_worker() {
     tasks_.pop_front();
     --idle_;
     lock.unlock();
-    fn();
+    // A task that throws is a bug in that task; it must not take the
+    // process, and everyone else's requests, down with it.
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      spdlog::error("internal error in a background task (a request may go unanswered): {}", e.what());
+    } catch (...) {
+      spdlog::error("internal error in a background task (a request may go unanswered)");
+    }
     fn = nullptr;  // destroy captured state outside the lock
     lock.lock();
     ++idle_;

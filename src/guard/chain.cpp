@@ -45,7 +45,8 @@ std::string redact(std::string_view text, std::vector<Finding> findings) {
   out.reserve(text.size());
   size_t pos = 0;
   for (const auto& f : findings) {
-    if (f.start < pos || f.end > text.size() || f.end < f.start) continue;
+    // A finding without a replacement cannot be redacted: its text stays.
+    if (f.replacement.empty() || f.start < pos || f.end > text.size() || f.end < f.start) continue;
     out.append(text.substr(pos, f.start - pos));
     out += f.replacement;
     pos = f.end;

@@ -87,7 +87,8 @@ class GuardrailChain {
 };
 
 // Applies non-overlapping replacements (findings in any order; a finding
-// overlapping an earlier-starting one is skipped). Returns the new text.
+// overlapping an earlier-starting one is skipped; one without a replacement
+// leaves its text as is). Returns the new text.
 std::string redact(std::string_view text, std::vector<Finding> findings);
 
 }  // namespace portcullis::guard

@@ -203,6 +203,8 @@ void UpstreamConsent::when_done(const std::string& id, std::function<void(const 
 
 void UpstreamConsent::abandon(const std::string& id, const std::string& why) { settle(id, why); }
 
+void UpstreamConsent::given(const std::string& id) { settle(id, std::nullopt); }
+
 void UpstreamConsent::settle(const std::string& id, std::optional<std::string> error) {
   std::vector<std::function<void(const Result<void>&)>> waiters;
   {
@@ -323,8 +325,7 @@ Result<UpstreamConsent::Completed> UpstreamConsent::complete(std::string_view qu
     cache_[cache_key(p->user_key, p->upstream)] = {stored->access_token, stored->expires_at, mono_ms()};
   }
   spdlog::info("upstream '{}': {} gave consent; token stored in the vault", p->upstream, p->who);
-  settle(p->id, std::nullopt);
-  return Completed{p->upstream, p->user_key, p->who};
+  return Completed{p->upstream, p->user_key, p->who, p->id};
 }
 
 Json UpstreamConsent::client_metadata_document() const {

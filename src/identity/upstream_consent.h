@@ -102,9 +102,13 @@ class UpstreamConsent : public std::enable_shared_from_this<UpstreamConsent> {
     std::string upstream;
     std::string user_key;  // whose token it is
     std::string user;      // who the consent was for (as given to start())
+    std::string id;        // the consent
   };
-  // The redirect back from the authorization server (its query string).
+  // The redirect back from the authorization server (its query string):
+  // stores the token. The consent's waiters hear of it at given(id), so the
+  // caller can prepare first (list the upstream for the user's sessions).
   Result<Completed> complete(std::string_view query);
+  void given(const std::string& id);
 
   // The Client ID Metadata Document served at <public_url>/oauth/client-metadata.json.
   Json client_metadata_document() const;

@@ -72,18 +72,23 @@ Result<config::UpstreamConfig> Gateway::oauth_user_config(const std::shared_ptr<
   return cfg;
 }
 
+bool Gateway::token_refused(const std::shared_ptr<Session>& session, const Upstream& up, const std::string& why) {
+  if (up.config().auth.type != config::CredentialType::OAuthUser || why.find("HTTP 401") == std::string::npos)
+    return false;
+  auto consent = runtime()->consent;
+  auto who = principal_of(*session);
+  if (!consent || !who) return false;
+  consent->token_refused(who->key(), up.name());
+  return true;
+}
+
 void Gateway::token_outcome(const std::shared_ptr<Session>& session, const Upstream& up, Json& response) {
   auto e = response.find("error");
   if (e == response.end() || !e->is_object()) return;
-  const std::string message = e->value("message", "");
-  if (message.find("HTTP 401") == std::string::npos) return;
-  auto consent = runtime()->consent;
-  auto who = principal_of(*session);
-  if (!consent || !who) return;
-  consent->token_refused(who->key(), up.name());
-  std::string& m = (*e)["message"].get_ref<std::string&>();
-  m += " (the upstream refused your token; Portcullis refreshed it, or, if that was refused too, will ask you to "
-       "connect again on the next call)";
+  auto m = e->find("message");
+  if (m == e->end() || !m->is_string() || !token_refused(session, up, m->get_ref<const std::string&>())) return;
+  m->get_ref<std::string&>() += " (the upstream refused your token; Portcullis refreshed it, or, if that was "
+                                "refused too, will ask you to connect again on the next call)";
 }
 
 void Gateway::ask_consent(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
@@ -183,7 +188,8 @@ void Gateway::show_unconnected(const std::shared_ptr<Session>& session, const st
 }
 
 void Gateway::consent_given(const std::string& upstream, const std::string& user_key) {
-  // The user's other sessions list the upstream now, not on their next request.
+  // The user's sessions list the upstream now, before the browser hears
+  // "connected": a call made right after sees the tools.
   for (const auto& s : sessions_.all()) {
     if (s->stateless || s->owner != user_key || s->closed()) continue;
     {
@@ -191,10 +197,8 @@ void Gateway::consent_given(const std::string& upstream, const std::string& user
       std::lock_guard lock(overlay->mu);
       if (!overlay->unconnected.count(upstream)) continue;
     }
-    pool_.enqueue([this, guard = guard_, s] {
-      std::shared_lock lock(guard->mu);
-      if (!guard->stopped && !s->closed()) list_personal_catalogs(s);
-    });
+    std::shared_lock lock(guard_->mu);
+    if (!guard_->stopped && !s->closed()) list_personal_catalogs(s);
   }
 }
 

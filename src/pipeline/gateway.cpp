@@ -92,7 +92,9 @@ Result<void> Gateway::start() {
   if (!policies.ok()) return fail("policies:\n" + policies.error());
   std::lock_guard lock(rebuild_mu_);
   if (auto r = open_pins(*cfg); !r.ok()) return r;
-  auto rt = make_runtime(cfg, nullptr);
+  auto guards = GuardStage::build(*cfg);
+  if (!guards.stage) return fail("guardrails are misconfigured: " + guards.errors.front().format());
+  auto rt = make_runtime(cfg, nullptr, std::move(guards.stage));
   rt->authenticator = std::move(auth.value());
   rt->consent = std::move(consent.value());
   rt->policy = std::move(policies.value());
@@ -109,9 +111,10 @@ Result<void> Gateway::start() {
 // whose connection settings did not change and starting the others in
 // parallel. REQUIRES: rebuild_mu_ held.
 std::shared_ptr<Runtime> Gateway::make_runtime(std::shared_ptr<const config::GatewayConfig> cfg,
-                                               const Runtime* previous) {
+                                               const Runtime* previous, std::shared_ptr<const GuardStage> guards) {
   auto rt = std::make_shared<Runtime>();
   rt->config = cfg;
+  rt->guards = std::move(guards);
   std::vector<std::shared_ptr<Upstream>> fresh;
   for (const auto& [name, ucfg] : cfg->upstreams) {
     if (previous) {
@@ -196,7 +199,7 @@ void Gateway::build_catalogs(Runtime& rt) {
   compose::UpstreamCatalogs catalogs;
   for (const auto& [name, up] : rt.upstreams) catalogs[name] = up->catalog();
   for (const auto& [name, vs] : rt.config->virtual_servers) {
-    rt.catalogs[name] = compose::VirtualCatalog::build(vs, catalogs, &rt.problems, &rt.pin_changes);
+    rt.catalogs[name] = compose::VirtualCatalog::build(vs, screen_tools(rt, vs, catalogs), &rt.problems, &rt.pin_changes);
   }
 }
 
@@ -301,6 +304,13 @@ std::vector<config::Diagnostic> Gateway::reload() {
     spdlog::error("config reload rejected: {}; the previous config keeps serving", consent.error());
     return {config::Diagnostic{loaded.config->settings.credentials.pos, consent.error()}};
   }
+  auto guards = GuardStage::build(*loaded.config);
+  if (!guards.stage) {
+    spdlog::error("config reload rejected: the guardrails have {} error(s); the previous config keeps serving",
+                  guards.errors.size());
+    for (const auto& e : guards.errors) spdlog::error("{}", e.format());
+    return guards.errors;
+  }
   auto policies = PolicyStage::load(loaded.config->dir);
   if (!policies.ok()) {
     // Each problem is "file:line:col: message"; the last good set keeps serving.
@@ -324,7 +334,7 @@ std::vector<config::Diagnostic> Gateway::reload() {
     std::lock_guard lock(rebuild_mu_);
     // Without a pin store, pinning stays off; the reload still applies.
     if (auto r = open_pins(*loaded.config); !r.ok()) spdlog::error("{}", r.error());
-    rt = make_runtime(loaded.config, before.get());
+    rt = make_runtime(loaded.config, before.get(), std::move(guards.stage));
     rt->authenticator = std::move(auth.value());
     rt->consent = std::move(consent.value());
     rt->policy = std::move(policies.value());

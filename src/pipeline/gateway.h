@@ -28,6 +28,7 @@
 #include "identity/authenticator.h"
 #include "identity/upstream_consent.h"
 #include "identity/upstream_tokens.h"
+#include "pipeline/guard_stage.h"
 #include "pipeline/policy_stage.h"
 #include "pipeline/session.h"
 #include "pipeline/upstream.h"
@@ -49,6 +50,9 @@ struct Runtime {
   std::map<std::string, std::shared_ptr<const compose::VirtualCatalog>> catalogs;
   std::vector<std::string> problems;  // composition problems (name collisions)
   compose::PinChanges pin_changes;    // tools whose definition differs from its approval
+  // This config's guardrails and poisoning screen (guard_stage.h); null
+  // only before start().
+  std::shared_ptr<const GuardStage> guards;
 
   const compose::VirtualCatalog* catalog(const std::string& vs) const {
     auto it = catalogs.find(vs);
@@ -210,6 +214,19 @@ class Gateway {
   void set_log_level(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
                      const Json& params);
 
+  // --- The guard stage (guard_stage.cpp) ---
+  // mcp_pre_tool over a tools/call's `params.arguments` (redacted in place
+  // by mutate guardrails). False when it answered the request (blocked, or
+  // a bad X-Portcullis-Guardrails header).
+  bool guard_pre_tool(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                      const std::string& tool, Json& params);
+  // mcp_post_tool over a tools/call's upstream response: redacts it in place,
+  // or replaces its result with the block's tool error.
+  void guard_post_tool(const Session& session, InFlight& inflight, Json& response);
+  // The upstream catalogues virtual server `vs` may expose (poisoning).
+  compose::UpstreamCatalogs screen_tools(const Runtime& rt, const config::VirtualServerConfig& vs,
+                                         const compose::UpstreamCatalogs& upstreams);
+
   // --- The record stage (record_stage.cpp) ---
   // One audit record for an audited request (tools/call, tools/list,
   // resources/read, prompts/get) as its final response goes out.
@@ -327,6 +344,9 @@ class Gateway {
   // HTTP 401 means the token was refused (expired early, or revoked), so it
   // is refreshed, or dropped so that the next call asks for consent again.
   void token_outcome(const std::shared_ptr<Session>& session, const Upstream& up, Json& response);
+  // True when `why` (an upstream error) is an oauth_user upstream refusing
+  // the user's token; the token has then been refreshed or dropped.
+  bool token_refused(const std::shared_ptr<Session>& session, const Upstream& up, const std::string& why);
   // The connect_<upstream> tool.
   void connect_tool(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
                     const std::string& upstream);
@@ -384,7 +404,7 @@ class Gateway {
   void watch_pins();
   void notify_list_changes(const Runtime& before, const Runtime& after);
   std::shared_ptr<Runtime> make_runtime(std::shared_ptr<const config::GatewayConfig> cfg,
-                                        const Runtime* previous);
+                                        const Runtime* previous, std::shared_ptr<const GuardStage> guards);
 
   ElasticPool pool_;
   SessionTable sessions_;

@@ -53,6 +53,19 @@ void Gateway::list_personal_catalogs(const std::shared_ptr<Session>& session) {
       if (!session->personal_listed.insert(name).second) continue;
     }
     auto link = link_for(session, up->second);
+    if (!link.ok() && token_refused(session, *up->second, link.error())) {
+      // The stored token was refused: refreshed now, or dropped, in which
+      // case the user is asked to connect again.
+      if (auto lacks = lacks_consent(*session, up->second->config()); lacks.ok() && lacks.value()) {
+        {
+          std::lock_guard lock(session->mu);
+          session->personal_listed.erase(name);
+        }
+        show_unconnected(session, name);
+        continue;
+      }
+      link = link_for(session, up->second);
+    }
     if (!link.ok()) {
       spdlog::warn("session {}: upstream '{}' could not be listed with the user's credential: {}", session->id, name,
                    link.error());
@@ -118,7 +131,7 @@ std::shared_ptr<const compose::VirtualCatalog> Gateway::overlay_catalog(CatalogO
   }
   for (const auto& [key, change] : o.pin_changes) pins.emplace(key, change);
   std::vector<std::string> problems;  // the same collisions the shared build reported
-  slot = compose::VirtualCatalog::build(cfg->second, merged, &problems, &pins);
+  slot = compose::VirtualCatalog::build(cfg->second, screen_tools(*rt, cfg->second, merged), &problems, &pins);
   for (const auto& up : o.unconnected) {
     if (std::find(base->upstreams().begin(), base->upstreams().end(), up) == base->upstreams().end()) continue;
     Json tool = {{"name", "connect_" + up},

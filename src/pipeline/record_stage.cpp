@@ -57,6 +57,10 @@ void Gateway::record_request(const Session& session, InFlight& inflight, Json re
   r.original_tool = inflight.routed.original;
   r.pin_state = inflight.routed.pin_state;
   if (r.pin_state == "blocked") r.decision = "denied";
+  r.phases.guard_us = inflight.guarded.us;
+  r.findings = std::move(inflight.guarded.findings);
+  r.payload_redacted = inflight.guarded.redacted;
+  if (inflight.guarded.blocked) r.decision = "denied";
   r.request_bytes = inflight.request_bytes;
   r.response_bytes = response_bytes;
   bool capture = audit_->options().capture != record::CaptureMode::None;

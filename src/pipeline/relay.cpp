@@ -289,29 +289,33 @@ void Gateway::call_tool(const std::shared_ptr<Session>& session, const std::shar
     return reply_error(session, inflight, rpc::kInvalidParams, "Unknown tool: " + name + why);
   }
   if (route->connect) return connect_tool(session, inflight, route->upstream);
-  Json up_params = params;
-  up_params["name"] = route->original;
-  if (!route->fixed.empty()) {
-    Json& args = up_params["arguments"];
-    if (!args.is_object()) args = Json::object();
-    for (auto it = route->fixed.begin(); it != route->fixed.end(); ++it) args[it.key()] = it.value();
+  // authorize, then guard.pre, then the upstream (ARCHITECTURE.md).
+  auto run = [this, session, inflight, name, up_params = params, route = *route]() mutable {
+    up_params["name"] = route.original;
+    if (!guard_pre_tool(session, inflight, name, up_params)) return;  // guard stage: mcp_pre_tool
+    if (!route.fixed.empty()) {
+      Json& args = up_params["arguments"];
+      if (!args.is_object()) args = Json::object();
+      for (auto it = route.fixed.begin(); it != route.fixed.end(); ++it) args[it.key()] = it.value();
+    }
+    forward(session, inflight, route.upstream, "tools/call", std::move(up_params), AuditInfo{name, route.original});
+  };
+  if (rt->policy) {
+    // Policies see the arguments as sent (fixed ones win); the human asked
+    // for approval sees the caller's own, never the hidden fixed ones.
+    Json sent_args = params.value("arguments", Json::object());
+    for (auto it = route->fixed.begin(); it != route->fixed.end(); ++it) sent_args[it.key()] = it.value();
+    PolicyTarget target{"Tool", session->virtual_server, name, route->upstream, route->original};
+    std::string approval;
+    switch (authorize(*rt, *inflight, PolicyAction::CallTool, target, sent_args, &approval)) {
+      case Authz::Deny: return reply_error(session, inflight, rpc::kInvalidParams, "Unknown tool: " + name);
+      case Authz::Ask:
+        return ask_approval(session, inflight, target, params.value("arguments", Json::object()), approval,
+                            std::move(run));
+      case Authz::Allow: break;
+    }
   }
-  PolicyTarget target{"Tool", session->virtual_server, name, route->upstream, route->original};
-  std::string approval;
-  const Json& args = up_params.contains("arguments") ? up_params["arguments"] : Json::object();
-  switch (authorize(*rt, *inflight, PolicyAction::CallTool, target, args, &approval)) {
-    case Authz::Deny: return reply_error(session, inflight, rpc::kInvalidParams, "Unknown tool: " + name);
-    case Authz::Ask:  // the human sees the caller's arguments, not the fixed (hidden) ones
-      return ask_approval(session, inflight, target, params.value("arguments", Json::object()), approval,
-                          [this, session, inflight, upstream = route->upstream, up_params, name,
-                           original = route->original]() mutable {
-                            forward(session, inflight, upstream, "tools/call", std::move(up_params),
-                                    AuditInfo{name, original});
-                          });
-    case Authz::Allow: break;
-  }
-  forward(session, inflight, route->upstream, "tools/call", std::move(up_params),
-          AuditInfo{name, route->original});
+  run();
 }
 
 void Gateway::get_prompt(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
@@ -666,6 +670,7 @@ void Gateway::send(const std::shared_ptr<Session>& session, const std::shared_pt
     }
     if (up->config().auth.type == config::CredentialType::OAuthUser) token_outcome(session, *up, response);
     inflight->upstream_us = static_cast<int64_t>(upstream_ms * 1000);
+    if (method == "tools/call") guard_post_tool(*session, *inflight, response);  // guard stage: mcp_post_tool
     deliver_final(session, inflight, std::move(response));
   });
 }

@@ -66,6 +66,20 @@ struct InFlight {
   } routed;
   static std::string next_request_id();
 
+  // --- The guard stage (guard_stage.cpp) ---
+  // X-Portcullis-Guardrails as received (set by the transport): guardrails
+  // this request adds to the configured ones.
+  std::string guardrails_header;
+  // What the guardrails did, for the record. Written by the request thread
+  // (mcp_pre_tool) and then by the thread that receives the upstream's
+  // answer (mcp_post_tool), one after the other.
+  struct Guarded {
+    Json findings = Json::array();  // AuditFinding::to_json()s, never matched text
+    int64_t us = 0;                 // time spent in guardrails
+    bool blocked = false;           // a guardrail answered instead of the upstream
+    bool redacted = false;          // a mutate guardrail changed a payload
+  } guarded;
+
   // --- The authorize stage (authorize.cpp) ---
   std::string client_ip;  // the downstream peer's address; set by the transport, may be empty
   // The verdict, for the record; written by the thread that authorizes the

@@ -109,14 +109,138 @@ Result<AuditRecord> audit_record_from_json(const Json& j) {
   }
 }
 
-// nlohmann::json's object_t is a std::map<std::string, ...>: keys iterate in
-// byte order, so dump() already writes them sorted at every depth.
-std::string canonical_json(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+namespace {
 
+// The serializer's own output for one value: compact, invalid UTF-8
+// replaced. nlohmann::json's object_t is a std::map<std::string, ...>: keys
+// iterate in byte order, so dump() writes them sorted at every depth.
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+// Appends `s` as dump(Json(s)) would write it. Printable ASCII without '"'
+// or '\\' is copied as is; anything else (escapes, UTF-8 and its
+// validation) goes through the serializer, so the bytes are the same.
+void append_string(std::string& out, const std::string& s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) {
+      out += dump(Json(s));
+      return;
+    }
+  }
+  out += '"';
+  out += s;
+  out += '"';
+}
+
+// dump(j), appended, without the serializer's per-character escaping loop
+// for plain strings: the writer thread hashes every payload this way.
+void append_json(std::string& out, const Json& j) {
+  switch (j.type()) {
+    case Json::value_t::object: {
+      out += '{';
+      bool first = true;
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if (!first) out += ',';
+        first = false;
+        append_string(out, it.key());
+        out += ':';
+        append_json(out, it.value());
+      }
+      out += '}';
+      return;
+    }
+    case Json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& v : j) {
+        if (!first) out += ',';
+        first = false;
+        append_json(out, v);
+      }
+      out += ']';
+      return;
+    }
+    case Json::value_t::string:
+      return append_string(out, j.get_ref<const std::string&>());
+    case Json::value_t::number_integer:
+      out += std::to_string(j.get<int64_t>());
+      return;
+    case Json::value_t::number_unsigned:
+      out += std::to_string(j.get<uint64_t>());
+      return;
+    case Json::value_t::boolean:
+      out += j.get<bool>() ? "true" : "false";
+      return;
+    case Json::value_t::null:
+      out += "null";
+      return;
+    default:
+      out += dump(j);
+      return;  // floats, binary, discarded: as the serializer writes them
+  }
+}
+
+}  // namespace
+
+std::string canonical_json(const Json& j) {
+  std::string out;
+  append_json(out, j);
+  return out;
+}
+
+// canonical_json(to_json(r) without "hash"), written directly: the writer
+// thread hashes every record, and building the JSON object first costs
+// more than the hashing. Keys in byte order; audit_chain_test checks the
+// two agree.
 std::string canonical_form(const AuditRecord& r) {
-  Json j = to_json(r);
-  j.erase("hash");
-  return canonical_json(j);
+  std::string out;
+  out.reserve(768 + r.arguments.size() + r.result.size() + r.error_message.size());
+  bool first = true;
+  auto key = [&](const char* k) {
+    out += first ? "{\"" : ",\"";
+    first = false;
+    out += k;
+    out += "\":";
+  };
+  auto str = [&](const char* k, const std::string& v) { key(k), append_string(out, v); };
+  auto num = [&](const char* k, auto v) { key(k), out += std::to_string(v); };
+  auto json = [&](const char* k, const Json& v) { key(k), append_json(out, v); };
+  str("approval", r.approval);
+  str("arguments", r.arguments);
+  str("auth_method", r.auth_method);
+  str("chain", r.chain_id);
+  str("decision", r.decision);
+  num("dropped_before", r.dropped_before);
+  num("error_code", r.error_code);
+  str("error_message", r.error_message);
+  json("findings", r.findings);
+  json("groups", r.groups);
+  str("jsonrpc_id", r.jsonrpc_id);
+  json("metadata", r.metadata);
+  str("method", r.method);
+  str("original_tool", r.original_tool);
+  str("outcome", r.outcome);
+  key("phases_us");
+  out += "{\"authorize\":" + std::to_string(r.phases.authorize_us) +
+         ",\"guard\":" + std::to_string(r.phases.guard_us) +
+         ",\"identity\":" + std::to_string(r.phases.identity_us) +
+         ",\"total\":" + std::to_string(r.phases.total_us) +
+         ",\"upstream\":" + std::to_string(r.phases.upstream_us) + "}";
+  str("pin_state", r.pin_state);
+  json("policy_ids", r.policy_ids);
+  str("prev_hash", r.prev_hash);
+  num("request_bytes", r.request_bytes);
+  str("request_id", r.request_id);
+  num("response_bytes", r.response_bytes);
+  str("result", r.result);
+  num("seq", r.seq);
+  str("session_id", r.session_id);
+  str("subject", r.subject);
+  str("tool", r.tool);
+  num("ts_ms", r.ts_ms);
+  str("upstream", r.upstream);
+  str("virtual_server", r.virtual_server);
+  out += '}';
+  return out;
 }
 
 std::string record_hash(const AuditRecord& r) { return crypto::sha256_hex(canonical_form(r)); }

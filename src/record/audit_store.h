@@ -33,7 +33,10 @@ struct AuditQuery {
   size_t limit = 1000;  // 0 = no limit
 };
 
-// Retention (audit.retention). 0 = no bound.
+// Retention (audit.retention). 0 = no bound. max_bytes bounds the live
+// data (SQLite: pages in use, free pages not counted, since the file keeps
+// its high-water size and reuses them; PostgreSQL: this chain's share of
+// the audit table's total size).
 struct Retention {
   std::chrono::milliseconds max_age{0};
   uint64_t max_rows = 0;

@@ -137,13 +137,33 @@ std::string column_text(sqlite3_stmt* s, int i) {
   return std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s, i)));
 }
 
-void bind_record(sqlite3_stmt* s, const AuditRecord& r) {
-  auto row = to_columns(r);
-  for (size_t i = 0; i < row.size(); ++i) {
-    int at = static_cast<int>(i) + 1;
-    if (auto* n = std::get_if<int64_t>(&row[i])) sqlite3_bind_int64(s, at, *n);
-    else bind_text(s, at, std::get<std::string>(row[i]));
-  }
+// The JSON columns of one record, serialized; bound SQLITE_STATIC, so they
+// must outlive the statement's step.
+struct JsonColumns {
+  std::string groups, metadata, policy_ids, findings;
+};
+
+// Binds r in kAuditColumns order, straight from the record: text is bound
+// SQLITE_STATIC (no copies), so `r` and `json` must outlive the step.
+void bind_record(sqlite3_stmt* s, const AuditRecord& r, JsonColumns& json) {
+  json.groups = canonical_json(r.groups);
+  json.metadata = canonical_json(r.metadata);
+  json.policy_ids = canonical_json(r.policy_ids);
+  json.findings = canonical_json(r.findings);
+  int at = 0;
+  auto t = [&](const std::string& v) {
+    sqlite3_bind_text(s, ++at, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  };
+  auto i = [&](auto v) { sqlite3_bind_int64(s, ++at, static_cast<sqlite3_int64>(v)); };
+  i(r.ts_ms), t(r.request_id), t(r.jsonrpc_id), t(r.session_id), t(r.subject), t(r.auth_method);
+  t(json.groups), t(json.metadata), t(r.method), t(r.virtual_server), t(r.upstream), t(r.tool),
+      t(r.original_tool);
+  t(r.arguments), t(r.result), t(r.decision), t(json.policy_ids), t(json.findings), t(r.approval),
+      t(r.pin_state);
+  i(r.phases.identity_us), i(r.phases.authorize_us), i(r.phases.guard_us), i(r.phases.upstream_us);
+  i(r.phases.total_us), i(r.request_bytes), i(r.response_bytes), t(r.outcome), i(r.error_code),
+      t(r.error_message);
+  t(r.chain_id), i(r.seq), t(r.prev_hash), t(r.hash), i(r.dropped_before);
 }
 
 AuditRecord read_record(sqlite3_stmt* s, int first = 0) {
@@ -318,8 +338,9 @@ AuditStore::Append SqliteStore::append(const std::vector<AuditRecord>& batch, co
   auto& st = *st_;
   int rc = step_once(st.begin.s);
   if (rc == SQLITE_DONE) {
+    JsonColumns json;
     for (const auto& r : batch) {
-      bind_record(st.insert.s, r);
+      bind_record(st.insert.s, r, json);
       rc = step_once(st.insert.s);
       sqlite3_clear_bindings(st.insert.s);
       if (rc != SQLITE_DONE) break;
@@ -378,7 +399,34 @@ Result<uint64_t> SqliteStore::chain_unchained(AuditChain& chain, int64_t now_ms)
   return static_cast<uint64_t>(rows.size());
 }
 
+int64_t SqliteStore::used_bytes() {
+  Stmt s;
+  if (!prepare(db_,
+               "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM "
+               "pragma_freelist_count()), (SELECT page_size FROM pragma_page_size())",
+               s) ||
+      sqlite3_step(s.s) != SQLITE_ROW) {
+    return 0;
+  }
+  return sqlite3_column_int64(s.s, 0) * sqlite3_column_int64(s.s, 1);
+}
+
 Result<uint64_t> SqliteStore::prune(const std::string& chain, const Retention& ret, int64_t now_ms) {
+  // A size bound can take several cuts: each assumes bytes proportional to
+  // rows, which overestimates what fits while fixed pages (the schema, each
+  // table's and index's root) are a large share of a small database.
+  uint64_t total = 0;
+  for (int round = 0; round < 8; ++round) {
+    auto n = prune_once(chain, ret, now_ms);
+    if (!n) return n;
+    total += *n;
+    if (*n == 0 || ret.max_bytes == 0 || used_bytes() <= static_cast<int64_t>(ret.max_bytes)) break;
+  }
+  return total;
+}
+
+Result<uint64_t> SqliteStore::prune_once(const std::string& chain, const Retention& ret,
+                                         int64_t now_ms) {
   if (!ret.any()) return uint64_t{0};
   auto int_of = [&](const std::string& sql, int64_t dflt, std::optional<int64_t> arg = std::nullopt) -> int64_t {
     Stmt s;
@@ -402,12 +450,7 @@ Result<uint64_t> SqliteStore::prune(const std::string& chain, const Retention& r
     target = std::max(target, last - static_cast<int64_t>(ret.max_rows));
   }
   if (ret.max_bytes > 0) {
-    Stmt s;
-    int64_t used = 0;
-    if (prepare(db_, "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()), (SELECT page_size FROM pragma_page_size())", s) &&
-        sqlite3_step(s.s) == SQLITE_ROW) {
-      used = sqlite3_column_int64(s.s, 0) * sqlite3_column_int64(s.s, 1);
-    }
+    const int64_t used = used_bytes();
     if (used > static_cast<int64_t>(ret.max_bytes)) {
       // Keep the share of rows that fits, with 10% headroom.
       double keep = static_cast<double>(rows) * static_cast<double>(ret.max_bytes) / static_cast<double>(used) * 0.9;

@@ -61,6 +61,8 @@ class SqliteStore : public AuditStore {
   struct Statements;
   SqliteStore() = default;
   Result<void> exec(const std::string& sql);
+  Result<uint64_t> prune_once(const std::string& chain, const Retention& r, int64_t now_ms);
+  int64_t used_bytes();  // live pages (size minus free pages) x page size, WAL included
   std::string path_;
   sqlite3* db_ = nullptr;
   std::unique_ptr<Statements> st_;

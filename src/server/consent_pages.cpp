@@ -74,6 +74,7 @@ void add_consent_routes(httplib::Server& svr, pipeline::Gateway& gw) {
     auto done = consent->complete(query);
     if (!done.ok()) return page(r, 400, "Authorization failed", done.error());
     gw.consent_given(done->upstream, done->user_key);
+    consent->given(done->id);
     page(r, 200, "Connected",
          "Portcullis can now use '" + done->upstream + "' as " + done->user +
              ". You can close this window and return to your MCP client.");

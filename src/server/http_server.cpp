@@ -145,7 +145,9 @@ void timing_headers(httplib::Response& res, const InFlight& f) {
     return std::string(buf);
   };
   res.set_header("X-Portcullis-Request-Id", f.request_id);
-  res.set_header("Server-Timing", "identity;dur=" + ms(f.identity_us) + ", authorize;dur=" + (f.authorized.decision.empty() ? "0" : ms(f.authorized.us)) + ", guard;dur=0, upstream;dur=" +
+  res.set_header("Server-Timing", "identity;dur=" + ms(f.identity_us) + ", authorize;dur=" +
+                                      (f.authorized.decision.empty() ? "0" : ms(f.authorized.us)) + ", guard;dur=" +
+                                      (f.guarded.us ? ms(f.guarded.us) : "0") + ", upstream;dur=" +
                                       ms(f.upstream_us.load()) + ", total;dur=" + ms(f.total_us.load()));
 }
 
@@ -380,6 +382,7 @@ void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& r
   inflight->client_ip = req.remote_addr;  // authorize stage
   inflight->downstream_id = (*msg)["id"];
   inflight->request_bytes = req.body.size();
+  inflight->guardrails_header = req.get_header_value("X-Portcullis-Guardrails");
   inflight->stream = std::make_shared<MessageStream>();
   inflight->identity_us = identity_us;
   gw.handle_request(session, *msg, inflight);
@@ -482,6 +485,7 @@ void HttpFront::Impl::post_stateless(const httplib::Request& req, httplib::Respo
   inflight->client_ip = req.remote_addr;  // authorize stage
   inflight->downstream_id = id;
   inflight->request_bytes = req.body.size();
+  inflight->guardrails_header = req.get_header_value("X-Portcullis-Guardrails");
   inflight->stream = std::make_shared<MessageStream>();
   inflight->request = std::move(request);
   inflight->identity_us = identity_us;
@@ -642,6 +646,7 @@ void HttpFront::Impl::post_sse(const httplib::Request& req, httplib::Response& r
     inflight->client_ip = req.remote_addr;  // authorize stage
     inflight->downstream_id = (*msg)["id"];
     inflight->request_bytes = req.body.size();
+    inflight->guardrails_header = req.get_header_value("X-Portcullis-Guardrails");
     inflight->identity_us = identity_us;
     res.set_header("X-Portcullis-Request-Id", inflight->request_id);
     // Every answer travels on the SSE stream, so the POST returns at once.

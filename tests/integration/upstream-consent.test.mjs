@@ -243,3 +243,69 @@ describe('oauth_user configuration', () => {
     assert.match(r.output, /main\.yaml:\d+: .*type oauth_user needs an HTTP upstream/);
   });
 });
+
+describe('oauth_user with credentials.confirm_user: a consent link only works for the user it was made for', () => {
+  let oidc;
+  let echo;
+  let gw;
+  let resource;
+
+  before(async () => {
+    const port = await h.freePort();
+    resource = `http://127.0.0.1:${port}`;
+    // The gateway's own client at the issuer, for the sign-in at /oauth/confirm.
+    oidc = await startOidc({
+      clients: [{
+        client_id: 'portcullis-gw',
+        client_secret: 'portcullis-gw-secret',
+        application_type: 'native',
+        redirect_uris: [`${resource}/oauth/confirm`],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      }],
+    });
+    echo = await startAuthEcho({ issuer: oidc.issuer });
+    const dir = h.makeConfigDir({
+      settings: {
+        auth: { mode: 'oauth', resource, oauth: { issuer: oidc.issuer, scopes: ['mcp'] } },
+        credentials: {
+          key: crypto.randomBytes(32).toString('hex'),
+          confirm_user: { client_id: 'portcullis-gw', client_secret: 'portcullis-gw-secret' },
+        },
+      },
+      servers: {
+        main: {
+          upstreams: { echo: { transport: 'streamable-http', url: echo.url, auth: { type: 'oauth_user' } } },
+          virtual_servers: { work: { tools: [{ upstream: 'echo' }] } },
+        },
+      },
+    });
+    gw = await h.startGateway(dir, { port });
+  });
+
+  after(h.cleanup);
+
+  test("bob's link opened by alice is refused after her sign-in; bob himself then connects with it", async () => {
+    const token = (await oidc.tokenFor('bob', { resource: `${resource}/mcp/work`, scope: 'mcp' })).access_token;
+    const client = new Client({ name: 'confirm-it', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(gw.mcpUrl('work')),
+      { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+    const err = await h.rejection(client.callTool({ name: 'connect_echo', arguments: {} }));
+    assert.equal(err.code, -32042);
+    const link = err.data.elicitations[0].url;
+
+    const stolen = await browse(link, 'alice');
+    assert.equal(stolen.status, 403, stolen.body);
+    assert.match(stolen.body, /made for another user/);
+    assert.ok(stolen.url.startsWith(`${resource}/oauth/confirm?`), 'refused at the sign-in, before the upstream');
+    assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['connect_echo'], 'nothing was connected');
+
+    const own = await browse(link, 'bob');
+    assert.equal(own.status, 200, own.body);
+    assert.match(own.body, /Connected/);
+    const me = JSON.parse(h.text(await client.callTool({ name: 'whoami', arguments: {} })));
+    assert.equal(decodeJwt(me.authorization.slice(7)).sub, 'bob');
+    await client.close();
+  });
+});

@@ -23,6 +23,66 @@ TEST_CASE("the canonical form is compact JSON with sorted keys and integer phase
   CHECK(record_hash(other) != record_hash(r));
 }
 
+TEST_CASE(
+    "the canonical form written field by field equals the sorted JSON of to_json without the "
+    "hash") {
+  // The definition (audit_record.h), computed the slow way.
+  auto reference = [](const AuditRecord& r) {
+    Json j = to_json(r);
+    j.erase("hash");
+    return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  };
+  AuditRecord plain = make(1700000000123, "req-1", "vs", "echo", "sess", "error");
+  plain.hash = "not part of it";
+  plain.chain_id = "gw-1";
+  plain.seq = 42;
+  plain.prev_hash = std::string(64, 'f');
+  plain.dropped_before = 7;
+  plain.phases = {1, 2, 3, 4, 5};
+  CHECK(canonical_form(plain) == reference(plain));
+
+  AuditRecord tricky = plain;
+  tricky.subject = "zoë \"the admin\" \\ o'brien";  // UTF-8, quotes, backslash
+  tricky.error_message =
+      std::string("tab\there\nnew line \x01 \x7f end");  // control characters, DEL
+  tricky.tool = std::string("bad \xff\xfe utf8 \xc3");   // invalid UTF-8 (replaced by U+FFFD)
+  tricky.arguments = "{\"k\":\"v\"}";
+  tricky.result = "\xe2\x9c\x93 ok \xf0\x9f\x94\x92";  // valid multi-byte UTF-8
+  tricky.groups = Json::array({"b", "a", "ü"});
+  tricky.metadata = {{"zeta", {{"y", 1.5}, {"x", nullptr}}},
+                     {"alpha", Json::array({true, -3, "s"})}};
+  tricky.policy_ids = Json::array({"p2", "p1"});
+  tricky.findings = Json::array({{{"rule", "aws_key"}, {"action", "redact"}, {"start", 3}}});
+  tricky.error_code = -32602;
+  tricky.ts_ms = -5;
+  tricky.request_bytes = UINT64_MAX;
+  CHECK(canonical_form(tricky) == reference(tricky));
+  CHECK(canonical_form(AuditRecord{}) == reference(AuditRecord{}));
+}
+
+TEST_CASE(
+    "canonical_json writes exactly what the JSON serializer writes, sorted keys and replaced UTF-8 "
+    "included") {
+  const Json cases[] = {
+      Json::object(),
+      Json::array(),
+      nullptr,
+      Json{{"b", 1},
+           {"a", Json::array({1, -2, 3.25, 1e300, 0.1, true, false, nullptr})},
+           {"", "empty key"}},
+      Json{{"z\xc3\xbc", "k\xc3\xa9y"}, {"bad\xff", "val\xfe"}, {"ctl\x01", "tab\t\"q\"\\"}},
+      Json{{"nested", {{"deep", {{"deeper", Json::array({Json::object(), Json::array(), "x"})}}}}}},
+      Json(UINT64_MAX),
+      Json(INT64_MIN),
+      Json(std::string(400, 'r')),
+      Json("\xe2\x9c\x93 \xf0\x9f\x94\x92 \x7f"),
+  };
+  for (const auto& j : cases) {
+    CAPTURE(j.dump(-1, ' ', true, Json::error_handler_t::replace));
+    CHECK(canonical_json(j) == j.dump(-1, ' ', false, Json::error_handler_t::replace));
+  }
+}
+
 TEST_CASE("each record links to the previous one and the chain verifies with its checkpoints") {
   TempDir dir;
   auto key = test_key();

@@ -327,6 +327,86 @@ TEST_CASE("retention by age keeps the records younger than max_age") {
   CHECK(verify_db(dir.db(), &key).ok);
 }
 
+namespace {
+// Bytes the database's live pages take (its size minus free pages), WAL
+// included, as retention by size measures it.
+int64_t used_bytes(const std::string& path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  REQUIRE(sqlite3_prepare_v2(
+              db,
+              "SELECT ((SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM "
+              "pragma_freelist_count())) * (SELECT page_size FROM pragma_page_size())",
+              -1, &s, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+  int64_t used = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return used;
+}
+}  // namespace
+
+TEST_CASE(
+    "retention by size prunes the oldest records at a checkpoint until the database fits in "
+    "max_bytes") {
+  TempDir dir;
+  auto key = test_key();
+  constexpr int kRecords = 400;
+  {
+    AuditLog::Options o;
+    o.key = key;
+    auto log = AuditLog::open(dir.db(), o);
+    REQUIRE(log.ok());
+    for (int i = 1; i <= kRecords; ++i) {
+      auto r = make(1000 * i, numbered("r", i), "vs", "t", "s", "error");
+      r.error_message = std::string(1000, 'x');  // ~1 KB per record
+      (*log)->record(r);
+      (*log)->flush();  // one checkpoint per record: retention may cut anywhere
+    }
+  }
+  const int64_t before = used_bytes(dir.db());
+  REQUIRE(before > 400 * 1000);
+  const uint64_t limit = 100 * 1024;
+  SUBCASE("a limit above the database's size keeps everything") {
+    AuditLog::Options o;
+    o.key = key;
+    o.retention.max_bytes = static_cast<uint64_t>(before) * 2;
+    {
+      auto log = AuditLog::open(dir.db(), o);
+      REQUIRE(log.ok());
+      (*log)->record(make(500000, "last", "vs", "t", "s", "ok"));
+      (*log)->flush();
+    }
+    CHECK(query_all(dir.db()).size() == kRecords + 1);
+    CHECK_FALSE(verify_db(dir.db(), &key).anchored);
+  }
+  SUBCASE("a limit below it deletes the oldest records and anchors the chain") {
+    AuditLog::Options o;
+    o.key = key;
+    o.retention.max_bytes = limit;
+    {
+      auto log = AuditLog::open(dir.db(), o);  // prunes as the writer starts
+      REQUIRE(log.ok());
+      (*log)->record(make(500000, "last", "vs", "t", "s", "ok"));
+      (*log)->flush();
+    }
+    auto rows = query_all(dir.db());
+    REQUIRE(rows.size() > 1);
+    CHECK(rows.size() < kRecords / 3);
+    CHECK(rows.front().request_id == "last");
+    // The newest records are the ones kept, without a gap.
+    CHECK(rows[1].request_id == numbered("r", kRecords));
+    CHECK(rows.back().seq == kRecords + 2 - static_cast<int64_t>(rows.size()));
+    CHECK(used_bytes(dir.db()) <= static_cast<int64_t>(limit));
+    auto v = verify_db(dir.db(), &key);
+    CHECK_MESSAGE(v.ok, v.message);
+    CHECK(v.anchored);
+    CHECK(v.first_seq == rows.back().seq);
+    CHECK(v.last_seq == kRecords + 1);
+  }
+}
+
 TEST_CASE("the CLI queries with filters, exports CSV and JSON lines, and verify exits 1 on a broken chain") {
   TempDir dir;
   auto key = test_key();

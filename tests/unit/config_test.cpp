@@ -1210,3 +1210,118 @@ TEST_CASE("an upstream's auth block is refused with a reason when it cannot work
             "servers.d/s.yaml:22: upstream 'e' auth: 'token_endpoint' is not used by type static",
         });
 }
+
+// ---- audit: and admin: (portcullis.yaml) ----------------------------------
+
+TEST_CASE(
+    "the audit and admin blocks load into AuditSettings and AdminSettings, paths resolved against "
+    "DIR") {
+  TempConfig t;
+  const std::string hash(64, 'A');
+  auto r = load_settings(t, R"(audit:
+  db: data/audit.db
+  capture: redacted
+  queue_full: drop
+  queue_capacity: 128
+  synchronous: full
+  signing_key: { file: keys/audit.key }
+  sink: postgres
+  postgres: { dsn: "host=/run/postgresql dbname=audit" }
+  instance_id: gw-1
+  retention: { max_age: 7d, max_rows: 1000000, max_bytes: 2MiB }
+admin:
+  api_keys: ["sha256:)" + hash + R"(", ")" +
+                                std::string(64, 'b') + R"("]
+  groups: [auditors, sre]
+  scopes: ["audit:read"]
+)");
+  REQUIRE(formatted(r.errors) == Lines{});
+  const auto& s = r.config->settings;
+  CHECK(s.audit_db == t.dir() + "/data/audit.db");
+  CHECK(s.audit.capture == "redacted");
+  CHECK(s.audit.queue_full == "drop");
+  CHECK(s.audit.queue_capacity == 128);
+  CHECK(s.audit.synchronous_full);
+  CHECK(s.audit.signing_key_file == t.dir() + "/keys/audit.key");
+  CHECK(s.audit.signing_key_env.empty());
+  CHECK(s.audit.sink == "postgres");
+  CHECK(s.audit.postgres_dsn == "host=/run/postgresql dbname=audit");
+  CHECK(s.audit.instance_id == "gw-1");
+  CHECK(s.audit.max_age == std::chrono::hours(7 * 24));
+  CHECK(s.audit.max_rows == 1000000);
+  CHECK(s.audit.max_bytes == 2 * 1024 * 1024);
+  // Keys are stored lowercase without the "sha256:" prefix.
+  CHECK(s.admin.api_key_sha256 == Lines{std::string(64, 'a'), std::string(64, 'b')});
+  CHECK(s.admin.groups == Lines{"auditors", "sre"});
+  CHECK(s.admin.scopes == Lines{"audit:read"});
+}
+
+TEST_CASE(
+    "without audit and admin blocks the audit trail uses its defaults and nobody is an admin") {
+  TempConfig t;
+  auto r = load_settings(t, "listen: 127.0.0.1:9000\n");
+  REQUIRE(formatted(r.errors) == Lines{});
+  const auto& s = r.config->settings;
+  CHECK(s.audit.capture == "hash");
+  CHECK(s.audit.queue_full == "block");
+  CHECK(s.audit.queue_capacity == 65536);
+  CHECK_FALSE(s.audit.synchronous_full);
+  CHECK(s.audit.sink == "sqlite");
+  CHECK(s.audit.signing_key_file.empty());
+  CHECK(s.audit.signing_key_env.empty());
+  CHECK(s.audit.instance_id.empty());
+  CHECK(s.audit.max_age == 0ms);
+  CHECK(s.audit.max_rows == 0);
+  CHECK(s.audit.max_bytes == 0);
+  CHECK(s.admin.api_key_sha256.empty());
+  CHECK(s.admin.groups.empty());
+  CHECK(s.admin.scopes.empty());
+}
+
+TEST_CASE("a signing key from an environment variable is kept by name, not read at load time") {
+  TempConfig t;
+  auto r = load_settings(t, "audit:\n  signing_key: { env: PCT_AUDIT_KEY_NOT_SET }\n");
+  REQUIRE(formatted(r.errors) == Lines{});
+  CHECK(r.config->settings.audit.signing_key_env == "PCT_AUDIT_KEY_NOT_SET");
+  CHECK(r.config->settings.audit.signing_key_file.empty());
+}
+
+TEST_CASE("invalid audit and admin settings are reported with their lines") {
+  TempConfig t;
+  auto r = load_settings(t, R"(audit:
+  capture: everything
+  queue_full: wait
+  queue_capacity: -1
+  synchronous: sometimes
+  signing_key: { file: a.key, env: KEY }
+  sink: postgres
+  retention: { max_age: forever, max_rows: 0, max_bytes: 0, max_files: 3 }
+admin:
+  api_keys: [hunter2]
+  roles: [root]
+)");
+  // Sorted by line; the missing dsn is reported at the audit block.
+  CHECK(
+      formatted(r.errors) ==
+      Lines{
+          "portcullis.yaml:2: audit: 'capture' must be one of hash, redacted, full, none (got "
+          "\"everything\")",
+          "portcullis.yaml:2: audit: 'sink: postgres' needs 'postgres: {dsn: ...}'",
+          "portcullis.yaml:3: audit: 'queue_full' must be one of block, drop (got \"wait\")",
+          "portcullis.yaml:4: audit: 'queue_capacity' must be a positive integer (got \"-1\")",
+          "portcullis.yaml:5: audit: 'synchronous' must be one of normal, full (got \"sometimes\")",
+          "portcullis.yaml:6: audit: 'signing_key' takes either 'file' or 'env', not both",
+          "portcullis.yaml:8: audit.retention: unknown key 'max_files' (expected one of: max_age, "
+          "max_rows, max_bytes)",
+          "portcullis.yaml:8: audit.retention: max_age: invalid duration \"forever\" (expected "
+          "e.g. 500ms, 30s, 5m, 1h)",
+          "portcullis.yaml:8: audit.retention: 'max_rows' must be a positive integer (got \"0\")",
+          "portcullis.yaml:8: audit.retention: 'max_bytes' must be greater than 0",
+          "portcullis.yaml:10: admin: 'api_keys' entries must be SHA-256 hashes (64 hex digits, "
+          "e.g. from: printf %s KEY | "
+          "sha256sum)",
+          "portcullis.yaml:11: admin: unknown key 'roles' (expected one of: api_keys, groups, "
+          "scopes)",
+      });
+  CHECK(r.config == nullptr);
+}

@@ -1,7 +1,12 @@
 // bench-loadgen: closed-loop load generator for MCP `tools/call`.
 //
 //   bench-loadgen --url http://HOST:PORT/PATH --calls N --concurrency C
-//                 [--warmup W] [--tool echo] [--stateless] [--api-key KEY] [--json]
+//                 [--warmup W] [--tool echo] [--stateless] [--api-key KEY]
+//                 [--arg-bytes B] [--json]
+//
+// --arg-bytes pads each call's message with ordinary English prose to B bytes
+// (the echo upstream returns it, so the result is as large), for measuring
+// what guardrails cost per call at a given payload size.
 //
 // Each of C workers opens its own MCP session (initialize, then
 // notifications/initialized; with --stateless none: every request carries the
@@ -51,7 +56,19 @@ struct Options {
   bool json = false;
   bool stateless = false;  // protocol 2026-07-28: no session
   std::string api_key;     // sent as X-API-Key on every request (a gateway with auth)
+  long arg_bytes = 0;      // pad each message to this many bytes
 };
+
+// `n` bytes of ordinary prose (no secrets, PII, SQL or instructions).
+std::string prose(size_t n) {
+  static const std::string line =
+      "The quarterly report covers shipping volumes, customer feedback and the plans for next year. ";
+  std::string out;
+  out.reserve(n);
+  while (out.size() < n) out += line;
+  out.resize(n);
+  return out;
+}
 
 struct Url {
   std::string origin;  // scheme://host:port
@@ -97,8 +114,8 @@ std::optional<Json> find_response(const httplib::Response& res, const Json& id, 
 
 class Worker {
  public:
-  Worker(const Url& url, int index, bool stateless, const std::string& api_key)
-      : url_(url), index_(index), stateless_(stateless), cli_(url.origin) {
+  Worker(const Url& url, int index, bool stateless, const std::string& api_key, size_t arg_bytes = 0)
+      : url_(url), index_(index), stateless_(stateless), cli_(url.origin), arg_bytes_(arg_bytes) {
     if (!api_key.empty()) cli_.set_default_headers({{"X-API-Key", api_key}});
     cli_.set_keep_alive(true);
     cli_.set_tcp_nodelay(true);
@@ -135,6 +152,7 @@ class Worker {
   bool call(const std::string& tool, std::string* why) {
     const long id = next_id_++;
     std::string message = "w" + std::to_string(index_) + "-" + std::to_string(id);
+    if (arg_bytes_ > message.size() + 1) message += " " + prose(arg_bytes_ - message.size() - 1);
     Json params = {{"name", tool}, {"arguments", {{"message", message}}}};
     httplib::Headers extra;
     if (stateless_) {
@@ -192,6 +210,7 @@ class Worker {
   int index_;
   bool stateless_;
   httplib::Client cli_;
+  size_t arg_bytes_ = 0;
   long next_id_ = 1;
   std::string session_id_;
   std::string protocol_version_;
@@ -218,7 +237,7 @@ bool parse_long(const char* s, long* out) {
 
 int usage() {
   std::cerr << "usage: bench-loadgen --url http://HOST:PORT/PATH --calls N --concurrency C [--warmup W] "
-               "[--tool NAME] [--stateless] [--api-key KEY] [--json]\n";
+               "[--tool NAME] [--stateless] [--api-key KEY] [--arg-bytes B] [--json]\n";
   return 2;
 }
 
@@ -238,6 +257,7 @@ int main(int argc, char** argv) {
     else if (a == "--calls" && (v = value())) { if (!parse_long(v, &opt.calls)) return usage(); }
     else if (a == "--concurrency" && (v = value())) { if (!parse_long(v, &opt.concurrency)) return usage(); }
     else if (a == "--warmup" && (v = value())) { if (!parse_long(v, &opt.warmup)) return usage(); }
+    else if (a == "--arg-bytes" && (v = value())) { if (!parse_long(v, &opt.arg_bytes)) return usage(); }
     else return usage();
   }
   auto url = parse_url(opt.url);
@@ -268,7 +288,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (int w = 0; w < workers_n; ++w) {
     threads.emplace_back([&, w] {
-      Worker worker(*url, w, opt.stateless, opt.api_key);
+      Worker worker(*url, w, opt.stateless, opt.api_key, static_cast<size_t>(opt.arg_bytes));
       std::string err;
       {
         std::lock_guard lk(setup_mu);
