@@ -37,12 +37,12 @@ void ConfigWatcher::run(std::function<void()> on_change) {
       for (char* p = buf; p < buf + n;) {
         auto* ev = reinterpret_cast<inotify_event*>(p);
         std::string name = ev->len ? ev->name : "";
-        // Editors write temp files; only YAML and Cedar files matter.
+        // Editors write temp files; only YAML, Cedar and JSON (policies/entities.json) files matter.
         auto ends = [&](const char* s) {
           std::string suf(s);
           return name.size() >= suf.size() && name.compare(name.size() - suf.size(), suf.size(), suf) == 0;
         };
-        if (ends(".yaml") || ends(".yml") || ends(".cedar")) relevant = true;
+        if (ends(".yaml") || ends(".yml") || ends(".cedar") || ends(".json")) relevant = true;
         p += sizeof(inotify_event) + ev->len;
       }
     }

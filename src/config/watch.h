@@ -1,6 +1,6 @@
 // ConfigWatcher: calls `on_change` (debounced) when a file under the config
 // DIR that the config is read from changes: portcullis.yaml, servers.d/ or
-// policies/. Linux inotify; one background thread. Thread-safe start/stop.
+// policies/ (*.cedar, entities.json). Linux inotify; one background thread. Thread-safe start/stop.
 #pragma once
 #include <atomic>
 #include <functional>

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sstream>
 #include <thread>
 
 #include "core/crypto.h"
@@ -87,6 +88,8 @@ Result<void> Gateway::start() {
   if (!auth.ok()) return fail("authentication is misconfigured: " + auth.error());
   auto consent = consent_for(cfg->settings, nullptr, [this] { return authenticator(); });
   if (!consent.ok()) return fail(consent.error());
+  auto policies = PolicyStage::load(cfg->dir);
+  if (!policies.ok()) return fail("policies:\n" + policies.error());
   std::lock_guard lock(rebuild_mu_);
   if (auto r = open_pins(*cfg); !r.ok()) return r;
   auto guards = GuardStage::build(*cfg);
@@ -94,10 +97,12 @@ Result<void> Gateway::start() {
   auto rt = make_runtime(cfg, nullptr, std::move(guards.stage));
   rt->authenticator = std::move(auth.value());
   rt->consent = std::move(consent.value());
+  rt->policy = std::move(policies.value());
   {
     std::lock_guard rlock(runtime_mu_);
     runtime_ = rt;
   }
+  if (rt->policy) spdlog::info("authorization: {} Cedar policies", rt->policy->policy_count());
   schedule_reap();
   return {};
 }
@@ -306,6 +311,20 @@ std::vector<config::Diagnostic> Gateway::reload() {
     for (const auto& e : guards.errors) spdlog::error("{}", e.format());
     return guards.errors;
   }
+  auto policies = PolicyStage::load(loaded.config->dir);
+  if (!policies.ok()) {
+    // Each problem is "file:line:col: message"; the last good set keeps serving.
+    spdlog::error("config reload rejected: the policies do not load; the previous config and policies keep serving");
+    std::vector<config::Diagnostic> problems;
+    std::istringstream lines(policies.error());
+    for (std::string line; std::getline(lines, line);) {
+      spdlog::error("{}", line);
+      config::Diagnostic d;
+      d.message = line;  // "file:line:col: message" already
+      problems.push_back(std::move(d));
+    }
+    return problems;
+  }
   configure_sessions(loaded.config->settings);
   if (loaded.config->settings.listen != before->config->settings.listen) {
     spdlog::warn("reload: 'listen' changed; it takes effect on restart");
@@ -318,6 +337,7 @@ std::vector<config::Diagnostic> Gateway::reload() {
     rt = make_runtime(loaded.config, before.get(), std::move(guards.stage));
     rt->authenticator = std::move(auth.value());
     rt->consent = std::move(consent.value());
+    rt->policy = std::move(policies.value());
     std::lock_guard rlock(runtime_mu_);
     runtime_ = rt;
   }
@@ -352,8 +372,17 @@ std::vector<config::Diagnostic> Gateway::reload() {
   }
   for (const auto& name : gone) before->upstreams.at(name)->stop();
   notify_list_changes(*before, *rt);
-  spdlog::info("config reloaded from {}: {} upstream(s), {} virtual server(s)", rt->config->dir,
-               rt->upstreams.size(), rt->catalogs.size());
+  if (before->policy || rt->policy) {
+    // New policies may show or hide tools, prompts and resources to anyone.
+    for (const auto& s : sessions_.all()) {
+      if (!s->initialized || s->stateless) continue;
+      for (const char* m : {"notifications/tools/list_changed", "notifications/prompts/list_changed",
+                            "notifications/resources/list_changed"})
+        s->outbox.push(rpc::dump(rpc::make_notification(m, nullptr)));
+    }
+  }
+  spdlog::info("config reloaded from {}: {} upstream(s), {} virtual server(s), {} policies", rt->config->dir,
+               rt->upstreams.size(), rt->catalogs.size(), rt->policy ? rt->policy->policy_count() : 0);
   return {};
 }
 

@@ -29,6 +29,7 @@
 #include "identity/upstream_consent.h"
 #include "identity/upstream_tokens.h"
 #include "pipeline/guard_stage.h"
+#include "pipeline/policy_stage.h"
 #include "pipeline/session.h"
 #include "pipeline/upstream.h"
 #include "record/audit.h"
@@ -43,6 +44,8 @@ struct Runtime {
   // Users' own upstream tokens and their consent flow (auth type
   // oauth_user); null without a credential vault (credentials.key).
   std::shared_ptr<identity::UpstreamConsent> consent;
+  // The authorize stage (policies/*.cedar); null: no policies, all allowed.
+  std::shared_ptr<const PolicyStage> policy;
   std::map<std::string, std::shared_ptr<Upstream>> upstreams;
   std::map<std::string, std::shared_ptr<const compose::VirtualCatalog>> catalogs;
   std::vector<std::string> problems;  // composition problems (name collisions)
@@ -355,6 +358,24 @@ class Gateway {
   Result<bool> lacks_consent(Session& session, const config::UpstreamConfig& up);
   mcp::UpstreamLink::Handlers client_link_handlers(const std::shared_ptr<Session>& session,
                                                    const std::shared_ptr<Upstream>& upstream);
+
+  // --- The authorize stage (authorize.cpp) ---
+  enum class Authz { Allow, Deny, Ask };
+  // Decides `action` on `target` for this request with the runtime's
+  // policies and notes the verdict on `inflight` for the record. Ask: the
+  // @approval value is in *approval.
+  Authz authorize(const Runtime& rt, InFlight& inflight, PolicyAction action, const PolicyTarget& target,
+                  const Json& arguments, std::string* approval);
+  // The entries of a list the request's principal may see; null: all.
+  std::shared_ptr<const std::vector<Json>> visible_items(const Runtime& rt, const InFlight& inflight,
+                                                         const std::string& vs, const compose::VirtualCatalog& cat,
+                                                         compose::ListKind kind);
+  // Asks the client's human to confirm (form-mode elicitation/create), then
+  // runs `then` on a pool thread; a refusal finishes the request with a
+  // tool error, a client that cannot ask with error -32021.
+  void ask_approval(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
+                    const PolicyTarget& target, const Json& arguments, const std::string& approval,
+                    std::function<void()> then);
 
   // Upstream -> downstream routing.
   // `hint`: the request it belongs to when the message itself does not say.

@@ -76,6 +76,15 @@ void Gateway::record_request(const Session& session, InFlight& inflight, Json re
     if (capture) r.raw_result = std::move(*res);
   }
   if (capture) r.raw_arguments = std::move(inflight.routed.arguments);
+  // The authorize stage's verdict; a denial keeps its real reason here,
+  // while the client only heard "unknown".
+  if (const auto& a = inflight.authorized; !a.decision.empty()) {
+    r.decision = a.decision;
+    r.policy_ids = Json(a.policy_ids);
+    r.approval = a.approval;
+    r.phases.authorize_us = a.us;
+    if (a.decision == "denied") r.error_message = "denied: " + a.reason;
+  }
   audit_->record(std::move(r));
 }
 

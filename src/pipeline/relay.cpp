@@ -239,7 +239,8 @@ void Gateway::list(const std::shared_ptr<Session>& session, const std::shared_pt
   }
   auto it = rt->config->virtual_servers.find(session->virtual_server);
   size_t page = it->second.page_size ? it->second.page_size : rt->config->settings.page_size;
-  auto result = compose::paginate(cat->list(kind), key, cursor, page);
+  auto visible = visible_items(*rt, *inflight, session->virtual_server, *cat, kind);  // authorize stage
+  auto result = compose::paginate(visible ? *visible : cat->list(kind), key, cursor, page);
   if (!result.ok()) return reply_error(session, inflight, rpc::kInvalidParams, result.error());
   finish(session, inflight, rpc::make_result(inflight->downstream_id, std::move(result.value())));
 }
@@ -288,16 +289,33 @@ void Gateway::call_tool(const std::shared_ptr<Session>& session, const std::shar
     return reply_error(session, inflight, rpc::kInvalidParams, "Unknown tool: " + name + why);
   }
   if (route->connect) return connect_tool(session, inflight, route->upstream);
-  Json up_params = params;
-  up_params["name"] = route->original;
-  if (!guard_pre_tool(session, inflight, name, up_params)) return;  // guard stage: mcp_pre_tool
-  if (!route->fixed.empty()) {
-    Json& args = up_params["arguments"];
-    if (!args.is_object()) args = Json::object();
-    for (auto it = route->fixed.begin(); it != route->fixed.end(); ++it) args[it.key()] = it.value();
+  // authorize, then guard.pre, then the upstream (ARCHITECTURE.md).
+  auto run = [this, session, inflight, name, up_params = params, route = *route]() mutable {
+    up_params["name"] = route.original;
+    if (!guard_pre_tool(session, inflight, name, up_params)) return;  // guard stage: mcp_pre_tool
+    if (!route.fixed.empty()) {
+      Json& args = up_params["arguments"];
+      if (!args.is_object()) args = Json::object();
+      for (auto it = route.fixed.begin(); it != route.fixed.end(); ++it) args[it.key()] = it.value();
+    }
+    forward(session, inflight, route.upstream, "tools/call", std::move(up_params), AuditInfo{name, route.original});
+  };
+  if (rt->policy) {
+    // Policies see the arguments as sent (fixed ones win); the human asked
+    // for approval sees the caller's own, never the hidden fixed ones.
+    Json sent_args = params.value("arguments", Json::object());
+    for (auto it = route->fixed.begin(); it != route->fixed.end(); ++it) sent_args[it.key()] = it.value();
+    PolicyTarget target{"Tool", session->virtual_server, name, route->upstream, route->original};
+    std::string approval;
+    switch (authorize(*rt, *inflight, PolicyAction::CallTool, target, sent_args, &approval)) {
+      case Authz::Deny: return reply_error(session, inflight, rpc::kInvalidParams, "Unknown tool: " + name);
+      case Authz::Ask:
+        return ask_approval(session, inflight, target, params.value("arguments", Json::object()), approval,
+                            std::move(run));
+      case Authz::Allow: break;
+    }
   }
-  forward(session, inflight, route->upstream, "tools/call", std::move(up_params),
-          AuditInfo{name, route->original});
+  run();
 }
 
 void Gateway::get_prompt(const std::shared_ptr<Session>& session, const std::shared_ptr<InFlight>& inflight,
@@ -321,6 +339,20 @@ void Gateway::get_prompt(const std::shared_ptr<Session>& session, const std::sha
       args[it.key()] = it.value().is_string() ? it.value() : Json(it.value().dump());
     }
   }
+  PolicyTarget target{"Prompt", session->virtual_server, name, route->upstream, route->original};
+  std::string approval;
+  const Json& args = up_params.contains("arguments") ? up_params["arguments"] : Json::object();
+  switch (authorize(*rt, *inflight, PolicyAction::GetPrompt, target, args, &approval)) {
+    case Authz::Deny: return reply_error(session, inflight, rpc::kInvalidParams, "Unknown prompt: " + name);
+    case Authz::Ask:  // the human sees the caller's arguments, not the fixed (hidden) ones
+      return ask_approval(session, inflight, target, params.value("arguments", Json::object()), approval,
+                          [this, session, inflight, upstream = route->upstream, up_params, name,
+                           original = route->original]() mutable {
+                            forward(session, inflight, upstream, "prompts/get", std::move(up_params),
+                                    AuditInfo{name, original});
+                          });
+    case Authz::Allow: break;
+  }
   forward(session, inflight, route->upstream, "prompts/get", std::move(up_params), AuditInfo{name, route->original});
 }
 
@@ -335,7 +367,12 @@ void Gateway::by_resource(const std::shared_ptr<Session>& session, const std::sh
   auto seen = catalog_of(*session, rt);
   const compose::VirtualCatalog* cat = seen.get();
   auto upstream = cat ? cat->resource_upstream(uri) : std::nullopt;
-  if (!upstream) {
+  PolicyTarget target{"Resource", session->virtual_server, uri, upstream.value_or(""), uri};
+  std::string approval;
+  Authz authz = upstream ? authorize(*rt, *inflight, PolicyAction::ReadResource, target, {{"uri", uri}}, &approval)
+                         : Authz::Deny;
+  if (authz == Authz::Ask && method != "resources/read") authz = Authz::Allow;  // subscribing reads nothing yet
+  if (authz == Authz::Deny) {
     // 2026-07-28 moved "resource not found" to -32602.
     return reply_error(session, inflight, session->stateless ? rpc::kInvalidParams : rpc::kResourceNotFound,
                        "Resource not found: " + uri, {{"uri", uri}});
@@ -344,6 +381,12 @@ void Gateway::by_resource(const std::shared_ptr<Session>& session, const std::sh
     std::lock_guard lock(session->mu);
     if (method == "resources/subscribe") session->subscriptions.insert(uri);
     else session->subscriptions.erase(uri);
+  }
+  if (authz == Authz::Ask) {
+    return ask_approval(session, inflight, target, Json{{"uri", uri}}, approval,
+                        [this, session, inflight, up = *upstream, method, params, uri]() {
+                          forward(session, inflight, up, method, params, AuditInfo{uri, uri});
+                        });
   }
   forward(session, inflight, *upstream, method, params, AuditInfo{uri, uri});
 }

@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/json.h"
 #include "identity/principal.h"
@@ -78,6 +79,18 @@ struct InFlight {
     bool blocked = false;           // a guardrail answered instead of the upstream
     bool redacted = false;          // a mutate guardrail changed a payload
   } guarded;
+
+  // --- The authorize stage (authorize.cpp) ---
+  std::string client_ip;  // the downstream peer's address; set by the transport, may be empty
+  // The verdict, for the record; written by the thread that authorizes the
+  // request, before it forwards or answers.
+  struct Authorized {
+    std::string decision;  // "" (no policies), "allowed" or "denied"
+    std::vector<std::string> policy_ids;  // the determining policies
+    std::string reason;                   // why it was denied, with policy errors
+    std::string approval;  // "", "accepted", "declined", "cancelled", "unsupported", "error"
+    int64_t us = 0;        // time spent deciding
+  } authorized;
 };
 
 class Session : public std::enable_shared_from_this<Session> {

@@ -89,9 +89,17 @@ size_t check_policy_folder(const std::string& config_dir, std::ostream& out, std
   auto problems = CedarPolicySet::check_dir(dir);
   for (const auto& p : problems) err << p << "\n";
   if (problems.empty()) {
-    auto set = CedarPolicySet::load_dir(dir);
-    if (set.ok())
-      out << "policies OK: " << set->policies().size() << " Cedar policies in " << dir << "\n";
+    // The gateway loads policies/entities.json with them, when it exists.
+    std::string entities = (std::filesystem::path(dir) / "entities.json").string();
+    if (!std::filesystem::exists(entities)) entities.clear();
+    auto set = CedarPolicySet::load_dir(dir, entities);
+    if (!set.ok()) {
+      err << set.error() << "\n";
+      return 1;
+    }
+    out << "policies OK: " << set->policies().size() << " Cedar policies in " << dir;
+    if (!entities.empty()) out << ", " << set->entities()->size() << " entities";
+    out << "\n";
   }
   return problems.size();
 }

@@ -145,7 +145,9 @@ void timing_headers(httplib::Response& res, const InFlight& f) {
     return std::string(buf);
   };
   res.set_header("X-Portcullis-Request-Id", f.request_id);
-  res.set_header("Server-Timing", "identity;dur=" + ms(f.identity_us) + ", authorize;dur=0, guard;dur=" + (f.guarded.us ? ms(f.guarded.us) : "0") + ", upstream;dur=" +
+  res.set_header("Server-Timing", "identity;dur=" + ms(f.identity_us) + ", authorize;dur=" +
+                                      (f.authorized.decision.empty() ? "0" : ms(f.authorized.us)) + ", guard;dur=" +
+                                      (f.guarded.us ? ms(f.guarded.us) : "0") + ", upstream;dur=" +
                                       ms(f.upstream_us.load()) + ", total;dur=" + ms(f.total_us.load()));
 }
 
@@ -377,6 +379,7 @@ void HttpFront::Impl::post_mcp(const httplib::Request& req, httplib::Response& r
   }
   auto inflight = std::make_shared<InFlight>();
   inflight->principal = std::move(who);
+  inflight->client_ip = req.remote_addr;  // authorize stage
   inflight->downstream_id = (*msg)["id"];
   inflight->request_bytes = req.body.size();
   inflight->guardrails_header = req.get_header_value("X-Portcullis-Guardrails");
@@ -479,6 +482,7 @@ void HttpFront::Impl::post_stateless(const httplib::Request& req, httplib::Respo
   session->initialized = true;
   auto inflight = std::make_shared<InFlight>();
   inflight->principal = std::move(who);
+  inflight->client_ip = req.remote_addr;  // authorize stage
   inflight->downstream_id = id;
   inflight->request_bytes = req.body.size();
   inflight->guardrails_header = req.get_header_value("X-Portcullis-Guardrails");
@@ -639,6 +643,7 @@ void HttpFront::Impl::post_sse(const httplib::Request& req, httplib::Response& r
   } else {
     auto inflight = std::make_shared<InFlight>();
     inflight->principal = std::move(who);
+    inflight->client_ip = req.remote_addr;  // authorize stage
     inflight->downstream_id = (*msg)["id"];
     inflight->request_bytes = req.body.size();
     inflight->guardrails_header = req.get_header_value("X-Portcullis-Guardrails");

@@ -12,7 +12,9 @@
 #    loads against http://127.0.0.1:PORT/mcp/bench, then again as a stateless
 #    2026-07-28 client (rows marked 2026; the upstream is the same), then
 #    through a second gateway that authenticates every request with an API
-#    key and the metadata contract (rows marked key),
+#    key and the metadata contract (rows marked key), and through a third
+#    that also authorizes every call with 100 Cedar policies (rows marked
+#    cedar; rows marked cedar-key compare it with the key gateway),
 # 5. prints one table: p50/p99 (microseconds) and calls/s, direct vs gateway, the added
 #    latency (gateway − direct) and the ratio (gateway / direct).
 #
@@ -230,6 +232,29 @@ if [[ $GATEWAY_OK -eq 1 ]]; then
     log "the API-key gateway did not start: $GW_START_WHY"
     FAILED=1
   fi
+  # The same API-key gateway with 100 Cedar policies in policies/ (the
+  # authorize stage on every call): 99 that do not apply to this caller,
+  # scoped to other servers and groups, and one that permits it.
+  CEDAR_CFG="$TMP/config-cedar"
+  cp -r "$AUTH_CFG" "$CEDAR_CFG"
+  mkdir -p "$CEDAR_CFG/policies"
+  for i in $(seq 0 98); do
+    printf '@id("p%d")\npermit (principal in Group::"team%d", action == Action::"call_tool", resource == Tool::"srv%d/tool%d")\nwhen { context.arguments has amount && context.arguments.amount < %d && context.metadata.team like "team*" };\n' \
+      "$i" $((i % 20)) $((i % 10)) "$i" $((100 * i + 50))
+  done >"$CEDAR_CFG/policies/bench.cedar"
+  printf '@id("bench")\npermit (principal == User::"bench@loadgen", action, resource in Server::"bench")\nwhen { context.metadata.team == "bench" };\n' \
+    >>"$CEDAR_CFG/policies/bench.cedar"
+  CEDAR_PORT=$(free_port)
+  if start_gateway "$CEDAR_CFG" "$CEDAR_PORT" "$TMP/gateway-cedar.log"; then
+    CEDAR_PID=$GW_STARTED_PID
+    run_load gateway_c1_cedar "http://127.0.0.1:$CEDAR_PORT/mcp/bench" 1 --api-key "$API_KEY" || FAILED=1
+    run_load gateway_c16_cedar "http://127.0.0.1:$CEDAR_PORT/mcp/bench" 16 --api-key "$API_KEY" || FAILED=1
+    kill "$CEDAR_PID" 2>/dev/null
+    wait "$CEDAR_PID" 2>/dev/null
+  else
+    log "the Cedar gateway did not start: $GW_START_WHY"
+    FAILED=1
+  fi
   if [[ $STREAMS -gt 0 ]]; then
     # The same c=1 load while STREAMS other sessions hold GET streams open:
     # open streams must not starve anyone.
@@ -285,7 +310,8 @@ if [[ $JSON -eq 1 ]]; then
   printf '"comparison":{"c1":%s,"c16":%s},"open_streams":%s,"gateway_c1_with_open_streams":%s,' \
     "$(comparison 1)" "$(comparison 16)" "$STREAMS" "$(raw gateway_c1_streams)"
   printf '"gateway_stateless":{"c1":%s,"c16":%s},' "$(raw gateway_c1_stateless)" "$(raw gateway_c16_stateless)"
-  printf '"gateway_api_key":{"c1":%s,"c16":%s}}\n' "$(raw gateway_c1_apikey)" "$(raw gateway_c16_apikey)"
+  printf '"gateway_api_key":{"c1":%s,"c16":%s},' "$(raw gateway_c1_apikey)" "$(raw gateway_c16_apikey)"
+  printf '"gateway_api_key_100_policies":{"c1":%s,"c16":%s}}\n' "$(raw gateway_c1_cedar)" "$(raw gateway_c16_cedar)"
 else
   printf '\ntools/call echo, %s calls per run after %s warm-up, loopback, %s cores shared by load generator, upstream and gateway\n\n' \
     "$CALLS" "$WARMUP" "$CORES"
@@ -316,7 +342,7 @@ else
       printf '%-14s %12s %12s %12s %9s\n' "$label" "$dv" "$gv" "$added" "$ratio"
     done
   done
-  for variant in stateless:2026 apikey:key; do
+  for variant in stateless:2026 apikey:key cedar:cedar; do
     for c in 1 16; do
       d="direct_c$c" g="gateway_c${c}_${variant%%:*}" tag=${variant#*:}
       have "$d" && have "$g" || continue
@@ -330,6 +356,17 @@ else
             "$(calc '%.2fx' "$(field $g $metric) / $(field $d $metric)")"
         fi
       done
+    done
+  done
+  # The authorize stage's cost: the 100-policy gateway against the same
+  # API-key gateway without policies.
+  for c in 1 16; do
+    have "gateway_c${c}_apikey" && have "gateway_c${c}_cedar" || continue
+    for metric in p50_us p99_us; do
+      printf '%-14s %12s %12s %12s %9s\n' "c=$c ${metric%_us} us cedar-key" \
+        "$(calc '%.1f' "$(field gateway_c${c}_apikey $metric)")" "$(calc '%.1f' "$(field gateway_c${c}_cedar $metric)")" \
+        "$(calc '%+.1f' "$(field gateway_c${c}_cedar $metric) - $(field gateway_c${c}_apikey $metric)")" \
+        "$(calc '%.2fx' "$(field gateway_c${c}_cedar $metric) / $(field gateway_c${c}_apikey $metric)")"
     done
   done
   if have gateway_c1_streams && have direct_c1; then
