@@ -5,7 +5,11 @@ namespace portcullis::guard {
 namespace {
 const std::string kEmpty;
 
-void append_escaped(std::string& out, const std::string& token) {
+}  // namespace
+
+std::string pointer_escape(std::string_view token) {
+  std::string out;
+  out.reserve(token.size());
   for (char c : token) {
     if (c == '~')
       out += "~0";
@@ -14,8 +18,8 @@ void append_escaped(std::string& out, const std::string& token) {
     else
       out += c;
   }
+  return out;
 }
-}  // namespace
 
 JsonStrings::JsonStrings(Json& root) { walk(root, -1, -1); }
 
@@ -58,7 +62,7 @@ std::string JsonStrings::pointer(size_t i) const {
     if (seg.is_index)
       out += std::to_string(seg.index);
     else
-      append_escaped(out, seg.key);
+      out += pointer_escape(seg.key);
   }
   return out;
 }

@@ -7,11 +7,15 @@
 // thread-safe; one request's value, one thread.
 #pragma once
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/json.h"
 
 namespace portcullis::guard {
+
+// One reference token of a JSON pointer (RFC 6901): '~' as "~0", '/' as "~1".
+std::string pointer_escape(std::string_view token);
 
 class JsonStrings {
  public:

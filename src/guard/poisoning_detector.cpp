@@ -7,6 +7,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include "guard/json_strings.h"
+
 namespace portcullis::guard {
 namespace {
 
@@ -72,19 +74,6 @@ const PoisonRule kRules[] = {
      R"((?:first|before|prior\s+to))",
      "demands to run before other tools"},
 };
-
-std::string pointer_escape(const std::string& key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~')
-      out += "~0";
-    else if (c == '/')
-      out += "~1";
-    else
-      out += c;
-  }
-  return out;
-}
 
 // Visits every string worth checking: all string values except schema
 // plumbing (type, format, $ref ...), and property names.
