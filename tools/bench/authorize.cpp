@@ -12,35 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "bench_policies.h"
+
 #include "policy/policy_set.h"
 
 using namespace portcullis::policy;
 using Clock = std::chrono::steady_clock;
+namespace bench = portcullis::bench;
 
 namespace {
-
-std::string policies_text() {
-  std::string t;
-  for (int i = 0; i < 100; ++i) {
-    std::string srv = "srv" + std::to_string(i % 10), tool = srv + "/tool" + std::to_string(i);
-    std::string group = "team" + std::to_string(i % 20);
-    if (i % 10 == 9) {
-      t += "@id(\"forbid-" + std::to_string(i) +
-           "\")\nforbid (principal, action == Action::\"call_tool\", resource in Server::\"" + srv +
-           "\")\nwhen { context.metadata has environment && context.metadata.environment == "
-           "\"prod\" && "
-           "context.arguments has dry_run && context.arguments.dry_run == false };\n";
-    } else {
-      t += "@id(\"permit-" + std::to_string(i) + "\")\npermit (principal in Group::\"" + group +
-           "\", action == Action::\"call_tool\", resource == Tool::\"" + tool +
-           "\")\nwhen { context.arguments has amount && context.arguments.amount < " +
-           std::to_string(100 * i + 50) +
-           " && context.metadata.surface != \"batch-pipeline\" && context.metadata.team like "
-           "\"team*\" };\n";
-    }
-  }
-  return t;
-}
 
 Value context_for(int i) {
   ValueRecord args{
@@ -54,17 +34,11 @@ Value context_for(int i) {
                         {"client_ip", IpAddr{}}});
 }
 
-void report(const char* what, std::vector<double>& us) {
-  std::sort(us.begin(), us.end());
-  std::printf("%-28s p50 %6.2f us   p99 %6.2f us   (n=%zu)\n", what, us[us.size() / 2],
-              us[us.size() * 99 / 100], us.size());
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   int n = argc > 1 ? std::atoi(argv[1]) : 200000;
-  auto set = CedarPolicySet::parse(policies_text(), "bench.cedar");
+  auto set = CedarPolicySet::parse(bench::hundred_policies(), "bench.cedar");
   if (!set.ok()) {
     std::fprintf(stderr, "%s\n", set.error().c_str());
     return 1;
@@ -116,7 +90,7 @@ int main(int argc, char** argv) {
     full.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
   }
   std::printf("100 policies, %zu of %d decisions allowed\n", allowed, n + n / 4);
-  report("authorize", decide);
-  report("overlay + authorize", full);
+  bench::report_us("authorize", decide);
+  bench::report_us("overlay + authorize", full);
   return 0;
 }

@@ -16,43 +16,16 @@
 #include <string>
 #include <vector>
 
+#include "bench_policies.h"
+
 #include "pipeline/policy_stage.h"
 
 using namespace portcullis;
 using namespace portcullis::pipeline;
 using Clock = std::chrono::steady_clock;
+namespace bench = portcullis::bench;
 
 namespace {
-
-// 100 policies over 10 virtual servers: scoped permits with conditions on
-// the arguments and metadata, and a forbid per server.
-std::string policies_text() {
-  std::string t;
-  for (int i = 0; i < 100; ++i) {
-    std::string srv = "srv" + std::to_string(i % 10), tool = srv + "/tool" + std::to_string(i);
-    if (i % 10 == 9) {
-      t += "@id(\"forbid-" + std::to_string(i) +
-           "\")\nforbid (principal, action == Action::\"call_tool\", resource in Server::\"" + srv +
-           "\")\nwhen { context.metadata has environment && context.metadata.environment == "
-           "\"prod\" && "
-           "context.arguments has dry_run && context.arguments.dry_run == false };\n";
-    } else {
-      t += "@id(\"permit-" + std::to_string(i) + "\")\npermit (principal in Group::\"team" +
-           std::to_string(i % 20) + "\", action == Action::\"call_tool\", resource == Tool::\"" +
-           tool + "\")\nwhen { context.arguments has amount && context.arguments.amount < " +
-           std::to_string(100 * i + 50) +
-           " && context.metadata.surface != \"batch-pipeline\" && context.metadata.team like "
-           "\"team*\" };\n";
-    }
-  }
-  return t;
-}
-
-void report(const char* what, std::vector<double>& us) {
-  std::sort(us.begin(), us.end());
-  std::printf("%-34s p50 %7.2f us   p99 %7.2f us   (n=%zu)\n", what, us[us.size() / 2],
-              us[us.size() * 99 / 100], us.size());
-}
 
 }  // namespace
 
@@ -62,7 +35,7 @@ int main(int argc, char** argv) {
   if (!mkdtemp(tmpl)) return 1;
   std::string dir = tmpl;
   std::filesystem::create_directories(dir + "/policies");
-  std::ofstream(dir + "/policies/bench.cedar") << policies_text();
+  std::ofstream(dir + "/policies/bench.cedar") << bench::hundred_policies();
   std::ofstream(dir + "/policies/entities.json")
       << R"([{"uid": {"type": "Group", "id": "team3"}, "attrs": {}, "parents": [{"type": "Group", "id": "payments"}]}])";
   auto loaded = PolicyStage::load(dir);
@@ -104,7 +77,7 @@ int main(int argc, char** argv) {
     call.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
   }
   std::printf("100 policies, %zu of %d calls allowed\n", allowed, n);
-  report("authorize stage, tools/call", call);
+  bench::report_us("authorize stage, tools/call", call);
 
   // One tools/list of 100 tools on one server, uncached (a new principal each time).
   config::VirtualServerConfig vs;
@@ -128,6 +101,6 @@ int main(int argc, char** argv) {
     list.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
     if (!items) return 1;
   }
-  report("tools/list of 100 tools, uncached", list);
+  bench::report_us("tools/list of 100 tools, uncached", list);
   return 0;
 }
