@@ -3,8 +3,15 @@
 // (secrets validate + PII mutate, enforce) on a 1 KB and a 100 KB JSON tool
 // argument. Inputs are generated deterministically; nothing is read from disk.
 //
-//   bench-guard [--seconds S] [--per-kind]   (default 1 s of CPU per measurement)
-// Rates are per second of this thread's CPU time (one core).
+// "all text detectors" is secrets + pii + injection, one after the other on
+// the same text: the detectors that read free text. (The SQL sanitizer reads
+// only the arguments that hold SQL, and the poisoning check only tool
+// definitions; bench-guard-text measures both.)
+//
+//   bench-guard [--seconds S] [--per-kind] [--only SUBSTRING]
+// (default 1 s of CPU per measurement; --only runs the rows whose label
+// contains SUBSTRING, for perf). Rates are per second of this thread's CPU
+// time (one core).
 #include <time.h>
 
 #include <chrono>
@@ -14,6 +21,7 @@
 #include <string>
 
 #include "guard/chain.h"
+#include "guard/injection_detector.h"
 #include "guard/pii.h"
 #include "guard/secrets.h"
 
@@ -23,6 +31,7 @@ using namespace portcullis::guard;
 namespace {
 
 double g_seconds = 1.0;
+std::string g_only;
 std::mt19937_64 rng(42);
 
 std::string pick(const std::vector<std::string>& v) { return v[rng() % v.size()]; }
@@ -116,6 +125,7 @@ double per_second(F&& f) {
 
 void throughput(const char* label, const std::vector<const Detector*>& dets,
                 const std::string& text) {
+  if (std::string_view(label).find(g_only) == std::string_view::npos) return;
   size_t findings = 0;
   double rate = per_second([&] {
     ScanContext ctx;
@@ -145,6 +155,7 @@ Json tool_argument(size_t bytes) {
 }
 
 void chain_cost(const char* label, const GuardrailChain& chain, const Json& arg) {
+  if (std::string_view(label).find(g_only) == std::string_view::npos) return;
   double rate = per_second([&] {
     Json copy = arg;
     ScanContext ctx;
@@ -162,10 +173,13 @@ void chain_cost(const char* label, const GuardrailChain& chain, const Json& arg)
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i + 1 < argc; ++i)
+  for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--seconds") g_seconds = std::atof(argv[i + 1]);
+    if (std::string(argv[i]) == "--only") g_only = argv[i + 1];
+  }
   auto secrets = SecretsDetector::create().value();
   auto pii = PiiDetector::create().value();
+  InjectionDetector injection;
   std::string plain = ordinary(1 << 20), busy = dense(1 << 20), plain64 = ordinary(64 << 10);
 
   bool per_kind = false;
@@ -186,6 +200,12 @@ int main(int argc, char** argv) {
   throughput("secrets, secret-dense text (1 MB)", {secrets.get()}, busy);
   throughput("pii, secret-dense text (1 MB)", {pii.get()}, busy);
   throughput("secrets+pii, secret-dense text (1 MB)", {secrets.get(), pii.get()}, busy);
+  throughput("injection, ordinary text (1 MB)", {&injection}, plain);
+  throughput("injection, secret-dense text (1 MB)", {&injection}, busy);
+  throughput("all text detectors, ordinary text (1 MB)", {secrets.get(), pii.get(), &injection},
+             plain);
+  throughput("all text detectors, secret-dense text (1 MB)",
+             {secrets.get(), pii.get(), &injection}, busy);
 
   auto rail = [](std::string n, std::shared_ptr<const Detector> d, Action a) {
     return std::make_shared<const Guardrail>(
