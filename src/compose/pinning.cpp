@@ -184,7 +184,7 @@ Result<PinStore::Checked> PinStore::check(const std::string& upstream, const std
     }
   }
   if (auto r = exec("COMMIT"); !r.ok()) {
-    exec("ROLLBACK");
+    (void)exec("ROLLBACK");  // the COMMIT error is the one to report
     return fail(r.error());
   }
   // Our own writes must not look like the CLI's.

@@ -102,11 +102,25 @@ std::optional<std::string> open(std::string_view key, std::string_view token, st
   return plain;
 }
 
+namespace {
+// Fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up again on
+// every digest, which costs as much as hashing a short string.
+const EVP_MD* sha256_md() {
+  static EVP_MD* md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (!m) throw std::runtime_error("OpenSSL: no SHA256");
+    return m;
+  }();
+  return md;
+}
+}  // namespace
+
 std::string sha256_hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  EVP_Digest(data.data(), data.size(), md, &len, sha256_md(), nullptr);
   return to_hex(md, len);
 }
+
 
 }  // namespace portcullis::crypto

@@ -119,12 +119,15 @@ std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_hand
 // Appends `s` as dump(Json(s)) would write it. Printable ASCII without '"'
 // or '\\' is copied as is; anything else (escapes, UTF-8 and its
 // validation) goes through the serializer, so the bytes are the same.
+// The check reads every byte without an early exit, so the compiler
+// vectorises it: payload strings are the bulk of what the writer hashes.
 void append_string(std::string& out, const std::string& s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) {
-      out += dump(Json(s));
-      return;
-    }
+  unsigned char escape = 0;
+  for (unsigned char c : s)
+    escape |= static_cast<unsigned char>((c < 0x20) | (c >= 0x80) | (c == '"') | (c == '\\'));
+  if (escape) {
+    out += dump(Json(s));
+    return;
   }
   out += '"';
   out += s;
@@ -191,9 +194,9 @@ std::string canonical_json(const Json& j) {
 // thread hashes every record, and building the JSON object first costs
 // more than the hashing. Keys in byte order; audit_chain_test checks the
 // two agree.
-std::string canonical_form(const AuditRecord& r) {
-  std::string out;
-  out.reserve(768 + r.arguments.size() + r.result.size() + r.error_message.size());
+namespace {
+void append_canonical_form(std::string& out, const AuditRecord& r) {
+  out.reserve(out.size() + 768 + r.arguments.size() + r.result.size() + r.error_message.size());
   bool first = true;
   auto key = [&](const char* k) {
     out += first ? "{\"" : ",\"";
@@ -240,12 +243,35 @@ std::string canonical_form(const AuditRecord& r) {
   str("upstream", r.upstream);
   str("virtual_server", r.virtual_server);
   out += '}';
+}
+
+// The writer thread hashes two payloads and a record per record: serialize
+// into one buffer per thread instead of a new string each time. A buffer
+// that grew past 1 MiB for one large payload is given back afterwards.
+template <typename Write>
+std::string sha256_of(Write&& write) {
+  thread_local std::string scratch;
+  scratch.clear();
+  write(scratch);
+  std::string hex = crypto::sha256_hex(scratch);
+  if (scratch.capacity() > (1u << 20)) std::string().swap(scratch);
+  return hex;
+}
+}  // namespace
+
+std::string canonical_form(const AuditRecord& r) {
+  std::string out;
+  append_canonical_form(out, r);
   return out;
 }
 
-std::string record_hash(const AuditRecord& r) { return crypto::sha256_hex(canonical_form(r)); }
+std::string record_hash(const AuditRecord& r) {
+  return sha256_of([&](std::string& out) { append_canonical_form(out, r); });
+}
 
-std::string payload_digest(const Json& payload) { return "sha256:" + crypto::sha256_hex(canonical_json(payload)); }
+std::string payload_digest(const Json& payload) {
+  return "sha256:" + sha256_of([&](std::string& out) { append_json(out, payload); });
+}
 
 namespace {
 std::string stored_payload(const Json& raw, CaptureMode mode, bool redacted) {

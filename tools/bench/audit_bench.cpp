@@ -212,8 +212,8 @@ int main(int argc, char** argv) {
         "\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.1f,\"cpu_us\":%.2f,\"record_p50_us\":%.2f,"
         "\"record_p99_us\":%.2f},"
         "\"sustained\":{\"records\":%llu,\"seconds\":%.3f,\"records_per_s\":%.0f,\"records_per_cpu_"
-        "s\":%.0f,"
-        "\"db_bytes\":%llu}}\n",
+        "s\":%.0f,\"records_per_writer_cpu_s\":%.0f,"
+        "\"db_bytes\":%llu,\"load_average\":%.2f}}\n",
         a.rate, paced_calls, static_cast<unsigned long long>(paced_written), mean, p50, p99, p999,
         mx, cpu_per_call_us, rec_p50, rec_p99, static_cast<unsigned long long>(written), elapsed,
         rate, cpu_rate, writer_rate, static_cast<unsigned long long>(db_bytes), load[0]);
