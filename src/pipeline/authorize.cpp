@@ -97,13 +97,32 @@ Gateway::Authz Gateway::authorize(const Runtime& rt, InFlight& inflight, PolicyA
   return Authz::Allow;
 }
 
-std::shared_ptr<const std::vector<Json>> Gateway::visible_items(const Runtime& rt,
-                                                                const InFlight& inflight,
-                                                                const std::string& vs,
-                                                                const compose::VirtualCatalog& cat,
-                                                                compose::ListKind kind) {
+std::shared_ptr<const Listing> Gateway::visible_items(const Runtime& rt, InFlight& inflight,
+                                                      const std::string& vs,
+                                                      const compose::VirtualCatalog& cat,
+                                                      compose::ListKind kind) {
   if (!rt.policy) return nullptr;
-  return rt.policy->visible({principal_of(inflight), inflight.client_ip}, vs, cat, kind);
+  auto started = std::chrono::steady_clock::now();
+  auto listing = rt.policy->visible({principal_of(inflight), inflight.client_ip}, vs, cat, kind);
+  auto& noted = inflight.authorized;
+  noted.us += std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - started)
+                  .count();
+  if (!listing) return nullptr;
+  noted.decision = listing->hidden.empty() ? "allowed" : "filtered";
+  noted.policy_ids = listing->policy_ids;
+  if (!listing->hidden.empty()) {
+    // Names, not just a count: "why was X missing from my list?" is the
+    // question this answers. At most 20, then how many more.
+    constexpr size_t kNamed = 20;
+    std::string names;
+    for (size_t i = 0; i < listing->hidden.size() && i < kNamed; ++i)
+      names += (i ? ", " : "") + listing->hidden[i];
+    if (listing->hidden.size() > kNamed)
+      names += " and " + std::to_string(listing->hidden.size() - kNamed) + " more";
+    noted.reason = std::to_string(listing->hidden.size()) + " hidden by policy: " + names;
+  }
+  return listing;
 }
 
 void Gateway::ask_approval(const std::shared_ptr<Session>& session,

@@ -366,10 +366,10 @@ class Gateway {
   // @approval value is in *approval.
   Authz authorize(const Runtime& rt, InFlight& inflight, PolicyAction action, const PolicyTarget& target,
                   const Json& arguments, std::string* approval);
-  // The entries of a list the request's principal may see; null: all.
-  std::shared_ptr<const std::vector<Json>> visible_items(const Runtime& rt, const InFlight& inflight,
-                                                         const std::string& vs, const compose::VirtualCatalog& cat,
-                                                         compose::ListKind kind);
+  // The entries of a list the request's principal may see; null: all. What
+  // policy hid is noted for the record ("filtered", the forbids, the names).
+  std::shared_ptr<const Listing> visible_items(const Runtime& rt, InFlight& inflight, const std::string& vs,
+                                               const compose::VirtualCatalog& cat, compose::ListKind kind);
   // Asks the client's human to confirm (form-mode elicitation/create), then
   // runs `then` on a pool thread; a refusal finishes the request with a
   // tool error, a client that cannot ask with error -32021.

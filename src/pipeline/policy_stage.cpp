@@ -1,5 +1,6 @@
 #include "pipeline/policy_stage.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "pipeline/session.h"
@@ -224,20 +225,23 @@ PolicyVerdict PolicyStage::authorize_chat(const PolicyCaller& caller, const std:
 }
 
 bool PolicyStage::could_allow(const PolicyCaller& caller, PolicyAction action,
-                              const PolicyTarget& target) const {
+                              const PolicyTarget& target, std::vector<std::string>* forbids) const {
   policy::Decision d = decide(caller, action, target, nullptr);
   if (d.allow) return true;
-  if (!d.reasons.empty()) return false;  // a forbid holds whatever the arguments
+  if (!d.reasons.empty()) {  // a forbid holds whatever the arguments
+    forbids->insert(forbids->end(), d.reasons.begin(), d.reasons.end());
+    return false;
+  }
   for (const auto& e : d.errors) {
     if (auto p = permits_.find(e.policy_id); p != permits_.end() && p->second) return true;
   }
   return false;
 }
 
-std::shared_ptr<const std::vector<Json>> PolicyStage::visible(const PolicyCaller& caller,
-                                                              const std::string& virtual_server,
-                                                              const compose::VirtualCatalog& cat,
-                                                              compose::ListKind kind) const {
+std::shared_ptr<const Listing> PolicyStage::visible(const PolicyCaller& caller,
+                                                    const std::string& virtual_server,
+                                                    const compose::VirtualCatalog& cat,
+                                                    compose::ListKind kind) const {
   const std::vector<Json>& all = cat.list(kind);
   if (kind == compose::ListKind::ResourceTemplates) return nullptr;
   const identity::Principal& p = caller.principal;
@@ -248,9 +252,10 @@ std::shared_ptr<const std::vector<Json>> PolicyStage::visible(const PolicyCaller
   {
     std::lock_guard lock(cache_mu_);
     if (auto it = cache_.find(key); it != cache_.end() && it->second.expires_ms > now)
-      return it->second.items;
+      return it->second.listing;
   }
-  auto items = std::make_shared<std::vector<Json>>();
+  auto listing = std::make_shared<Listing>();
+  std::vector<std::string> forbids;
   for (const auto& item : all) {
     PolicyTarget t;
     t.virtual_server = virtual_server;
@@ -264,10 +269,13 @@ std::shared_ptr<const std::vector<Json>> PolicyStage::visible(const PolicyCaller
       } else if (route) {
         t.upstream = route->upstream;
         t.original = route->original;
-        keep = could_allow(caller, PolicyAction::CallTool, t);
+        keep = could_allow(caller, PolicyAction::CallTool, t, &forbids);
         if (keep) {
-          policy::Decision listing = decide(caller, PolicyAction::ListTools, t, nullptr);
-          keep = listing.allow || listing.reasons.empty();
+          policy::Decision listing_decision = decide(caller, PolicyAction::ListTools, t, nullptr);
+          keep = listing_decision.allow || listing_decision.reasons.empty();
+          if (!keep)
+            forbids.insert(forbids.end(), listing_decision.reasons.begin(),
+                           listing_decision.reasons.end());
         }
       }
     } else if (kind == compose::ListKind::Prompts) {
@@ -276,7 +284,7 @@ std::shared_ptr<const std::vector<Json>> PolicyStage::visible(const PolicyCaller
       if (const compose::Route* route = cat.prompt(t.name)) {
         t.upstream = route->upstream;
         t.original = route->original;
-        keep = could_allow(caller, PolicyAction::GetPrompt, t);
+        keep = could_allow(caller, PolicyAction::GetPrompt, t, &forbids);
       }
     } else {
       t.type = "Resource";
@@ -284,18 +292,22 @@ std::shared_ptr<const std::vector<Json>> PolicyStage::visible(const PolicyCaller
       if (auto up = cat.resource_upstream(t.name)) {
         t.upstream = *up;
         t.original = t.name;
-        keep = could_allow(caller, PolicyAction::ReadResource, t);
+        keep = could_allow(caller, PolicyAction::ReadResource, t, &forbids);
       }
     }
-    if (keep) items->push_back(item);
+    if (keep) listing->items.push_back(item);
+    else listing->hidden.push_back(t.name);
   }
+  std::sort(forbids.begin(), forbids.end());
+  forbids.erase(std::unique(forbids.begin(), forbids.end()), forbids.end());
+  listing->policy_ids = std::move(forbids);
   std::lock_guard lock(cache_mu_);
   if (cache_.size() >= kListingCacheMax) {
     std::erase_if(cache_, [now](const auto& kv) { return kv.second.expires_ms <= now; });
     if (cache_.size() >= kListingCacheMax) cache_.clear();
   }
-  cache_[key] = Listed{now + kListingTtlMs, items};
-  return items;
+  cache_[key] = Listed{now + kListingTtlMs, listing};
+  return listing;
 }
 
 }  // namespace portcullis::pipeline

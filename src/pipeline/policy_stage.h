@@ -63,6 +63,14 @@ struct PolicyTarget {
   std::string upstream, original;
 };
 
+// What a caller may see of one list, and what policy hid from it (for the
+// audit record: the list request is allowed, the hidden entries are not).
+struct Listing {
+  std::vector<Json> items;                // in catalogue order
+  std::vector<std::string> hidden;        // names (URIs) left out
+  std::vector<std::string> policy_ids;    // the forbids that hid some; none: no permit applied
+};
+
 // Who asks, and from where.
 struct PolicyCaller {
   const identity::Principal& principal;
@@ -91,9 +99,9 @@ class PolicyStage {
   // `provider`)? `request` is the chat request, as context.arguments.
   PolicyVerdict authorize_chat(const PolicyCaller& caller, const std::string& model,
                                const std::string& provider, const Json& request) const;
-  // The entries of `cat`'s list `kind` the caller may see (see Listing).
-  // Null for resource templates, which are not filtered.
-  std::shared_ptr<const std::vector<Json>> visible(const PolicyCaller& caller,
+  // The entries of `cat`'s list `kind` the caller may see. Null for
+  // resource templates, which are not filtered.
+  std::shared_ptr<const Listing> visible(const PolicyCaller& caller,
                                                    const std::string& virtual_server,
                                                    const compose::VirtualCatalog& cat,
                                                    compose::ListKind kind) const;
@@ -102,9 +110,10 @@ class PolicyStage {
  private:
   policy::Decision decide(const PolicyCaller& caller, PolicyAction action,
                           const PolicyTarget& target, const Json* arguments) const;
-  // A call on `target` could be allowed for some arguments.
-  bool could_allow(const PolicyCaller& caller, PolicyAction action,
-                   const PolicyTarget& target) const;
+  // A call on `target` could be allowed for some arguments. When not, the
+  // forbids that rule it out go into `forbids`.
+  bool could_allow(const PolicyCaller& caller, PolicyAction action, const PolicyTarget& target,
+                   std::vector<std::string>* forbids) const;
 
   // The caller's User (and its Groups' place in entities.json) as an
   // overlay on the loaded entities, and its metadata as a Cedar record:
@@ -121,7 +130,7 @@ class PolicyStage {
 
   struct Listed {
     long long expires_ms = 0;
-    std::shared_ptr<const std::vector<Json>> items;
+    std::shared_ptr<const Listing> listing;
   };
   mutable std::mutex cache_mu_;
   mutable std::unordered_map<std::string, Listed> cache_;                            // (cache_mu_)

@@ -52,7 +52,8 @@ void Gateway::record_request(const Session& session, InFlight& inflight, Json re
   }
   r.method = inflight.method;
   r.virtual_server = session.virtual_server;
-  r.upstream = inflight.upstream;
+  // A call refused before it was sent still names where it was going.
+  r.upstream = inflight.upstream.empty() ? inflight.routed.upstream : inflight.upstream;
   r.tool = inflight.routed.name;
   r.original_tool = inflight.routed.original;
   r.pin_state = inflight.routed.pin_state;
@@ -84,6 +85,7 @@ void Gateway::record_request(const Session& session, InFlight& inflight, Json re
     r.approval = a.approval;
     r.phases.authorize_us = a.us;
     if (a.decision == "denied") r.error_message = "denied: " + a.reason;
+    if (a.decision == "filtered") r.error_message = a.reason;
   }
   audit_->record(std::move(r));
 }

@@ -240,7 +240,7 @@ void Gateway::list(const std::shared_ptr<Session>& session, const std::shared_pt
   auto it = rt->config->virtual_servers.find(session->virtual_server);
   size_t page = it->second.page_size ? it->second.page_size : rt->config->settings.page_size;
   auto visible = visible_items(*rt, *inflight, session->virtual_server, *cat, kind);  // authorize stage
-  auto result = compose::paginate(visible ? *visible : cat->list(kind), key, cursor, page);
+  auto result = compose::paginate(visible ? visible->items : cat->list(kind), key, cursor, page);
   if (!result.ok()) return reply_error(session, inflight, rpc::kInvalidParams, result.error());
   finish(session, inflight, rpc::make_result(inflight->downstream_id, std::move(result.value())));
 }
@@ -288,6 +288,8 @@ void Gateway::call_tool(const std::shared_ptr<Session>& session, const std::shar
     }
     return reply_error(session, inflight, rpc::kInvalidParams, "Unknown tool: " + name + why);
   }
+  inflight->routed.upstream = route->upstream;  // for the record, even if a stage refuses
+  inflight->routed.original = route->original;
   if (route->connect) return connect_tool(session, inflight, route->upstream);
   // authorize, then guard.pre, then the upstream (ARCHITECTURE.md).
   auto run = [this, session, inflight, name, up_params = params, route = *route]() mutable {
@@ -330,6 +332,8 @@ void Gateway::get_prompt(const std::shared_ptr<Session>& session, const std::sha
   const compose::VirtualCatalog* cat = seen.get();
   const compose::Route* route = cat ? cat->prompt(name) : nullptr;
   if (!route) return reply_error(session, inflight, rpc::kInvalidParams, "Unknown prompt: " + name);
+  inflight->routed.upstream = route->upstream;
+  inflight->routed.original = route->original;
   Json up_params = params;
   up_params["name"] = route->original;
   if (!route->fixed.empty()) {
@@ -367,6 +371,7 @@ void Gateway::by_resource(const std::shared_ptr<Session>& session, const std::sh
   auto seen = catalog_of(*session, rt);
   const compose::VirtualCatalog* cat = seen.get();
   auto upstream = cat ? cat->resource_upstream(uri) : std::nullopt;
+  if (upstream) inflight->routed.upstream = *upstream, inflight->routed.original = uri;
   PolicyTarget target{"Resource", session->virtual_server, uri, upstream.value_or(""), uri};
   std::string approval;
   Authz authz = upstream ? authorize(*rt, *inflight, PolicyAction::ReadResource, target, {{"uri", uri}}, &approval)

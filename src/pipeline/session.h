@@ -61,6 +61,7 @@ struct InFlight {
   // request before it forwards (so before any upstream callback runs).
   struct Routed {
     std::string name, original;  // tool or prompt name, or resource URI; its upstream name
+    std::string upstream;        // where the route leads, known before any stage may refuse
     Json arguments;              // null unless audit.capture keeps them
     std::string pin_state;       // "blocked" when tool pinning refused the call
   } routed;

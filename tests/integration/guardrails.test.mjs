@@ -129,7 +129,8 @@ describe('guardrails in the MCP pipeline', () => {
 
     const rec = await recordOf(dir, (r) => r.virtual_server === 'db' && r.tool === 'query' && r.decision === 'denied', 'blocked query record');
     assert.equal(rec.outcome, 'tool_error');
-    assert.equal(rec.upstream, '');  // never forwarded
+    assert.equal(rec.upstream, 'sq');  // where it was going; phases_us.upstream shows it never went
+    assert.equal(rec.original_tool, 'query');
     assert.ok(rec.phases_us.guard > 0, JSON.stringify(rec.phases_us));
     assert.equal(rec.phases_us.upstream, 0);
     const f = rec.findings[0];

@@ -224,6 +224,19 @@ describe('policies: Cedar in the MCP pipeline', () => {
     assert.equal(bobSum.decision, 'denied');
     assert.deepEqual(bobSum.policy_ids, []);
     assert.match(bobSum.error_message, /no policy permits it \(default deny\)/);
+    // Refused before it was sent, the record still says where it was going.
+    assert.equal(bobSum.upstream, 'ev');
+    assert.equal(bobSum.original_tool, 'get-sum');
+    // A list records what policy hid from it, and which forbids did.
+    const lists = (await auditRows()).filter((r) => r.method === 'tools/list');
+    const bobList = lists.find((r) => r.subject === 'bob');
+    assert.equal(bobList.decision, 'filtered');
+    assert.deepEqual(bobList.policy_ids, ['env-payments-only']);
+    assert.match(bobList.error_message, /^3 hidden by policy: /);
+    for (const t of ['get-sum', 'get-env', 'get-tiny-image']) assert.ok(bobList.error_message.includes(t), bobList.error_message);
+    const aliceList = lists.find((r) => r.subject === 'alice');
+    assert.equal(aliceList.decision, 'allowed');
+    assert.equal(aliceList.error_message, '');
     const env = rows.filter((r) => r.tool === 'get-env').map((r) => [r.decision, r.approval, r.outcome]);
     assert.deepEqual(env.sort(), [
       ['allowed', 'accepted', 'ok'],

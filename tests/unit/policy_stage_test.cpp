@@ -221,7 +221,7 @@ permit (principal, action, resource == Tool::"main/secret");
   auto cat = compose::VirtualCatalog::build(vs, {{"ev", up}}, &problems);
   auto names = [&](const identity::Principal& p) {
     std::vector<std::string> out;
-    for (const auto& t : *stage->visible({p, kNoIp}, "main", *cat, compose::ListKind::Tools))
+    for (const auto& t : stage->visible({p, kNoIp}, "main", *cat, compose::ListKind::Tools)->items)
       out.push_back(t["name"].get<std::string>());
     return out;
   };
@@ -230,6 +230,14 @@ permit (principal, action, resource == Tool::"main/secret");
   CHECK(names(user("robot", {"bots", "eng"})) == std::vector<std::string>{"sum"});
   // Cached per principal: the same answer again, and templates are not filtered.
   CHECK(names(user("alice", {"eng"})) == std::vector<std::string>{"echo", "sum"});
+  // What was hidden, and which forbids did it (none for "other": no permit).
+  auto robot = stage->visible({user("robot", {"bots", "eng"}), kNoIp}, "main", *cat,
+                              compose::ListKind::Tools);
+  CHECK(robot->hidden == std::vector<std::string>{"echo", "secret", "other"});
+  CHECK(robot->policy_ids == std::vector<std::string>{"no-echo-listing-for-bots", "no-secrets"});
+  auto bob = stage->visible({user("bob", {}), kNoIp}, "main", *cat, compose::ListKind::Tools);
+  CHECK(bob->hidden == std::vector<std::string>{"secret", "sum", "other"});
+  CHECK(bob->policy_ids == std::vector<std::string>{"no-secrets"});
   CHECK(stage->visible({user("alice", {}), kNoIp}, "main", *cat,
                        compose::ListKind::ResourceTemplates) == nullptr);
 }
