@@ -26,6 +26,8 @@ Result<std::shared_ptr<const AnchoredRules>> AnchoredRules::build(std::vector<An
     out->tail_set_.push_back(set);
     if (!r.tail_chars.empty() && !r.from_anchor_start)
       return fail("rule " + r.id + ": a tail needs from_anchor_start");
+    if (r.matcher && !r.from_anchor_start)
+      return fail("rule " + r.id + ": a matcher needs from_anchor_start");
   }
   auto mp = MultiPattern::compile(anchors);
   if (!mp) return fail(mp.error());
@@ -60,9 +62,15 @@ Result<std::vector<Candidate>> AnchoredRules::candidates(std::string_view text) 
         if (e - h.end >= r.tail_min) out.push_back({h.id, h.start, e});
         continue;
       }
+      size_t limit = std::min(text.size(), h.end + r.fwd);
+      if (r.matcher) {
+        MatchAtHit m = r.matcher(text.substr(0, limit), h.start, h.end);
+        if (m.kind == MatchAtHit::kMatch && m.end > m.start) out.push_back({h.id, m.start, m.end});
+        if (m.kind != MatchAtHit::kUndecided) continue;
+      }
       const RE2& re = *confirm_[h.id];
       int n = re.NumberOfCapturingGroups() >= 1 ? 2 : 1;
-      if (re.Match(whole, h.start, std::min(text.size(), h.end + r.fwd), RE2::ANCHOR_START, groups,
+      if (re.Match(whole, h.start, limit, RE2::ANCHOR_START, groups,
                    n) &&
           groups[n - 1].data() != nullptr && !groups[n - 1].empty()) {
         size_t s = size_t(groups[n - 1].data() - text.data());

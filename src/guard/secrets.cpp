@@ -6,6 +6,7 @@
 
 #include "core/base64.h"
 #include "guard/secret_checks.h"
+#include "guard/secret_matchers.h"
 
 namespace portcullis::guard {
 
@@ -31,11 +32,8 @@ struct RuleDef {
   // The match starts before the anchor (sv=... before sig=): search a window
   // instead of matching anchored at the hit.
   bool search_window = false;
+  HitMatcher matcher = nullptr;  // secret_matchers.h: confirm without RE2
 };
-
-// Keyword names that make the value next to them a secret.
-#define PC_SECRET_WORDS \
-  R"((?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|credential|private[_-]?key|client[_-]?secret))"
 
 const RuleDef kRules[] = {
     {"aws_access_key", R"(A(?:KIA|SIA|BIA|CCA))", false, 4, 16,
@@ -92,15 +90,11 @@ const RuleDef kRules[] = {
     {"private_key", R"(-----BEGIN[A-Z ]{0,30}PRIVATE KEY)", false, 50, 16384,
      R"(-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END[A-Z ]*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\]*))",
      kPlain, false, "private key block"},
-    {"database_url_password",
-     R"((?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql)://)", true, 16,
-     300,
-     R"((?i:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql)://[^:/\s@"']*:([^@\s/"']+)@[A-Za-z0-9.\-\[\]]+)",
-     kPassword, false, "database URL with a password"},
-    {"generic_secret", PC_SECRET_WORDS, true, 20, 220,
-     "(?i)" PC_SECRET_WORDS
-     R"(s?[A-Za-z0-9_\-]*["']?\s*(?:[:=]|=>|:=)\s*["'`]?([^\s"'`,;<>(){}\[\]]{8,}))",
-     kEntropy, false, "high-entropy value next to a secret-like keyword"},
+    {"database_url_password", PC_DATABASE_SCHEMES "://", true, 16, 300,
+     kUrlPasswordPattern.data(), kPassword, false, "database URL with a password", false,
+     url_password_at},
+    {"generic_secret", PC_SECRET_WORDS, true, 20, 220, kKeywordValuePattern.data(), kEntropy,
+     false, "high-entropy value next to a secret-like keyword", false, keyword_value_at},
 };
 
 // Token rules checked without RE2 (anchored_rules.h): after the anchor, a
@@ -178,8 +172,13 @@ Result<std::shared_ptr<const SecretsDetector>> SecretsDetector::create(
     if (std::find(options.disabled_rules.begin(), options.disabled_rules.end(), r.id) !=
         options.disabled_rules.end())
       continue;
-    rules.push_back(
-        {r.id, Anchor{r.anchor, r.caseless, false}, r.back, r.fwd, r.confirm, !r.search_window});
+    AnchoredRule rule{r.id, Anchor{r.anchor, r.caseless, false}, r.back, r.fwd, r.confirm,
+                      !r.search_window};
+    rule.matcher = r.matcher;
+    for (const auto& t : kTails)
+      if (std::string_view(t.id) == r.id)
+        rule.tail_chars = t.chars, rule.tail_min = t.min, rule.tail_max = t.max;
+    rules.push_back(std::move(rule));
     det->def_index_.push_back(int(&r - kRules));
   }
   auto built = AnchoredRules::build(std::move(rules));
