@@ -1,6 +1,7 @@
 #include "guard/secret_checks.h"
 
 #include <array>
+#include <algorithm>
 #include <cmath>
 
 namespace portcullis::guard {
@@ -45,6 +46,46 @@ bool base62_crc_checksum_ok(std::string_view token, size_t prefix_len) {
   return base62(crc32(token.substr(prefix_len, 30)), 6) == token.substr(prefix_len + 30);
 }
 
+namespace {
+
+// c * log2(c) for the byte counts of values up to 255 bytes, computed once
+// with the same expression the loop would use, so sums come out identical.
+double count_log2_count(unsigned c) {
+  static const auto table = [] {
+    std::array<double, 256> t{};
+    for (unsigned k = 1; k < t.size(); ++k) t[k] = k * std::log2(double(k));
+    return t;
+  }();
+  return c < table.size() ? table[c] : c * std::log2(double(c));
+}
+
+// Markers of documentation values; letters match in either case.
+constexpr std::string_view kPlaceholderMarkers[] = {
+    "example", "xxxx",        "your_", "your-",      "changeme",   "redacted",   "placeholder",
+    "dummy",   "0000000000", "abcdefghij", "1234567890", "${",        "{{",         "****",
+    "...."};
+
+bool has_placeholder_marker(std::string_view v) {
+  static const auto first = [] {
+    std::array<bool, 256> f{};
+    for (auto m : kPlaceholderMarkers) f[(unsigned char)m[0]] = true;
+    return f;
+  }();
+  for (size_t i = 0; i < v.size(); ++i) {
+    char c = lower(v[i]);
+    if (!first[(unsigned char)c]) continue;
+    for (auto m : kPlaceholderMarkers) {
+      if (m[0] != c || v.size() - i < m.size()) continue;
+      size_t k = 1;
+      while (k < m.size() && lower(v[i + k]) == m[k]) ++k;
+      if (k == m.size()) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 double shannon_entropy(std::string_view s) {
   if (s.empty()) return 0;
   // H = log2(n) - (1/n) * sum(c * log2 c), over the byte counts c.
@@ -53,7 +94,7 @@ double shannon_entropy(std::string_view s) {
   double sum = 0;
   for (unsigned char c : s)
     if (unsigned k = counts[c]) {
-      sum += k * std::log2(double(k));
+      sum += count_log2_count(k);
       counts[c] = 0;  // each distinct byte once
     }
   double n = double(s.size());
@@ -61,15 +102,8 @@ double shannon_entropy(std::string_view s) {
 }
 
 bool looks_like_placeholder(std::string_view v) {
-  std::string low(v);
-  for (auto& c : low) c = lower(c);
-  for (std::string_view w : {"example", "xxxx", "your_", "your-", "changeme", "redacted",
-                             "placeholder", "dummy", "0000000000", "abcdefghij", "1234567890"})
-    if (low.find(w) != std::string::npos) return true;
-  if (v.find("${") != std::string_view::npos || v.find("{{") != std::string_view::npos) return true;
+  if (has_placeholder_marker(v)) return true;
   if (!v.empty() && v.front() == '<' && v.back() == '>') return true;
-  if (v.find("****") != std::string_view::npos || v.find("....") != std::string_view::npos)
-    return true;
   // One character repeated over most of the value ("sk_live_aaaaaaaa…").
   std::array<unsigned, 256> counts{};
   unsigned top = 0;
