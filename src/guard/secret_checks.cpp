@@ -1,6 +1,7 @@
 #include "guard/secret_checks.h"
 
 #include <array>
+#include <bitset>
 #include <algorithm>
 #include <cmath>
 
@@ -64,19 +65,25 @@ constexpr std::string_view kPlaceholderMarkers[] = {
     "example", "xxxx",        "your_", "your-",      "changeme",   "redacted",   "placeholder",
     "dummy",   "0000000000", "abcdefghij", "1234567890", "${",        "{{",         "****",
     "...."};
+static_assert(std::ranges::all_of(kPlaceholderMarkers, [](auto m) { return m.size() >= 2; }),
+              "markers are found by their first two bytes");
 
+unsigned pair_key(char a, char b) { return unsigned((unsigned char)a) << 8 | (unsigned char)b; }
+
+// Each position is first tested on its two bytes (lower-cased) against the
+// markers' first two: random values rarely hold one of those pairs, so the
+// loop seldom leaves its fast path.
 bool has_placeholder_marker(std::string_view v) {
-  static const auto first = [] {
-    std::array<bool, 256> f{};
-    for (auto m : kPlaceholderMarkers) f[(unsigned char)m[0]] = true;
-    return f;
+  static const std::bitset<1 << 16> first_pairs = [] {
+    std::bitset<1 << 16> b;
+    for (auto m : kPlaceholderMarkers) b.set(pair_key(m[0], m[1]));
+    return b;
   }();
-  for (size_t i = 0; i < v.size(); ++i) {
-    char c = lower(v[i]);
-    if (!first[(unsigned char)c]) continue;
+  for (size_t i = 0; i + 1 < v.size(); ++i) {
+    if (!first_pairs.test(pair_key(lower(v[i]), lower(v[i + 1])))) continue;
     for (auto m : kPlaceholderMarkers) {
-      if (m[0] != c || v.size() - i < m.size()) continue;
-      size_t k = 1;
+      if (v.size() - i < m.size()) continue;
+      size_t k = 0;
       while (k < m.size() && lower(v[i + k]) == m[k]) ++k;
       if (k == m.size()) return true;
     }
@@ -84,12 +91,24 @@ bool has_placeholder_marker(std::string_view v) {
   return false;
 }
 
-}  // namespace
+// Whether one byte fills more than half of v. Boyer-Moore majority vote
+// finds the only byte that can, without a table of counts.
+bool one_byte_fills_half(std::string_view v) {
+  char candidate = 0;
+  size_t votes = 0;
+  for (char c : v) {
+    if (votes == 0) candidate = c;
+    votes += c == candidate ? 1 : size_t(-1);
+  }
+  return size_t(std::count(v.begin(), v.end(), candidate)) * 2 > v.size();
+}
 
-double shannon_entropy(std::string_view s) {
-  if (s.empty()) return 0;
+// Shannon entropy with byte counts of type Count (a small one for short
+// values: less to clear).
+template <typename Count>
+double entropy_with(std::string_view s) {
   // H = log2(n) - (1/n) * sum(c * log2 c), over the byte counts c.
-  std::array<unsigned, 256> counts{};
+  std::array<Count, 256> counts{};
   for (unsigned char c : s) ++counts[c];
   double sum = 0;
   for (unsigned char c : s)
@@ -101,14 +120,18 @@ double shannon_entropy(std::string_view s) {
   return std::log2(n) - sum / n;
 }
 
+}  // namespace
+
+double shannon_entropy(std::string_view s) {
+  if (s.empty()) return 0;
+  return s.size() < 256 ? entropy_with<uint8_t>(s) : entropy_with<unsigned>(s);
+}
+
 bool looks_like_placeholder(std::string_view v) {
   if (has_placeholder_marker(v)) return true;
   if (!v.empty() && v.front() == '<' && v.back() == '>') return true;
   // One character repeated over most of the value ("sk_live_aaaaaaaa…").
-  std::array<unsigned, 256> counts{};
-  unsigned top = 0;
-  for (unsigned char c : v) top = std::max(top, ++counts[c]);
-  return v.size() >= 8 && top * 2 > v.size();
+  return v.size() >= 8 && one_byte_fills_half(v);
 }
 
 }  // namespace portcullis::guard
