@@ -33,7 +33,8 @@ class SeenStarts {
 
  private:
   static constexpr uint64_t kEmpty = ~uint64_t(0);  // no rule 0xffff at 2^48 - 1
-  static uint64_t mix(uint64_t k) {  // MurmurHash3's 64-bit finaliser
+  // MurmurHash3's 64-bit finaliser.
+  static uint64_t mix(uint64_t k) {
     k ^= k >> 33;
     k *= 0xff51afd7ed558ccdULL;
     k ^= k >> 33;
@@ -110,8 +111,7 @@ Result<std::vector<Candidate>> AnchoredRules::candidates(std::string_view text) 
       }
       const RE2& re = *confirm_[h.id];
       int n = re.NumberOfCapturingGroups() >= 1 ? 2 : 1;
-      if (re.Match(whole, h.start, limit, RE2::ANCHOR_START, groups,
-                   n) &&
+      if (re.Match(whole, h.start, limit, RE2::ANCHOR_START, groups, n) &&
           groups[n - 1].data() != nullptr && !groups[n - 1].empty()) {
         size_t s = size_t(groups[n - 1].data() - text.data());
         out.push_back({h.id, s, s + groups[n - 1].size()});

@@ -1,8 +1,8 @@
 #include "guard/secret_checks.h"
 
+#include <algorithm>
 #include <array>
 #include <bitset>
-#include <algorithm>
 #include <cmath>
 
 namespace portcullis::guard {
@@ -62,9 +62,9 @@ double count_log2_count(unsigned c) {
 
 // Markers of documentation values; letters match in either case.
 constexpr std::string_view kPlaceholderMarkers[] = {
-    "example", "xxxx",        "your_", "your-",      "changeme",   "redacted",   "placeholder",
-    "dummy",   "0000000000", "abcdefghij", "1234567890", "${",        "{{",         "****",
-    "...."};
+    "example",    "xxxx",        "your_", "your-",      "changeme",
+    "redacted",   "placeholder", "dummy", "0000000000", "abcdefghij",
+    "1234567890", "${",          "{{",    "****",       "...."};
 static_assert(std::ranges::all_of(kPlaceholderMarkers, [](auto m) { return m.size() >= 2; }),
               "markers are found by their first two bytes");
 

@@ -35,8 +35,7 @@ inline constexpr std::string_view kKeywordValuePattern =
   R"((?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql))"
 
 inline constexpr std::string_view kUrlPasswordPattern =
-    "(?i:" PC_DATABASE_SCHEMES
-    R"()://[^:/\s@"']*:([^@\s/"']+)@[A-Za-z0-9.\-\[\]]+)";
+    "(?i:" PC_DATABASE_SCHEMES R"()://[^:/\s@"']*:([^@\s/"']+)@[A-Za-z0-9.\-\[\]]+)";
 
 // REQUIRES: [start, anchor_end) of `window` is a secret keyword
 // (PC_SECRET_WORDS, any case).

@@ -90,11 +90,10 @@ const RuleDef kRules[] = {
     {"private_key", R"(-----BEGIN[A-Z ]{0,30}PRIVATE KEY)", false, 50, 16384,
      R"(-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END[A-Z ]*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\]*))",
      kPlain, false, "private key block"},
-    {"database_url_password", PC_DATABASE_SCHEMES "://", true, 16, 300,
-     kUrlPasswordPattern.data(), kPassword, false, "database URL with a password", false,
-     url_password_at},
-    {"generic_secret", PC_SECRET_WORDS, true, 20, 220, kKeywordValuePattern.data(), kEntropy,
-     false, "high-entropy value next to a secret-like keyword", false, keyword_value_at},
+    {"database_url_password", PC_DATABASE_SCHEMES "://", true, 16, 300, kUrlPasswordPattern.data(),
+     kPassword, false, "database URL with a password", false, url_password_at},
+    {"generic_secret", PC_SECRET_WORDS, true, 20, 220, kKeywordValuePattern.data(), kEntropy, false,
+     "high-entropy value next to a secret-like keyword", false, keyword_value_at},
 };
 
 // Token rules checked without RE2 (anchored_rules.h): after the anchor, a
@@ -179,8 +178,8 @@ Result<std::shared_ptr<const SecretsDetector>> SecretsDetector::create(
     if (std::find(options.disabled_rules.begin(), options.disabled_rules.end(), r.id) !=
         options.disabled_rules.end())
       continue;
-    AnchoredRule rule{r.id, Anchor{r.anchor, r.caseless, false}, r.back, r.fwd, r.confirm,
-                      !r.search_window};
+    AnchoredRule rule{
+        r.id, Anchor{r.anchor, r.caseless, false}, r.back, r.fwd, r.confirm, !r.search_window};
     rule.matcher = r.matcher;
     for (const auto& t : kTails)
       if (std::string_view(t.id) == r.id)
@@ -247,8 +246,8 @@ const std::vector<RuleText>& rule_texts() {
 bool SecretsDetector::confirmed(int def_index, std::string_view text, size_t start,
                                 size_t end) const {
   const RuleDef& def = kRules[def_index];
-  if (def.bounded && ((start > 0 && word_char(text[start - 1])) ||
-                      (end < text.size() && word_char(text[end]))))
+  if (def.bounded &&
+      ((start > 0 && word_char(text[start - 1])) || (end < text.size() && word_char(text[end]))))
     return false;
   std::string_view v = text.substr(start, end - start);
   switch (def.check) {
@@ -293,9 +292,9 @@ Result<std::vector<Finding>> SecretsDetector::scan(std::string_view text, ScanCo
   out.reserve(hits.size());
   for (const Hit& h : hits) {
     const RuleText& t = texts[h.def];
-    out.push_back(Finding{"secrets", t.id, h.start, h.end, 1.0, t.replacement,
-                          h.whole_field ? "high-entropy value in a field named like a secret"
-                                        : t.message});
+    out.push_back(
+        Finding{"secrets", t.id, h.start, h.end, 1.0, t.replacement,
+                h.whole_field ? "high-entropy value in a field named like a secret" : t.message});
   }
   return out;
 }

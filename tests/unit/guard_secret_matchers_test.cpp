@@ -69,7 +69,8 @@ Tally compare_with_re2(std::string_view pattern, HitMatcher matcher,
     for (const auto& slot : slots)
       line += rng() % 4 == 0 ? noise[rng() % noise.size()] : slot[rng() % slot.size()];
     std::string_view window(line);
-    if (rng() % 4 == 0) window = window.substr(0, head.size() + rng() % (line.size() - head.size() + 1));
+    if (rng() % 4 == 0)
+      window = window.substr(0, head.size() + rng() % (line.size() - head.size() + 1));
     MatchAtHit m = matcher(window, 0, head.size());
     if (m.kind == MatchAtHit::kUndecided) {
       ++t.undecided;
@@ -98,8 +99,8 @@ TEST_CASE("the keyword matcher takes the value after a name, a separator and an 
   CHECK(keyword_value("API_KEY_prod: 'abc12345678'", 3) == "abc12345678");
   CHECK(keyword_value("token => `abcdefgh1`", 5) == "abcdefgh1");
   CHECK(keyword_value("secrets\"=x1y2z3w4v5,more", 6) == "x1y2z3w4v5");
-  CHECK(keyword_value("password = short", 8) == std::nullopt);      // fewer than 8
-  CHECK(keyword_value("password is q8Zr2LmX7vNp4TkW", 8) == std::nullopt);  // no separator
+  CHECK(keyword_value("password = short", 8) == std::nullopt);               // fewer than 8
+  CHECK(keyword_value("password is q8Zr2LmX7vNp4TkW", 8) == std::nullopt);   // no separator
   CHECK(keyword_value("password.x = q8Zr2LmX7vNp4TkW", 8) == std::nullopt);  // '.' ends the name
 }
 
@@ -116,17 +117,18 @@ TEST_CASE("the keyword matcher leaves a value with non-ASCII characters to RE2")
 
 TEST_CASE("the URL matcher takes the password between user: and @host") {
   CHECK(url_password("postgres://app:s3cr3t@db.internal/prod", 11) == "s3cr3t");
-  CHECK(url_password("redis://:p:w@10.0.0.1", 8) == "p:w");  // empty user; ':' in a password
-  CHECK(url_password("mysql://app@db/x", 8) == std::nullopt);       // no password
-  CHECK(url_password("mysql://app:@db/x", 8) == std::nullopt);      // empty password
-  CHECK(url_password("mysql://a/b:c@db", 8) == std::nullopt);       // '/' before the password
-  CHECK(url_password("mysql://app:pw@/db", 8) == std::nullopt);     // no host
+  CHECK(url_password("redis://:p:w@10.0.0.1", 8) == "p:w");      // empty user; ':' in a password
+  CHECK(url_password("mysql://app@db/x", 8) == std::nullopt);    // no password
+  CHECK(url_password("mysql://app:@db/x", 8) == std::nullopt);   // empty password
+  CHECK(url_password("mysql://a/b:c@db", 8) == std::nullopt);    // '/' before the password
+  CHECK(url_password("mysql://app:pw@/db", 8) == std::nullopt);  // no host
   CHECK(url_password_at("mysql://\xC3\xA9:pw@db", 0, 8).kind == MatchAtHit::kUndecided);
 }
 
 TEST_CASE("the keyword matcher answers what RE2 answers on generated lines") {
-  std::vector<std::string> heads = {"password", "PASSWD", "pwd", "Secret", "token", "api_key",
-                                    "apikey", "access-key", "client_secret", "credential"};
+  std::vector<std::string> heads = {"password",      "PASSWD",    "pwd",    "Secret",
+                                    "token",         "api_key",   "apikey", "access-key",
+                                    "client_secret", "credential"};
   Slots slots = {{"", "s", "_prod", "-x9"},
                  {"", "\"", "'"},
                  {"", " ", "\t ", "\n", "\v"},
@@ -134,11 +136,12 @@ TEST_CASE("the keyword matcher answers what RE2 answers on generated lines") {
                  {"", " ", "  ", "\r"},
                  {"", "\"", "'", "`"},
                  {"q8Zr2LmX7vNp", "abc", "=abcdefgh", "Zq7LmN2pR8sT4vW6xY0aB3cD5eF9gH", "a:b=c$d%e",
-                  "a\xC3\xA9" "bcdefghij"},
+                  "a\xC3\xA9"
+                  "bcdefghij"},
                  {"", "\"", ",", " x", ";", "\xFF", "]", "q8Zr"}};
-  std::vector<std::string> noise = {"s", "-", "9", "\"", "'", "`", " ", "\t", "\v", ":", "=", ">",
-                                    ",", ";", "<", "(", "]", "{", "/", "@", ".", "\xC3\xA9",
-                                    "\xFF", "abcdefghijklmnop"};
+  std::vector<std::string> noise = {
+      "s", "-", "9", "\"", "'", "`", " ", "\t", "\v", ":",        "=",    ">",
+      ",", ";", "<", "(",  "]", "{", "/", "@",  ".",  "\xC3\xA9", "\xFF", "abcdefghijklmnop"};
   Tally t = compare_with_re2(kKeywordValuePattern, keyword_value_at, heads, slots, noise, 200000);
   MESSAGE("keyword lines: ", t.matches, " matches, ", t.misses, " misses, ", t.undecided,
           " undecided");
@@ -156,11 +159,10 @@ TEST_CASE("the URL matcher answers what RE2 answers on generated lines") {
                  {"@", "@", "@", "", "@@"},
                  {"db.internal", "db.internal", "", "[::1]", "10.0.0.1", "/db", "\xC3\xA9"},
                  {"", "/prod", " x", "\""}};
-  std::vector<std::string> noise = {":", "@", "/", " ", "\t", "\v", "\"", "'", ".", "-", "[",
-                                    "%", "_", "=", "?", "#", "+", "\xC3\xA9", "\xFF"};
+  std::vector<std::string> noise = {":", "@", "/", " ", "\t", "\v", "\"", "'",        ".",   "-",
+                                    "[", "%", "_", "=", "?",  "#",  "+",  "\xC3\xA9", "\xFF"};
   Tally t = compare_with_re2(kUrlPasswordPattern, url_password_at, heads, slots, noise, 200000);
-  MESSAGE("URL lines: ", t.matches, " matches, ", t.misses, " misses, ", t.undecided,
-          " undecided");
+  MESSAGE("URL lines: ", t.matches, " matches, ", t.misses, " misses, ", t.undecided, " undecided");
   CHECK(t.matches > 5000);  // the comparison covers both answers
   CHECK(t.misses > 5000);
 }

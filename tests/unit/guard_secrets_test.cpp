@@ -114,9 +114,9 @@ TEST_CASE("placeholder markers count in any case and at any position") {
 }
 
 TEST_CASE("a value is a placeholder when one character fills more than half of it") {
-  CHECK(looks_like_placeholder("aaaaaaaabbbbbbb"));   // 8 of 15
-  CHECK(looks_like_placeholder("bbbbbbbbaaaaaaa"));   // the same, majority first
-  CHECK(looks_like_placeholder("abababababababa"));   // interleaved, 8 of 15
+  CHECK(looks_like_placeholder("aaaaaaaabbbbbbb"));         // 8 of 15
+  CHECK(looks_like_placeholder("bbbbbbbbaaaaaaa"));         // the same, majority first
+  CHECK(looks_like_placeholder("abababababababa"));         // interleaved, 8 of 15
   CHECK_FALSE(looks_like_placeholder("aaaaaaabbbbbbbbc"));  // 8 of 16 is not more than half
   CHECK_FALSE(looks_like_placeholder("aaaaaaa"));           // shorter than 8
 }
