@@ -3,9 +3,47 @@
 #include <re2/re2.h>
 
 #include <algorithm>
-#include <unordered_set>
+#include <bit>
+#include <cstdint>
 
 namespace portcullis::guard {
+
+namespace {
+
+// The (rule, start) pairs of anchored hits already matched: an anchor with
+// several ends for one start must not match its rule twice there. Open
+// addressing in a power-of-two table sized for every hit up front, so it
+// never grows and a scan allocates it once.
+class SeenStarts {
+ public:
+  explicit SeenStarts(size_t hits) : slots_(std::bit_ceil(2 * hits + 2), kEmpty) {}
+
+  // True the first time (rule, start) is offered.
+  bool insert(size_t rule, size_t start) {
+    uint64_t key = (uint64_t(rule) << 48) | start;
+    size_t mask = slots_.size() - 1;
+    for (size_t i = mix(key) & mask;; i = (i + 1) & mask) {
+      if (slots_[i] == key) return false;
+      if (slots_[i] == kEmpty) {
+        slots_[i] = key;
+        return true;
+      }
+    }
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t(0);  // no rule 0xffff at 2^48 - 1
+  // MurmurHash3's 64-bit finaliser.
+  static uint64_t mix(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return k;
+  }
+  std::vector<uint64_t> slots_;
+};
+
+}  // namespace
 
 AnchoredRules::~AnchoredRules() = default;
 
@@ -26,6 +64,8 @@ Result<std::shared_ptr<const AnchoredRules>> AnchoredRules::build(std::vector<An
     out->tail_set_.push_back(set);
     if (!r.tail_chars.empty() && !r.from_anchor_start)
       return fail("rule " + r.id + ": a tail needs from_anchor_start");
+    if (r.matcher && !r.from_anchor_start)
+      return fail("rule " + r.id + ": a matcher needs from_anchor_start");
   }
   auto mp = MultiPattern::compile(anchors);
   if (!mp) return fail(mp.error());
@@ -48,11 +88,14 @@ Result<std::vector<Candidate>> AnchoredRules::candidates(std::string_view text) 
   windows.reserve(hits->size());
   re2::StringPiece whole(text.data(), text.size());
   re2::StringPiece groups[2];
-  std::unordered_set<uint64_t> tried;  // (rule, start) of anchored hits already matched
+  size_t anchored = 0;
+  for (const auto& h : *hits) anchored += rules_[h.id].from_anchor_start;
+  SeenStarts tried(anchored);
+  out.reserve(anchored);
   for (const auto& h : *hits) {
     const auto& r = rules_[h.id];
     if (r.from_anchor_start) {
-      if (!tried.insert((uint64_t(h.id) << 48) | h.start).second) continue;
+      if (!tried.insert(h.id, h.start)) continue;
       if (!r.tail_chars.empty()) {
         const auto& set = tail_set_[h.id];
         size_t e = h.end;
@@ -60,10 +103,15 @@ Result<std::vector<Candidate>> AnchoredRules::candidates(std::string_view text) 
         if (e - h.end >= r.tail_min) out.push_back({h.id, h.start, e});
         continue;
       }
+      size_t limit = std::min(text.size(), h.end + r.fwd);
+      if (r.matcher) {
+        MatchAtHit m = r.matcher(text.substr(0, limit), h.start, h.end);
+        if (m.kind == MatchAtHit::kMatch && m.end > m.start) out.push_back({h.id, m.start, m.end});
+        if (m.kind != MatchAtHit::kUndecided) continue;
+      }
       const RE2& re = *confirm_[h.id];
       int n = re.NumberOfCapturingGroups() >= 1 ? 2 : 1;
-      if (re.Match(whole, h.start, std::min(text.size(), h.end + r.fwd), RE2::ANCHOR_START, groups,
-                   n) &&
+      if (re.Match(whole, h.start, limit, RE2::ANCHOR_START, groups, n) &&
           groups[n - 1].data() != nullptr && !groups[n - 1].empty()) {
         size_t s = size_t(groups[n - 1].data() - text.data());
         out.push_back({h.id, s, s + groups[n - 1].size()});

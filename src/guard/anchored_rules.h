@@ -28,6 +28,18 @@ class RE2;
 
 namespace portcullis::guard {
 
+// What a rule's hand-written matcher found at one anchor hit.
+struct MatchAtHit {
+  enum Kind { kNoMatch, kMatch, kUndecided } kind = kNoMatch;
+  size_t start = 0, end = 0;  // the candidate span, for kMatch
+};
+
+// A hand-written equivalent of an anchored rule's confirm pattern, matched
+// at `start` (the hit's start; anchor_end is the hit's end) in `window`, the
+// text cut at the rule's window end. It must answer what RE2 would (group 1,
+// or the whole match); kUndecided makes the caller run RE2 after all.
+using HitMatcher = MatchAtHit (*)(std::string_view window, size_t start, size_t anchor_end);
+
 struct AnchoredRule {
   std::string id;
   Anchor anchor;
@@ -47,6 +59,10 @@ struct AnchoredRule {
   // `[chars]{min,max}` would match. Empty tail_chars: use confirm.
   std::string tail_chars;
   size_t tail_min = 0, tail_max = 0;
+  // Rules whose anchors are dense in ordinary text and whose confirm needs
+  // more than a tail ("password = <value>") may skip RE2 with a matcher
+  // (secret_matchers.h). Needs from_anchor_start.
+  HitMatcher matcher = nullptr;
 };
 
 struct Candidate {

@@ -24,8 +24,9 @@ namespace portcullis::guard {
 struct Anchor {
   std::string pattern;  // Hyperscan (PCRE-subset) syntax
   bool caseless = false;
-  // Report the leftmost start of each match too (costlier; only for anchors
-  // whose start is needed and cannot be derived from the end).
+  // Report the leftmost start of each match too. Free for an anchor whose
+  // matches all have one length (the start is end - length); otherwise
+  // Hyperscan tracks starts (SOM), which slows every scan.
   bool want_start = false;
 };
 
@@ -50,6 +51,9 @@ class MultiPattern {
  private:
   MultiPattern() = default;
   hs_database* db_ = nullptr;
+  // Per anchor: how to find a hit's start. 0: not wanted (start == end);
+  // ~0u: Hyperscan reports it (SOM); otherwise end minus this fixed width.
+  std::vector<unsigned> start_width_;
   uint64_t id_ = 0;  // unique per compiled database, for per-thread scratch
 };
 

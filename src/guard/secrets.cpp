@@ -6,6 +6,7 @@
 
 #include "core/base64.h"
 #include "guard/secret_checks.h"
+#include "guard/secret_matchers.h"
 
 namespace portcullis::guard {
 
@@ -31,11 +32,8 @@ struct RuleDef {
   // The match starts before the anchor (sv=... before sig=): search a window
   // instead of matching anchored at the hit.
   bool search_window = false;
+  HitMatcher matcher = nullptr;  // secret_matchers.h: confirm without RE2
 };
-
-// Keyword names that make the value next to them a secret.
-#define PC_SECRET_WORDS \
-  R"((?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|credential|private[_-]?key|client[_-]?secret))"
 
 const RuleDef kRules[] = {
     {"aws_access_key", R"(A(?:KIA|SIA|BIA|CCA))", false, 4, 16,
@@ -92,15 +90,10 @@ const RuleDef kRules[] = {
     {"private_key", R"(-----BEGIN[A-Z ]{0,30}PRIVATE KEY)", false, 50, 16384,
      R"(-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END[A-Z ]*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\]*))",
      kPlain, false, "private key block"},
-    {"database_url_password",
-     R"((?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql)://)", true, 16,
-     300,
-     R"((?i:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql)://[^:/\s@"']*:([^@\s/"']+)@[A-Za-z0-9.\-\[\]]+)",
-     kPassword, false, "database URL with a password"},
-    {"generic_secret", PC_SECRET_WORDS, true, 20, 220,
-     "(?i)" PC_SECRET_WORDS
-     R"(s?[A-Za-z0-9_\-]*["']?\s*(?:[:=]|=>|:=)\s*["'`]?([^\s"'`,;<>(){}\[\]]{8,}))",
-     kEntropy, false, "high-entropy value next to a secret-like keyword"},
+    {"database_url_password", PC_DATABASE_SCHEMES "://", true, 16, 300, kUrlPasswordPattern.data(),
+     kPassword, false, "database URL with a password", false, url_password_at},
+    {"generic_secret", PC_SECRET_WORDS, true, 20, 220, kKeywordValuePattern.data(), kEntropy, false,
+     "high-entropy value next to a secret-like keyword", false, keyword_value_at},
 };
 
 // Token rules checked without RE2 (anchored_rules.h): after the anchor, a
@@ -122,6 +115,13 @@ const Tail kTails[] = {
     {"pypi_token", PC_B62 "_-", 50, 300},
     {"docker_pat", PC_B62 "_-", 27, 40},
 };
+
+// The field-name form of the generic rule reports it too.
+int generic_secret_index() {
+  for (const auto& r : kRules)
+    if (std::string_view(r.id) == "generic_secret") return int(&r - kRules);
+  return -1;
+}
 
 bool word_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -178,8 +178,13 @@ Result<std::shared_ptr<const SecretsDetector>> SecretsDetector::create(
     if (std::find(options.disabled_rules.begin(), options.disabled_rules.end(), r.id) !=
         options.disabled_rules.end())
       continue;
-    rules.push_back(
-        {r.id, Anchor{r.anchor, r.caseless, false}, r.back, r.fwd, r.confirm, !r.search_window});
+    AnchoredRule rule{
+        r.id, Anchor{r.anchor, r.caseless, false}, r.back, r.fwd, r.confirm, !r.search_window};
+    rule.matcher = r.matcher;
+    for (const auto& t : kTails)
+      if (std::string_view(t.id) == r.id)
+        rule.tail_chars = t.chars, rule.tail_min = t.min, rule.tail_max = t.max;
+    rules.push_back(std::move(rule));
     det->def_index_.push_back(int(&r - kRules));
   }
   auto built = AnchoredRules::build(std::move(rules));
@@ -188,70 +193,110 @@ Result<std::shared_ptr<const SecretsDetector>> SecretsDetector::create(
   return std::shared_ptr<const SecretsDetector>(std::move(det));
 }
 
+namespace {
+
+// A confirmed span, before it becomes a Finding: findings carry three
+// strings each, so sorting and overlap resolution work on these instead.
+struct Hit {
+  size_t start, end;
+  int def;                   // index in kRules
+  bool whole_field = false;  // the field-name form of generic_secret
+};
+
+// Text order; on equal starts the longer span first, then the earlier rule
+// (a provider rule before generic_secret).
+bool text_order(const Hit& a, const Hit& b) {
+  if (a.start != b.start) return a.start < b.start;
+  if (a.end != b.end) return a.end > b.end;
+  return a.def < b.def;
+}
+
+// Where two hits claim overlapping bytes, the longer span wins (on a tie,
+// the one first in text_order).
+void drop_overlaps(std::vector<Hit>& hits) {
+  std::sort(hits.begin(), hits.end(), text_order);
+  size_t kept = 0;
+  for (const Hit& h : hits) {
+    if (kept > 0 && h.start < hits[kept - 1].end) {
+      const Hit& last = hits[kept - 1];
+      if (h.end - h.start > last.end - last.start) hits[kept - 1] = h;
+      continue;
+    }
+    hits[kept++] = h;
+  }
+  hits.resize(kept);
+}
+
+// The strings of each rule's findings, built once.
+struct RuleText {
+  std::string id, replacement, message;
+};
+const std::vector<RuleText>& rule_texts() {
+  static const std::vector<RuleText> texts = [] {
+    std::vector<RuleText> t;
+    for (const auto& r : kRules)
+      t.push_back({r.id, std::string("[REDACTED:") + r.id + "]", std::string(r.what) + " found"});
+    return t;
+  }();
+  return texts;
+}
+
+}  // namespace
+
+bool SecretsDetector::confirmed(int def_index, std::string_view text, size_t start,
+                                size_t end) const {
+  const RuleDef& def = kRules[def_index];
+  if (def.bounded &&
+      ((start > 0 && word_char(text[start - 1])) || (end < text.size() && word_char(text[end]))))
+    return false;
+  std::string_view v = text.substr(start, end - start);
+  switch (def.check) {
+    case kPlain:
+      return !looks_like_placeholder(v);
+    case kBase62Crc:
+      return base62_crc_checksum_ok(v, 4);
+    case kJwt:
+      return jwt_header_ok(v);
+    case kEntropy:
+      return !looks_like_placeholder(v) && high_entropy(v, options_);
+    case kPassword:
+      return password_ok(v);
+  }
+  return false;
+}
+
+// A whole value in a field named like a secret ({"password": "..."}).
+bool SecretsDetector::secret_field_value(std::string_view text, const ScanContext& ctx) const {
+  return !ctx.field.empty() && text.size() <= 200 &&
+         text.find_first_of(" \t\n") == std::string_view::npos &&
+         RE2::PartialMatch(ctx.field, field_keyword()) && !looks_like_placeholder(text) &&
+         high_entropy(text, options_);
+}
+
 Result<std::vector<Finding>> SecretsDetector::scan(std::string_view text, ScanContext& ctx) const {
   auto cands = rules_->candidates(text);
   if (!cands) return fail("secrets: " + cands.error());
-  // Rule order first, so that on equal spans the stable sort below keeps the
-  // provider rule ahead of generic_secret.
-  std::sort(cands->begin(), cands->end(), [](const Candidate& a, const Candidate& b) {
-    return a.rule != b.rule ? a.rule < b.rule : a.start < b.start;
-  });
-  std::vector<Finding> out;
-  for (const auto& c : *cands) {
-    const RuleDef& def = kRules[def_index_[c.rule]];
-    std::string_view v = text.substr(c.start, c.end - c.start);
-    if (def.bounded && ((c.start > 0 && word_char(text[c.start - 1])) ||
-                        (c.end < text.size() && word_char(text[c.end]))))
-      continue;
-    bool ok = true;
-    switch (def.check) {
-      case kPlain:
-        ok = !looks_like_placeholder(v);
-        break;
-      case kBase62Crc:
-        ok = base62_crc_checksum_ok(v, 4);
-        break;
-      case kJwt:
-        ok = jwt_header_ok(v);
-        break;
-      case kEntropy:
-        ok = !looks_like_placeholder(v) && high_entropy(v, options_);
-        break;
-      case kPassword:
-        ok = password_ok(v);
-        break;
-    }
-    if (!ok) continue;
-    out.push_back(Finding{"secrets", def.id, c.start, c.end, 1.0,
-                          std::string("[REDACTED:") + def.id + "]",
-                          std::string(def.what) + " found"});
-  }
-  // A whole value in a field named like a secret ({"password": "..."}).
-  if (!ctx.field.empty() && text.size() <= 200 &&
-      text.find_first_of(" \t\n") == std::string_view::npos &&
-      RE2::PartialMatch(ctx.field, field_keyword()) && !looks_like_placeholder(text) &&
-      high_entropy(text, options_)) {
+  std::vector<Hit> hits;
+  hits.reserve(cands->size() + 1);
+  for (const auto& c : *cands)
+    if (confirmed(def_index_[c.rule], text, c.start, c.end))
+      hits.push_back({c.start, c.end, def_index_[c.rule]});
+  if (secret_field_value(text, ctx)) {
     bool covered = false;
-    for (const auto& f : out) covered |= (f.start == 0 && f.end == text.size());
-    if (!covered)
-      out.push_back(Finding{"secrets", "generic_secret", 0, text.size(), 1.0,
-                            "[REDACTED:generic_secret]",
-                            "high-entropy value in a field named like a secret"});
+    for (const auto& h : hits) covered |= (h.start == 0 && h.end == text.size());
+    if (!covered) hits.push_back({0, text.size(), generic_secret_index(), true});
   }
-  // Text order; where two rules claim overlapping bytes, the longer span wins
-  // (on a tie, the earlier rule: a provider rule before generic_secret).
-  std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
-    return a.start != b.start ? a.start < b.start : a.end > b.end;
-  });
-  std::vector<Finding> kept;
-  for (auto& f : out) {
-    if (!kept.empty() && f.start < kept.back().end) {
-      if (f.end - f.start > kept.back().end - kept.back().start) kept.back() = std::move(f);
-      continue;
-    }
-    kept.push_back(std::move(f));
+  drop_overlaps(hits);
+  const auto& texts = rule_texts();
+  std::vector<Finding> out;
+  out.reserve(hits.size());
+  for (const Hit& h : hits) {
+    const RuleText& t = texts[h.def];
+    out.push_back(
+        Finding{"secrets", t.id, h.start, h.end, 1.0, t.replacement,
+                h.whole_field ? "high-entropy value in a field named like a secret" : t.message});
   }
-  return kept;
+  return out;
 }
 
 }  // namespace portcullis::guard

@@ -40,6 +40,9 @@ class SecretsDetector : public Detector {
 
  private:
   SecretsDetector() = default;
+  // The rule's shape around the span and its check (checksum, entropy, …).
+  bool confirmed(int def_index, std::string_view text, size_t start, size_t end) const;
+  bool secret_field_value(std::string_view text, const ScanContext& ctx) const;
   SecretsOptions options_;
   std::shared_ptr<const AnchoredRules> rules_;
   std::vector<int> def_index_;  // per built rule: its index in the rule table (secrets.cpp)

@@ -100,6 +100,41 @@ TEST_CASE("documentation examples and placeholders are not findings") {
   CHECK(rules_in("postgres://user:password@localhost/app").empty());
 }
 
+TEST_CASE("placeholder markers count in any case and at any position") {
+  CHECK(looks_like_placeholder("sk_live_ExAmPlE123"));
+  CHECK(looks_like_placeholder("q8Zr2LmX7vNpXXXX"));  // at the very end
+  CHECK(looks_like_placeholder("YOUR-api-key-here"));
+  CHECK(looks_like_placeholder("abc${TOKEN}def"));
+  CHECK(looks_like_placeholder("a{{b}}"));
+  CHECK(looks_like_placeholder("<token>"));
+  CHECK(looks_like_placeholder("q8Zr****4TkW"));
+  CHECK_FALSE(looks_like_placeholder("q8Zr2LmX7vNp4TkW"));
+  CHECK_FALSE(looks_like_placeholder("q8Zr2LmX7vNpXXX"));  // three x are not a marker
+  CHECK_FALSE(looks_like_placeholder("ex"));
+}
+
+TEST_CASE("a value is a placeholder when one character fills more than half of it") {
+  CHECK(looks_like_placeholder("aaaaaaaabbbbbbb"));         // 8 of 15
+  CHECK(looks_like_placeholder("bbbbbbbbaaaaaaa"));         // the same, majority first
+  CHECK(looks_like_placeholder("abababababababa"));         // interleaved, 8 of 15
+  CHECK_FALSE(looks_like_placeholder("aaaaaaabbbbbbbbc"));  // 8 of 16 is not more than half
+  CHECK_FALSE(looks_like_placeholder("aaaaaaa"));           // shorter than 8
+}
+
+TEST_CASE("Shannon entropy is in bits per byte, for short and long values alike") {
+  CHECK(shannon_entropy("") == 0);
+  CHECK(shannon_entropy("aaaa") == 0);
+  CHECK(shannon_entropy("aabb") == doctest::Approx(1.0));
+  CHECK(shannon_entropy("abcd") == doctest::Approx(2.0));
+  std::string long_value;
+  for (int i = 0; i < 300; ++i) long_value += "abcd"[i % 4];
+  CHECK(shannon_entropy(long_value) == doctest::Approx(2.0));
+  CHECK(shannon_entropy(std::string(300, 'z')) == 0);
+  std::string every_byte;
+  for (int i = 0; i < 256; ++i) every_byte += char(i);
+  CHECK(shannon_entropy(every_byte) == doctest::Approx(8.0));
+}
+
 TEST_CASE("the generic rule wants a secret-like keyword and a random-looking value") {
   CHECK(rules_in("password = \"q8Zr2LmX7vNp4TkW\"") == V{"generic_secret"});
   CHECK(rules_in("Client_Secret: q8Zr2LmX7vNp4TkW9s") == V{"generic_secret"});
