@@ -82,9 +82,17 @@ class Builder {
         out = Json::object();
         auto& obj = out.get_ref<Json::object_t&>();
         for (dom::key_value_pair field : o) {
-          // operator[] then assignment: a repeated key keeps its last value.
-          Json& slot = obj[std::string(field.key)];
-          if (auto s = build(field.value, depth + 1, slot); s != FastRead::Parsed) return s;
+          // Keys often arrive sorted (serializers that write a sorted map,
+          // this one included): then the new key goes at the end with one
+          // comparison. Otherwise operator[] then assignment, as nlohmann
+          // does: a repeated key keeps its last value.
+          Json* slot;
+          if (obj.empty() || std::string_view(obj.rbegin()->first) < field.key) {
+            slot = &obj.emplace_hint(obj.end(), std::string(field.key), nullptr)->second;
+          } else {
+            slot = &obj[std::string(field.key)];
+          }
+          if (auto s = build(field.value, depth + 1, *slot); s != FastRead::Parsed) return s;
         }
         return FastRead::Parsed;
       }

@@ -1,5 +1,7 @@
 #include "core/json_write.h"
 
+#include <simdjson.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -24,6 +26,18 @@ inline bool plain_word(uint64_t w) {
   return (flags & kHighs) == 0;
 }
 
+// True if none of the 8 bytes of `w` is a control character, '"' or '\\';
+// bytes of valid UTF-8 pass.
+inline bool unescaped_word(uint64_t w) {
+  uint64_t quote = w ^ (kOnes * '"');
+  uint64_t slash = w ^ (kOnes * '\\');
+  uint64_t flags = ((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) |
+                   ((slash - kOnes) & ~slash);
+  return (flags & kHighs) == 0;
+}
+
+inline bool unescaped_byte(Byte c) { return c >= 0x20 && c != '"' && c != '\\'; }
+
 inline bool plain_byte(Byte c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
 
 // The first byte in [p, end) that is not plain printable ASCII.
@@ -35,6 +49,19 @@ inline const Byte* skip_plain(const Byte* p, const Byte* end) {
     p += 8;
   }
   while (p < end && plain_byte(*p)) ++p;
+  return p;
+}
+
+// The first byte in [p, end) that needs an escape, in text known to be valid
+// UTF-8.
+inline const Byte* skip_unescaped(const Byte* p, const Byte* end) {
+  while (end - p >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    if (!unescaped_word(w)) break;
+    p += 8;
+  }
+  while (p < end && unescaped_byte(*p)) ++p;
   return p;
 }
 
@@ -122,10 +149,22 @@ void append_json_string(std::string& out, std::string_view s) {
   const Byte* p = reinterpret_cast<const Byte*>(s.data());
   const Byte* end = p + s.size();
   const Byte* run = p;  // start of the bytes copied as they are
+  bool checked_rest = false;  // the rest was found to hold invalid UTF-8
   while (p < end) {
     p = skip_plain(p, end);
     if (p == end) break;
     if (*p >= 0x80) {
+      // Text with non-ASCII characters: if the rest is valid UTF-8 (checked
+      // at once, vectorised), only the escapes remain to find.
+      if (!checked_rest && simdjson::validate_utf8(reinterpret_cast<const char*>(p), end - p)) {
+        for (p = skip_unescaped(p, end); p < end; p = skip_unescaped(p, end)) {
+          out.append(reinterpret_cast<const char*>(run), p - run);
+          append_escape(out, *p);
+          run = ++p;
+        }
+        break;
+      }
+      checked_rest = true;
       int n = utf8_step(p, end);
       if (n > 0) {
         p += n;  // valid UTF-8 stays in the run
