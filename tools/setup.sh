@@ -41,7 +41,7 @@ as_root() {
 # --- 1. Debian packages ------------------------------------------------------
 PACKAGES=(build-essential meson ninja-build pkg-config git libcpp-httplib-dev
   nlohmann-json3-dev libssl-dev libyaml-cpp-dev libre2-dev libspdlog-dev doctest-dev
-  libsqlite3-dev sqlite3 curl libpq-dev postgresql libphonenumber-dev)
+  libsqlite3-dev sqlite3 curl libpq-dev postgresql libphonenumber-dev libsimdjson-dev)
 # Guardrails: Hyperscan on x86-64, its portable fork Vectorscan elsewhere.
 if [[ "$(uname -m)" == x86_64 ]]; then PACKAGES+=(libhyperscan-dev); else PACKAGES+=(libvectorscan-dev); fi
 if [[ "$(node_major)" -lt 20 ]] || ! command -v npm >/dev/null 2>&1; then

@@ -1,5 +1,8 @@
 #include "core/jsonrpc.h"
 
+#include "core/json_read.h"
+#include "core/json_write.h"
+
 namespace portcullis::rpc {
 
 size_t nesting_depth(std::string_view text, size_t stop_at) {
@@ -42,11 +45,20 @@ Result<Json> parse(std::string_view text, const Limits& limits) {
     return fail("message of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
                 std::to_string(limits.max_bytes) + " bytes");
   }
-  if (nesting_depth(text, limits.max_depth) > limits.max_depth) {
+  auto too_deep = [&] {
     return fail("JSON nested deeper than the limit of " + std::to_string(limits.max_depth) +
                 " levels");
+  };
+  Json j;
+  switch (read_json_fast(text, limits.max_depth, j)) {
+    case FastRead::Parsed: return j;
+    case FastRead::TooDeep: return too_deep();
+    case FastRead::Declined: break;
   }
-  Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  // What the fast reader declines (invalid JSON among it): nlohmann decides,
+  // after the depth check on the raw text, so the messages stay the same.
+  if (nesting_depth(text, limits.max_depth) > limits.max_depth) return too_deep();
+  j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return fail("invalid JSON");
   return j;
 }
@@ -109,6 +121,10 @@ Json make_error(const Json& id, int code, std::string_view message, Json data) {
   return out;
 }
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string dump(const Json& j) {
+  std::string out;
+  append_json(out, j);
+  return out;
+}
 
 }  // namespace portcullis::rpc

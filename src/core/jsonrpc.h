@@ -37,7 +37,8 @@ struct Limits {
 // `stop_at` is exceeded. Strings (with escapes) are skipped correctly.
 size_t nesting_depth(std::string_view text, size_t stop_at);
 
-// Parses one JSON text under `limits`. The error string is user-facing.
+// Parses one JSON text under `limits`, exactly as nlohmann's parser would
+// (see core/json_read.h). The error string is user-facing.
 Result<Json> parse(std::string_view text, const Limits& limits);
 
 enum class Kind { Request, Notification, Response, Invalid };
@@ -55,7 +56,9 @@ Json make_error(const Json& id, int code, std::string_view message, Json data = 
 // True if `msg` is a response carrying "error".
 inline bool is_error(const Json& msg) { return msg.contains("error"); }
 
-// Compact serialization that never throws on invalid UTF-8 (replaces it).
+// Compact serialization that never throws on invalid UTF-8 (replaces it):
+// the bytes of j.dump(-1, ' ', false, error_handler_t::replace), written by
+// append_json (core/json_write.h).
 std::string dump(const Json& j);
 
 }  // namespace portcullis::rpc

@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "core/crypto.h"
+#include "core/json_write.h"
 
 namespace portcullis::record {
 
@@ -109,81 +110,6 @@ Result<AuditRecord> audit_record_from_json(const Json& j) {
   }
 }
 
-namespace {
-
-// The serializer's own output for one value: compact, invalid UTF-8
-// replaced. nlohmann::json's object_t is a std::map<std::string, ...>: keys
-// iterate in byte order, so dump() writes them sorted at every depth.
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
-
-// Appends `s` as dump(Json(s)) would write it. Printable ASCII without '"'
-// or '\\' is copied as is; anything else (escapes, UTF-8 and its
-// validation) goes through the serializer, so the bytes are the same.
-// The check reads every byte without an early exit, so the compiler
-// vectorises it: payload strings are the bulk of what the writer hashes.
-void append_string(std::string& out, const std::string& s) {
-  unsigned char escape = 0;
-  for (unsigned char c : s)
-    escape |= static_cast<unsigned char>((c < 0x20) | (c >= 0x80) | (c == '"') | (c == '\\'));
-  if (escape) {
-    out += dump(Json(s));
-    return;
-  }
-  out += '"';
-  out += s;
-  out += '"';
-}
-
-// dump(j), appended, without the serializer's per-character escaping loop
-// for plain strings: the writer thread hashes every payload this way.
-void append_json(std::string& out, const Json& j) {
-  switch (j.type()) {
-    case Json::value_t::object: {
-      out += '{';
-      bool first = true;
-      for (auto it = j.begin(); it != j.end(); ++it) {
-        if (!first) out += ',';
-        first = false;
-        append_string(out, it.key());
-        out += ':';
-        append_json(out, it.value());
-      }
-      out += '}';
-      return;
-    }
-    case Json::value_t::array: {
-      out += '[';
-      bool first = true;
-      for (const auto& v : j) {
-        if (!first) out += ',';
-        first = false;
-        append_json(out, v);
-      }
-      out += ']';
-      return;
-    }
-    case Json::value_t::string:
-      return append_string(out, j.get_ref<const std::string&>());
-    case Json::value_t::number_integer:
-      out += std::to_string(j.get<int64_t>());
-      return;
-    case Json::value_t::number_unsigned:
-      out += std::to_string(j.get<uint64_t>());
-      return;
-    case Json::value_t::boolean:
-      out += j.get<bool>() ? "true" : "false";
-      return;
-    case Json::value_t::null:
-      out += "null";
-      return;
-    default:
-      out += dump(j);
-      return;  // floats, binary, discarded: as the serializer writes them
-  }
-}
-
-}  // namespace
-
 std::string canonical_json(const Json& j) {
   std::string out;
   append_json(out, j);
@@ -204,7 +130,7 @@ void append_canonical_form(std::string& out, const AuditRecord& r) {
     out += k;
     out += "\":";
   };
-  auto str = [&](const char* k, const std::string& v) { key(k), append_string(out, v); };
+  auto str = [&](const char* k, const std::string& v) { key(k), append_json_string(out, v); };
   auto num = [&](const char* k, auto v) { key(k), out += std::to_string(v); };
   auto json = [&](const char* k, const Json& v) { key(k), append_json(out, v); };
   str("approval", r.approval);

@@ -99,7 +99,8 @@ struct AuditRecord {
 Json to_json(const AuditRecord& r);
 Result<AuditRecord> audit_record_from_json(const Json& j);
 
-// Compact JSON with sorted keys, invalid UTF-8 replaced (see above).
+// Compact JSON with sorted keys, invalid UTF-8 replaced (see above): core's
+// append_json (core/json_write.h), the same bytes as rpc::dump.
 std::string canonical_json(const Json& j);
 std::string canonical_form(const AuditRecord& r);
 std::string record_hash(const AuditRecord& r);  // hex SHA-256 of canonical_form
