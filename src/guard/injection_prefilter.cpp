@@ -4,7 +4,9 @@
 #include <cstring>
 #include <stdexcept>
 
-#if defined(__SSE2__)
+#if defined(__x86_64__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -15,7 +17,8 @@ constexpr size_t kBase64Run = 32;  // bytes; shorter runs are identifiers and ha
 
 // Folds ASCII letters to lower case; other bytes change too, but the same way
 // for anchors and text, so folding can only add candidates, never lose one.
-inline uint32_t hash4(uint32_t w) { return ((w | 0x20202020u) * 0x9E3779B1u) >> 16; }
+constexpr uint32_t kHashMultiplier = 0x9E3779B1u;
+inline uint32_t hash4(uint32_t w) { return ((w | 0x20202020u) * kHashMultiplier) >> 16; }
 
 inline uint32_t load4(const char* p) {
   uint32_t w;
@@ -24,6 +27,24 @@ inline uint32_t load4(const char* p) {
 }
 
 inline bool is_high_lead(unsigned char b) { return b == 0xE2 || b == 0xEF || b == 0xF3; }
+
+// Either base64 alphabet: A-Z a-z 0-9 + / - _ (what the detector decodes).
+inline bool is_base64(unsigned char b) {
+  const unsigned char lower = b | 0x20;
+  return (lower >= 'a' && lower <= 'z') || (b >= '0' && b <= '9') || b == '+' || b == '/' ||
+         b == '-' || b == '_';
+}
+
+// The byte-at-a-time sweep of the text's last bytes.
+inline void note_byte(const char* p, size_t k, size_t& run, Events& out) {
+  const unsigned char b = static_cast<unsigned char>(p[k]);
+  if (b == '<')
+    out.angles.push_back(k);
+  else if (is_high_lead(b))
+    out.high.push_back(k);
+  run = is_base64(b) ? run + 1 : 0;
+  if (run == kBase64Run) out.base64_runs.push_back(k);
+}
 
 // Rough commonness of a byte in English prose and code, so that each anchor
 // is indexed by its least common 4-grams ("isre" of "disregard", not "gard").
@@ -39,6 +60,9 @@ double commonness(unsigned char c) {
 
 Prefilter::Prefilter(const std::vector<std::string>& anchors)
     : anchors_(anchors), bits_(1 << 10), begin_((1 << 16) + 1) {
+#if defined(__x86_64__)
+  avx2_ = __builtin_cpu_supports("avx2");
+#endif
   std::vector<std::vector<std::pair<uint32_t, uint32_t>>> buckets(1 << 16);
   for (uint32_t a = 0; a < anchors_.size(); ++a) {
     const std::string& s = anchors_[a];
@@ -83,16 +107,136 @@ void Prefilter::confirm(std::string_view text, size_t i, uint32_t hash, Events& 
   }
 }
 
+namespace {
+
+// One block of the base64-run sweep: `brk` has a bit for each of the block's
+// `width` bytes that cannot be base64. A run that reaches kBase64Run bytes
+// gets one event, at an offset inside it.
+inline void track_runs(uint32_t brk, unsigned width, size_t i, size_t& run, Events& out) {
+  if (brk == 0) {
+    if (run < kBase64Run && run + width >= kBase64Run) out.base64_runs.push_back(i);
+    run += width;
+    return;
+  }
+  const unsigned lead = static_cast<unsigned>(__builtin_ctz(brk));
+  if (run < kBase64Run && run + lead >= kBase64Run) out.base64_runs.push_back(i + lead - 1);
+  run = width - 1 - (31 - static_cast<unsigned>(__builtin_clz(brk)));  // bytes after the last break
+}
+
+// '<' and the lead bytes of invisible characters among the bytes marked in `special`.
+inline void note_special(const char* p, size_t i, uint32_t special, Events& out) {
+  for (; special; special &= special - 1) {
+    const size_t k = i + static_cast<unsigned>(__builtin_ctz(special));
+    const unsigned char b = static_cast<unsigned char>(p[k]);
+    if (b == '<')
+      out.angles.push_back(k);
+    else if (is_high_lead(b))
+      out.high.push_back(k);
+  }
+}
+
+#if defined(__SSE2__)
+// Bytes of the base64 alphabets (A-Z a-z 0-9 + / - _) as 0xFF, others 0.
+inline __m128i base64_bytes(__m128i x) {
+  auto in_range = [](__m128i v, char lo, char hi) {
+    const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8(lo));
+    return _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(static_cast<char>(hi - lo))), d);
+  };
+  const __m128i letter = in_range(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z');
+  const __m128i digit = in_range(x, '0', '9');
+  const __m128i sym = _mm_or_si128(
+      _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('+')), _mm_cmpeq_epi8(x, _mm_set1_epi8('/'))),
+      _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')), _mm_cmpeq_epi8(x, _mm_set1_epi8('_'))));
+  return _mm_or_si128(_mm_or_si128(letter, digit), sym);
+}
+#endif
+
+}  // namespace
+
+#if defined(__x86_64__)
+#define PC_AVX2 __attribute__((target("avx2")))
+namespace {
+
+// 0xFF where lo <= v <= hi (unsigned), else 0.
+PC_AVX2 inline __m256i in_range(__m256i v, char lo, char hi) {
+  const __m256i d = _mm256_sub_epi8(v, _mm256_set1_epi8(lo));
+  return _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(static_cast<char>(hi - lo))), d);
+}
+
+// Bytes of the base64 alphabets (A-Z a-z 0-9 + / - _) as 0xFF, others 0.
+PC_AVX2 inline __m256i base64_bytes(__m256i x) {
+  const __m256i sym = _mm256_or_si256(
+      _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('+')),
+                      _mm256_cmpeq_epi8(x, _mm256_set1_epi8('/'))),
+      _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('-')),
+                      _mm256_cmpeq_epi8(x, _mm256_set1_epi8('_'))));
+  return _mm256_or_si256(
+      _mm256_or_si256(in_range(_mm256_or_si256(x, _mm256_set1_epi8(0x20)), 'a', 'z'),
+                      in_range(x, '0', '9')),
+      sym);
+}
+
+// Bit k: the 4-gram in dword k of `w` hashes to a bit that is set in `words`.
+PC_AVX2 inline unsigned sample_hits(__m256i w, const int* words) {
+  const __m256i h = _mm256_srli_epi32(
+      _mm256_mullo_epi32(_mm256_or_si256(w, _mm256_set1_epi32(0x20202020)),
+                         _mm256_set1_epi32(static_cast<int>(kHashMultiplier))),
+      16);
+  const __m256i word = _mm256_i32gather_epi32(words, _mm256_srli_epi32(h, 5), 4);
+  // Shift bit h & 31 of the word to the sign bit, which movemask collects.
+  const __m256i top = _mm256_sllv_epi32(word, _mm256_andnot_si256(h, _mm256_set1_epi32(31)));
+  return static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(top)));
+}
+
+}  // namespace
+
+// 32 bytes per step. The sixteen 4-gram samples (at even offsets) are hashed
+// in two vectors and tested with two gathers from the bit set, so a step has
+// no branch unless a sample hits, '<' or a byte >= 0x80 is present, or a
+// base64 run ends.
+PC_AVX2 size_t Prefilter::sweep_avx2(std::string_view text, size_t& run, Events& out) const {
+  const char* p = text.data();
+  const size_t n = text.size();
+  const int* words = reinterpret_cast<const int*>(bits_.data());  // bit h: word h >> 5, bit h & 31
+  const __m256i angle = _mm256_set1_epi8('<');
+  size_t i = 0;
+  for (; i + 34 <= n; i += 32) {
+    const __m256i at0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+    const __m256i at2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 2));
+    const unsigned hits0 = sample_hits(at0, words), hits2 = sample_hits(at2, words);
+    if (hits0 | hits2) [[unlikely]] {
+      for (unsigned h = hits0; h; h &= h - 1) {
+        const size_t at = i + 4 * static_cast<unsigned>(__builtin_ctz(h));
+        confirm(text, at, hash4(load4(p + at)), out);
+      }
+      for (unsigned h = hits2; h; h &= h - 1) {
+        const size_t at = i + 2 + 4 * static_cast<unsigned>(__builtin_ctz(h));
+        confirm(text, at, hash4(load4(p + at)), out);
+      }
+    }
+    const uint32_t special = static_cast<uint32_t>(
+        _mm256_movemask_epi8(_mm256_cmpeq_epi8(at0, angle)) | _mm256_movemask_epi8(at0));
+    if (special) [[unlikely]]
+      note_special(p, i, special, out);
+    track_runs(~static_cast<uint32_t>(_mm256_movemask_epi8(base64_bytes(at0))), 32, i, run, out);
+  }
+  return i;
+}
+#endif
+
 void Prefilter::scan(std::string_view text, Events& out) const {
   const char* p = text.data();
   const size_t n = text.size();
   const uint64_t* bits = bits_.data();
-  size_t run = 0;  // length of the current run of bytes that may be base64
+  size_t run = 0;  // length of the current run of base64 bytes
   size_t i = 0;
+#if defined(__x86_64__)
+  if (avx2_) i = sweep_avx2(text, run, out);
+#endif
 #if defined(__SSE2__)
   // 16 bytes per step: eight 4-gram samples (branch-free until one hits),
-  // and vector compares for '<', bytes >= 0x80 and base64 runs.
-  const __m128i angle = _mm_set1_epi8('<'), plus = _mm_set1_epi8('+');
+  // and vector compares for '<', bytes >= 0x80 and the base64 alphabet.
+  const __m128i angle = _mm_set1_epi8('<');
   for (; i + 20 <= n; i += 16) {
     unsigned hits = 0;
     uint32_t h[8];
@@ -107,29 +251,12 @@ void Prefilter::scan(std::string_view text, Events& out) const {
       }
     }
     const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    unsigned special = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(raw, angle)) |
-                                             _mm_movemask_epi8(raw));
-    if (special) [[unlikely]] {
-      for (; special; special &= special - 1) {
-        size_t k = i + static_cast<unsigned>(__builtin_ctz(special));
-        unsigned char b = static_cast<unsigned char>(p[k]);
-        if (b == '<')
-          out.angles.push_back(k);
-        else if (is_high_lead(b))
-          out.high.push_back(k);
-      }
-    }
-    // Base64 never holds a byte below '+' (space, newline, quotes) or >= 0x80
-    // (negative in this signed compare). The slow path checks the alphabet.
-    unsigned brk = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(raw, plus)));
-    if (brk == 0) {
-      if (run < kBase64Run && run + 16 >= kBase64Run) out.base64_runs.push_back(i);
-      run += 16;
-    } else {
-      unsigned lead = static_cast<unsigned>(__builtin_ctz(brk));
-      if (run < kBase64Run && run + lead >= kBase64Run) out.base64_runs.push_back(i + lead - 1);
-      run = static_cast<unsigned>(__builtin_clz(brk)) - 16;  // bytes after the last break
-    }
+    const uint32_t special = static_cast<uint32_t>(
+        _mm_movemask_epi8(_mm_cmpeq_epi8(raw, angle)) | _mm_movemask_epi8(raw));
+    if (special) [[unlikely]]
+      note_special(p, i, special, out);
+    track_runs(~static_cast<uint32_t>(_mm_movemask_epi8(base64_bytes(raw))) & 0xFFFF, 16, i, run,
+               out);
   }
 #endif
   // Two bytes per step (the whole text without SSE2, else its last bytes).
@@ -137,25 +264,10 @@ void Prefilter::scan(std::string_view text, Events& out) const {
     const uint32_t h = hash4(load4(p + i));
     if ((bits[h >> 6] >> (h & 63)) & 1) [[unlikely]]
       confirm(text, i, h, out);
-    for (size_t k = i; k < i + 2; ++k) {
-      unsigned char b = static_cast<unsigned char>(p[k]);
-      if (b == '<')
-        out.angles.push_back(k);
-      else if (is_high_lead(b))
-        out.high.push_back(k);
-      run = b < '+' || b >= 0x80 ? 0 : run + 1;
-      if (run == kBase64Run) out.base64_runs.push_back(k);
-    }
+    for (size_t k = i; k < i + 2; ++k) note_byte(p, k, run, out);
   }
-  for (; i < n; ++i) {  // the last 0-3 bytes: no anchor of 5+ bytes starts unseen here
-    unsigned char b = static_cast<unsigned char>(p[i]);
-    if (b == '<')
-      out.angles.push_back(i);
-    else if (is_high_lead(b))
-      out.high.push_back(i);
-    run = b < '+' || b >= 0x80 ? 0 : run + 1;
-    if (run == kBase64Run) out.base64_runs.push_back(i);
-  }
+  // The last 0-3 bytes: no anchor of 5+ bytes starts unseen here.
+  for (; i < n; ++i) note_byte(p, i, run, out);
   std::sort(out.anchors.begin(), out.anchors.end());
   out.anchors.erase(std::unique(out.anchors.begin(), out.anchors.end()), out.anchors.end());
 }

@@ -42,6 +42,11 @@ class Prefilter {
  private:
   void confirm(std::string_view text, size_t i, uint32_t hash, Events& out) const;
   bool matches(std::string_view text, size_t start, uint32_t anchor) const;
+#if defined(__x86_64__)
+  // The AVX2 sweep over the text's 32-byte blocks; returns where it stopped.
+  size_t sweep_avx2(std::string_view text, size_t& run, Events& out) const;
+  bool avx2_ = false;  // the CPU has AVX2
+#endif
 
   std::vector<std::string> anchors_;
   std::vector<uint64_t> bits_;  // 1 << 16 bits
