@@ -129,6 +129,16 @@ bool may_be_tag(std::string_view text, size_t pos) {
          (a == 'a' && b == 'd') || (a == 'h' && b == 'i');
 }
 
+std::unique_ptr<re2::RE2> compile_pattern(const std::string& pattern,
+                                          const re2::RE2::Options& opt) {
+  auto re = std::make_unique<re2::RE2>(pattern, opt);
+  if (!re->ok()) {
+    std::fprintf(stderr, "injection rule %s: %s\n", pattern.c_str(), re->error().c_str());
+    std::abort();  // a rule table bug, caught by the unit tests
+  }
+  return re;
+}
+
 }  // namespace
 
 struct InjectionDetector::Compiled {
@@ -211,12 +221,7 @@ InjectionDetector::InjectionDetector(InjectionSettings settings) : settings_(std
   opt.set_log_errors(false);
   std::vector<std::string> anchors;
   auto compile = [&](const PhraseRule& r) {
-    auto re = std::make_unique<re2::RE2>(r.pattern, opt);
-    if (!re->ok()) {
-      std::fprintf(stderr, "injection rule %s: %s\n", r.id, re->error().c_str());
-      std::abort();  // a rule table bug, caught by the unit tests
-    }
-    return Compiled{&r, weight_of(r), std::move(re)};
+    return Compiled{&r, weight_of(r), compile_pattern(r.pattern, opt)};
   };
   for (const auto& r : injection::phrase_rules()) {
     if (!enabled(r.category) || weight_of(r) <= 0) continue;
@@ -226,11 +231,21 @@ InjectionDetector::InjectionDetector(InjectionSettings settings) : settings_(std
       size_t id = static_cast<size_t>(it - anchors.begin());
       if (it == anchors.end()) {
         anchors.push_back(a);
-        rules_of_anchor_.emplace_back();
-        anchor_length_.push_back(a.size());
+        anchor_groups_.emplace_back();
+        anchor_groups_.back().length = a.size();
       }
-      rules_of_anchor_[id].push_back(phrase_rules_.size() - 1);
+      AnchorGroup& g = anchor_groups_[id];
+      g.rules.push_back(phrase_rules_.size() - 1);
+      g.back = std::max(g.back, static_cast<size_t>(r.back));
+      g.forward = std::max(g.forward, static_cast<size_t>(r.forward));
     }
+  }
+  for (auto& g : anchor_groups_) {
+    if (g.rules.size() < 2) continue;
+    std::string any;
+    for (size_t ri : g.rules)
+      any += (any.empty() ? "(?:" : "|(?:") + std::string(phrase_rules_[ri].rule->pattern) + ")";
+    g.any = compile_pattern(any, opt);
   }
   for (const auto& r : injection::angle_rules())
     if (enabled(r.category) && weight_of(r) > 0) angle_rules_.push_back(compile(r));
@@ -301,11 +316,17 @@ void InjectionDetector::phrases(std::string_view text, const Events& ev,
                                 const std::vector<size_t>* map, std::vector<Finding>& out) const {
   std::vector<size_t> covered_until(phrase_rules_.size(), 0);
   for (auto [start, anchor] : ev.anchors) {
-    for (size_t ri : rules_of_anchor_[anchor]) {
+    const AnchorGroup& g = anchor_groups_[anchor];
+    if (g.any) {
+      const size_t lo = start > g.back ? start - g.back : 0;
+      const size_t hi = std::min(text.size(), start + g.length + g.forward);
+      if (!g.any->Match(text, lo, hi, re2::RE2::UNANCHORED, nullptr, 0)) continue;
+    }
+    for (size_t ri : g.rules) {
       if (covered_until[ri] > start) continue;  // this anchor lies inside a match already found
       const Compiled& c = phrase_rules_[ri];
       size_t lo = start > static_cast<size_t>(c.rule->back) ? start - c.rule->back : 0;
-      size_t hi = std::min(text.size(), start + anchor_length_[anchor] + c.rule->forward);
+      size_t hi = std::min(text.size(), start + g.length + c.rule->forward);
       re2::StringPiece m;
       if (!c.re->Match(text, lo, hi, re2::RE2::UNANCHORED, &m, 1)) continue;
       size_t ms = static_cast<size_t>(m.data() - text.data()), me = ms + m.size();

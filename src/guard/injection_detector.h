@@ -43,8 +43,9 @@
 //
 // Speed: one prefilter sweep over the text (injection_prefilter.h) finds
 // anchors, '<', invisible-character lead bytes and base64 runs; regexes run
-// only in small windows around those events, one rule at a time. There is no
-// per-rule pass over the whole text.
+// only in small windows around those events. The rules that share an anchor
+// are first tried together in one pass over their windows, and one at a time
+// only when that pass matches. There is no per-rule pass over the whole text.
 //
 // Threads: immutable after construction; scan() and assess() are const and
 // may run concurrently.
@@ -127,8 +128,17 @@ class InjectionDetector final : public Detector {
   InjectionSettings settings_;
   std::vector<Compiled> phrase_rules_;
   std::vector<Compiled> angle_rules_;
-  std::vector<std::vector<size_t>> rules_of_anchor_;
-  std::vector<size_t> anchor_length_;
+  // The phrase rules that share one anchor. When there are several, `any`
+  // (their alternation) is tried once on the union of their windows first:
+  // RE2 evaluates \b and ^ against the whole text, so a rule that matches in
+  // its own window makes `any` match in the union, and a miss rules out all.
+  struct AnchorGroup {
+    std::vector<size_t> rules;  // indices into phrase_rules_
+    size_t length = 0;          // of the anchor
+    size_t back = 0, forward = 0;
+    std::unique_ptr<re2::RE2> any;
+  };
+  std::vector<AnchorGroup> anchor_groups_;
   std::unique_ptr<injection::Prefilter> prefilter_;
   std::unique_ptr<re2::RE2> addressing_;  // "assistant: you must ..." inside HTML comments
 };
