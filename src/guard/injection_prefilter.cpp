@@ -66,7 +66,20 @@ Prefilter::Prefilter(const std::vector<std::string>& anchors)
   std::vector<std::vector<std::pair<uint32_t, uint32_t>>> buckets(1 << 16);
   for (uint32_t a = 0; a < anchors_.size(); ++a) {
     const std::string& s = anchors_[a];
-    if (s.size() < 5) throw std::invalid_argument("injection anchor shorter than 5 bytes: " + s);
+    if (s.size() < 5 || s.size() > 16)
+      throw std::invalid_argument("injection anchor not of 5 to 16 bytes: " + s);
+    unsigned char value[16] = {}, fold[16] = {}, keep[16] = {};
+    for (size_t j = 0; j < s.size(); ++j) {
+      const bool letter = s[j] >= 'a' && s[j] <= 'z';
+      value[j] = static_cast<unsigned char>(s[j]);
+      fold[j] = letter ? 0x20 : 0;
+      keep[j] = 0xFF;
+    }
+    Folded f;
+    std::memcpy(f.value, value, 16);
+    std::memcpy(f.fold, fold, 16);
+    std::memcpy(f.keep, keep, 16);
+    folded_.push_back(f);
     // Samples fall on even offsets of the text, so an occurrence is seen at
     // even or at odd offsets of the anchor: index the rarest 4-gram of each.
     for (uint32_t parity = 0; parity < 2; ++parity) {
@@ -92,6 +105,15 @@ Prefilter::Prefilter(const std::vector<std::string>& anchors)
 bool Prefilter::matches(std::string_view text, size_t start, uint32_t a) const {
   const std::string& s = anchors_[a];
   if (start + s.size() > text.size()) return false;
+  if (start + 16 <= text.size()) {
+    // Sixteen bytes at once: OR 0x20 folds the letters (and only they are
+    // compared folded), `keep` drops the bytes after the anchor.
+    const Folded& f = folded_[a];
+    uint64_t w[2];
+    std::memcpy(w, text.data() + start, 16);
+    return (((w[0] | f.fold[0]) & f.keep[0]) == f.value[0]) &
+           (((w[1] | f.fold[1]) & f.keep[1]) == f.value[1]);
+  }
   for (size_t j = 0; j < s.size(); ++j) {
     unsigned char c = static_cast<unsigned char>(text[start + j]);
     if (c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c + 32);
@@ -157,23 +179,22 @@ inline __m128i base64_bytes(__m128i x) {
 #define PC_AVX2 __attribute__((target("avx2")))
 namespace {
 
-// 0xFF where lo <= v <= hi (unsigned), else 0.
-PC_AVX2 inline __m256i in_range(__m256i v, char lo, char hi) {
-  const __m256i d = _mm256_sub_epi8(v, _mm256_set1_epi8(lo));
-  return _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(static_cast<char>(hi - lo))), d);
-}
-
-// Bytes of the base64 alphabets (A-Z a-z 0-9 + / - _) as 0xFF, others 0.
-PC_AVX2 inline __m256i base64_bytes(__m256i x) {
-  const __m256i sym = _mm256_or_si256(
-      _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('+')),
-                      _mm256_cmpeq_epi8(x, _mm256_set1_epi8('/'))),
-      _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('-')),
-                      _mm256_cmpeq_epi8(x, _mm256_set1_epi8('_'))));
-  return _mm256_or_si256(
-      _mm256_or_si256(in_range(_mm256_or_si256(x, _mm256_set1_epi8(0x20)), 'a', 'z'),
-                      in_range(x, '0', '9')),
-      sym);
+// Bit per byte of `x` that is not in the base64 alphabets (A-Z a-z 0-9 + / - _).
+// Two nibble lookups: the high nibble picks a row class (bit), the low
+// nibble the classes it is valid in; bytes >= 0x80 have no class.
+PC_AVX2 inline uint32_t non_base64_bytes(__m256i x) {
+  const __m256i by_high = _mm256_setr_epi8(0, 0, 1, 2, 4, 8, 4, 16, 0, 0, 0, 0, 0, 0, 0, 0,  //
+                                           0, 0, 1, 2, 4, 8, 4, 16, 0, 0, 0, 0, 0, 0, 0, 0);
+  // 1: + - / (0x2B 0x2D 0x2F); 2: 0-9; 4: A-O, a-o; 8: P-Z, _; 16: p-z.
+  const __m256i by_low =
+      _mm256_setr_epi8(26, 30, 30, 30, 30, 30, 30, 30, 30, 30, 28, 5, 4, 5, 4, 13,  //
+                       26, 30, 30, 30, 30, 30, 30, 30, 30, 30, 28, 5, 4, 5, 4, 13);
+  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  const __m256i high = _mm256_and_si256(_mm256_srli_epi16(x, 4), nibble);
+  const __m256i classes = _mm256_and_si256(_mm256_shuffle_epi8(by_high, high),
+                                           _mm256_shuffle_epi8(by_low, _mm256_and_si256(x, nibble)));
+  return static_cast<uint32_t>(
+      _mm256_movemask_epi8(_mm256_cmpeq_epi8(classes, _mm256_setzero_si256())));
 }
 
 // Bit k: the 4-gram in dword k of `w` hashes to a bit that is set in `words`.
@@ -218,7 +239,7 @@ PC_AVX2 size_t Prefilter::sweep_avx2(std::string_view text, size_t& run, Events&
         _mm256_movemask_epi8(_mm256_cmpeq_epi8(at0, angle)) | _mm256_movemask_epi8(at0));
     if (special) [[unlikely]]
       note_special(p, i, special, out);
-    track_runs(~static_cast<uint32_t>(_mm256_movemask_epi8(base64_bytes(at0))), 32, i, run, out);
+    track_runs(non_base64_bytes(at0), 32, i, run, out);
   }
   return i;
 }

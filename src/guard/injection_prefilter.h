@@ -35,7 +35,7 @@ struct Events {
 
 class Prefilter {
  public:
-  // `anchors` are lower-case ASCII, each at least 5 bytes long.
+  // `anchors` are lower-case ASCII, each 5 to 16 bytes long.
   explicit Prefilter(const std::vector<std::string>& anchors);
   void scan(std::string_view text, Events& out) const;
 
@@ -49,6 +49,10 @@ class Prefilter {
 #endif
 
   std::vector<std::string> anchors_;
+  struct Folded {  // an anchor as 16 bytes: letters compared with 0x20 ORed in
+    uint64_t value[2], fold[2], keep[2];
+  };
+  std::vector<Folded> folded_;
   std::vector<uint64_t> bits_;  // 1 << 16 bits
   // hash -> entries[begin[hash] .. begin[hash + 1]): (anchor id, offset of the 4-gram)
   std::vector<uint32_t> begin_;
