@@ -386,34 +386,23 @@ void InjectionDetector::angles(std::string_view text, const Events& ev,
 
 void InjectionDetector::base64_runs(std::string_view text, const Events& ev, int depth,
                                     std::vector<Finding>& out) const {
-  // An event lies in a stretch of bytes that may hold base64 ('+' .. 0x7F):
-  // check every base64 run inside it ("url=https://x/<payload>").
-  auto coarse = [&](size_t k) {
-    return text[k] >= '+' && static_cast<unsigned char>(text[k]) < 0x80;
-  };
+  // Each event lies in a run of 32+ base64 bytes (the prefilter reports one
+  // per run, or more); each run is checked once.
+  auto b64_at = [&](size_t k) { return is_b64(static_cast<unsigned char>(text[k])); };
   size_t done_until = 0;
   for (size_t pos : ev.base64_runs) {
     if (pos < done_until) continue;
-    size_t cb = pos, ce = pos;
-    while (cb > 0 && coarse(cb - 1)) --cb;
-    while (ce < text.size() && coarse(ce)) ++ce;
-    done_until = ce;
-    for (size_t k = cb; k < ce;) {
-      if (!is_b64(static_cast<unsigned char>(text[k]))) {
-        ++k;
-        continue;
-      }
-      size_t b = k;
-      while (k < ce && is_b64(static_cast<unsigned char>(text[k]))) ++k;
-      size_t e = k, run_end = k;
-      while (run_end < ce && text[run_end] == '=' && run_end - e < 2) ++run_end;
-      // '/' is base64 too, so a payload may follow a path ("/assets/<payload>"):
-      // try the run's start and each position after a '/' in its first 64 bytes.
-      for (size_t s = b; s < e && s < b + 64; ++s) {
-        if (s != b && text[s - 1] != '/') continue;
-        if (e - s >= kMinBase64 && check_base64(text.substr(s, e - s), s, run_end, depth, out))
-          break;
-      }
+    size_t b = pos, e = pos;
+    while (b > 0 && b64_at(b - 1)) --b;
+    while (e < text.size() && b64_at(e)) ++e;
+    done_until = e;
+    size_t run_end = e;
+    while (run_end < text.size() && text[run_end] == '=' && run_end - e < 2) ++run_end;
+    // '/' is base64 too, so a payload may follow a path ("/assets/<payload>"):
+    // try the run's start and each position after a '/' in its first 64 bytes.
+    for (size_t s = b; s + kMinBase64 <= e && s < b + 64; ++s) {
+      if (s != b && text[s - 1] != '/') continue;
+      if (check_base64(text.substr(s, e - s), s, run_end, depth, out)) break;
     }
   }
 }
