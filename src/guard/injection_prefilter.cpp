@@ -61,7 +61,7 @@ double commonness(unsigned char c) {
 Prefilter::Prefilter(const std::vector<std::string>& anchors)
     : anchors_(anchors), bits_(1 << 10), begin_((1 << 16) + 1) {
 #if defined(__x86_64__)
-  avx2_ = __builtin_cpu_supports("avx2");
+  avx2_ = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi");
 #endif
   std::vector<std::vector<std::pair<uint32_t, uint32_t>>> buckets(1 << 16);
   for (uint32_t a = 0; a < anchors_.size(); ++a) {
@@ -176,7 +176,7 @@ inline __m128i base64_bytes(__m128i x) {
 }  // namespace
 
 #if defined(__x86_64__)
-#define PC_AVX2 __attribute__((target("avx2")))
+#define PC_AVX2 __attribute__((target("avx2,bmi")))
 namespace {
 
 // Bit per byte of `x` that is not in the base64 alphabets (A-Z a-z 0-9 + / - _).
@@ -212,34 +212,52 @@ PC_AVX2 inline unsigned sample_hits(__m256i w, const int* words) {
 }  // namespace
 
 // 32 bytes per step. The sixteen 4-gram samples (at even offsets) are hashed
-// in two vectors and tested with two gathers from the bit set, so a step has
-// no branch unless a sample hits, '<' or a byte >= 0x80 is present, or a
-// base64 run ends.
+// in two vectors and tested with two gathers from the bit set. The inner loop
+// has neither calls nor data-dependent branches: blocks with a sample hit,
+// '<' or a byte >= 0x80 are noted in a small batch, as are base64 runs
+// reaching kBase64Run, and the batch is worked through afterwards. Ordinary
+// prose hits a sample in one block in five or so; a branch per block would
+// be mispredicted that often.
 PC_AVX2 size_t Prefilter::sweep_avx2(std::string_view text, size_t& run, Events& out) const {
   const char* p = text.data();
   const size_t n = text.size();
   const int* words = reinterpret_cast<const int*>(bits_.data());  // bit h: word h >> 5, bit h & 31
   const __m256i angle = _mm256_set1_epi8('<');
+  constexpr size_t kBatch = 64;
+  struct Marked {
+    size_t at;
+    uint32_t samples;  // bit k: the sample at 4k hit; bit 8 + k: the one at 4k + 2
+    uint32_t special;  // bit k: byte k is '<' or >= 0x80
+  };
+  Marked marked[kBatch];
+  size_t run_events[kBatch];
   size_t i = 0;
-  for (; i + 34 <= n; i += 32) {
-    const __m256i at0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
-    const __m256i at2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 2));
-    const unsigned hits0 = sample_hits(at0, words), hits2 = sample_hits(at2, words);
-    if (hits0 | hits2) [[unlikely]] {
-      for (unsigned h = hits0; h; h &= h - 1) {
-        const size_t at = i + 4 * static_cast<unsigned>(__builtin_ctz(h));
-        confirm(text, at, hash4(load4(p + at)), out);
-      }
-      for (unsigned h = hits2; h; h &= h - 1) {
-        const size_t at = i + 2 + 4 * static_cast<unsigned>(__builtin_ctz(h));
-        confirm(text, at, hash4(load4(p + at)), out);
-      }
+  while (i + 34 <= n) {
+    size_t count = 0, runs = 0;
+    for (; i + 34 <= n && count < kBatch && runs < kBatch; i += 32) {
+      const __m256i at0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+      const __m256i at2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 2));
+      const uint32_t samples = sample_hits(at0, words) | sample_hits(at2, words) << 8;
+      const uint32_t special = static_cast<uint32_t>(
+          _mm256_movemask_epi8(_mm256_cmpeq_epi8(at0, angle)) | _mm256_movemask_epi8(at0));
+      marked[count] = {i, samples, special};
+      count += (samples | special) != 0;
+      // A base64 run reaching kBase64Run bytes in this block: note a byte inside it.
+      const uint32_t brk = non_base64_bytes(at0);
+      const size_t lead = _tzcnt_u32(brk);  // 32 when the whole block may be base64
+      run_events[runs] = i + lead - 1;
+      runs += run < kBase64Run && run + lead >= kBase64Run;
+      run = brk ? static_cast<size_t>(__builtin_clz(brk)) : run + 32;  // bytes after the last break
     }
-    const uint32_t special = static_cast<uint32_t>(
-        _mm256_movemask_epi8(_mm256_cmpeq_epi8(at0, angle)) | _mm256_movemask_epi8(at0));
-    if (special) [[unlikely]]
-      note_special(p, i, special, out);
-    track_runs(non_base64_bytes(at0), 32, i, run, out);
+    for (size_t k = 0; k < count; ++k) {
+      for (uint32_t h = marked[k].samples; h; h &= h - 1) {
+        const unsigned bit = static_cast<unsigned>(__builtin_ctz(h));
+        const size_t at = marked[k].at + (bit < 8 ? 4 * bit : 4 * (bit - 8) + 2);
+        confirm(text, at, hash4(load4(p + at)), out);
+      }
+      if (marked[k].special) note_special(p, marked[k].at, marked[k].special, out);
+    }
+    out.base64_runs.insert(out.base64_runs.end(), run_events, run_events + runs);
   }
   return i;
 }
