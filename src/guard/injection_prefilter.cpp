@@ -58,10 +58,12 @@ double commonness(unsigned char c) {
 
 }  // namespace
 
-Prefilter::Prefilter(const std::vector<std::string>& anchors)
+Prefilter::Prefilter(const std::vector<std::string>& anchors, bool allow_avx2)
     : anchors_(anchors), bits_(1 << 10), begin_((1 << 16) + 1) {
 #if defined(__x86_64__)
-  avx2_ = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi");
+  avx2_ = allow_avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi");
+#else
+  (void)allow_avx2;
 #endif
   std::vector<std::vector<std::pair<uint32_t, uint32_t>>> buckets(1 << 16);
   for (uint32_t a = 0; a < anchors_.size(); ++a) {

@@ -1,20 +1,23 @@
 // The injection detector's cheap first pass. One sweep over the text finds
 // the few places worth a closer look:
-//   - anchors: case-insensitive literals (>= 5 bytes) that every rule's match
-//     contains ("ignore ", "are now", "/.ssh");
+//   - anchors: case-insensitive literals (5 to 16 bytes) that every rule's
+//     match contains ("ignore ", "are now", "/.ssh");
 //   - '<' (HTML comments, chat-template tokens, pseudo-system tags);
 //   - lead bytes of the invisible characters (0xE2, 0xEF, 0xF3);
-//   - runs of 32+ base64 characters.
+//   - runs of 32+ bytes of the base64 alphabets (A-Z a-z 0-9 + / - _): at
+//     least one offset inside each such run.
 // Ordinary text yields few events, so the regex work after it is small.
 //
-// How: 16 bytes per step. Eight samples hash the four bytes at each even
-// offset into a 64 Ki-bit set holding, for every anchor, its least common
-// 4-gram at an even and at an odd offset; since an anchor of 5+ bytes always
-// has a 4-gram sampled at one parity, no occurrence is missed. The samples
-// are combined into one mask before any branch, and a hit is confirmed by
-// comparing the anchors indexed under that hash. SSE2 compares in the same
-// step find '<', bytes >= 0x80 and runs without a byte below '+' (which
-// base64 never contains). Without SSE2 the same work goes two bytes a step.
+// How: the four bytes at each even offset are hashed into a 64 Ki-bit set
+// holding, for every anchor, its least common 4-gram at an even and at an
+// odd offset; since an anchor of 5+ bytes always has a 4-gram sampled at one
+// parity, no occurrence is missed. A hit is confirmed by comparing the
+// anchors indexed under that hash. Vector compares in the same step find
+// '<', bytes >= 0x80 and the base64 alphabet. With AVX2 (checked at run
+// time) a step is 32 bytes: sixteen samples hashed in two vectors and looked
+// up with two gathers, and the rare hits worked through in batches so that
+// the loop has no data-dependent branch. Otherwise SSE2 does 16 bytes a
+// step, and without SSE2 the same work goes two bytes a step.
 //
 // Threads: built once, then immutable; scan() is const and reentrant.
 #pragma once
@@ -35,8 +38,10 @@ struct Events {
 
 class Prefilter {
  public:
-  // `anchors` are lower-case ASCII, each 5 to 16 bytes long.
-  explicit Prefilter(const std::vector<std::string>& anchors);
+  // `anchors` are lower-case ASCII, each 5 to 16 bytes long. `allow_avx2`
+  // false keeps to the SSE2 sweep even on a CPU with AVX2 (the tests compare
+  // the two); the events are the same either way.
+  explicit Prefilter(const std::vector<std::string>& anchors, bool allow_avx2 = true);
   void scan(std::string_view text, Events& out) const;
 
  private:
