@@ -13,14 +13,21 @@
 // odd offset; since an anchor of 5+ bytes always has a 4-gram sampled at one
 // parity, no occurrence is missed. A hit is confirmed by comparing the
 // anchors indexed under that hash. Vector compares in the same step find
-// '<', bytes >= 0x80 and the base64 alphabet. With AVX2 (checked at run
-// time) a step is 32 bytes: sixteen samples hashed in two vectors and looked
-// up with two gathers, and the rare hits worked through in batches so that
-// the loop has no data-dependent branch. Otherwise SSE2 does 16 bytes a
-// step, and without SSE2 the same work goes two bytes a step.
+// '<', bytes >= 0x80 and the base64 alphabet. The CPU is checked at run time:
+//   - AVX-512 (F, BW): 64 bytes a step. The 32 samples first pass three
+//     1024-bit filters kept in registers (a Bloom filter of the indexed
+//     4-grams, by three other hashes), so memory is read only for the few
+//     that pass; a gather per sample would cost more than all the rest.
+//   - AVX2: 32 bytes a step, the sixteen samples looked up in the bit set
+//     with two gathers.
+// Both note hits, '<' and base64 runs in a batch that is worked through
+// afterwards, so that their inner loop has no data-dependent branch.
+// Otherwise SSE2 does 16 bytes a step, and without SSE2 the same work goes
+// two bytes a step.
 //
 // Threads: built once, then immutable; scan() is const and reentrant.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -38,10 +45,12 @@ struct Events {
 
 class Prefilter {
  public:
-  // `anchors` are lower-case ASCII, each 5 to 16 bytes long. `allow_avx2`
-  // false keeps to the SSE2 sweep even on a CPU with AVX2 (the tests compare
-  // the two); the events are the same either way.
-  explicit Prefilter(const std::vector<std::string>& anchors, bool allow_avx2 = true);
+  // The widest sweep to use, if the CPU has it (the tests compare them all;
+  // the events are the same whichever runs).
+  enum class Width { kAvx512, kAvx2, kPortable };
+
+  // `anchors` are lower-case ASCII, each 5 to 16 bytes long.
+  explicit Prefilter(const std::vector<std::string>& anchors, Width widest = Width::kAvx512);
   void scan(std::string_view text, Events& out) const;
 
  private:
@@ -49,8 +58,12 @@ class Prefilter {
   bool matches(std::string_view text, size_t start, uint32_t anchor) const;
 #if defined(__x86_64__)
   // The AVX2 sweep over the text's 32-byte blocks; returns where it stopped.
-  size_t sweep_avx2(std::string_view text, size_t& run, Events& out) const;
-  bool avx2_ = false;  // the CPU has AVX2
+  size_t sweep_avx2(std::string_view text, size_t& run, Events& out, size_t from) const;
+  size_t sweep_avx512(std::string_view text, size_t& run, Events& out) const;
+  bool avx2_ = false;    // the AVX2 sweep runs (the CPU has AVX2 and BMI1)
+  bool avx512_ = false;  // the AVX-512 sweep runs first (the CPU has AVX-512 F and BW)
+  static constexpr size_t kFilters = 3;
+  std::array<std::array<uint32_t, 32>, kFilters> filters_{};
 #endif
 
   std::vector<std::string> anchors_;

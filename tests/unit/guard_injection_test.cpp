@@ -136,12 +136,14 @@ std::set<std::pair<size_t, size_t>> runs_of(std::string_view text, const std::ve
 
 }  // namespace
 
-TEST_CASE("the vector and the portable sweeps report the same events on mixed random text") {
+TEST_CASE("the AVX-512, AVX2 and portable sweeps report the same events on mixed random text") {
   std::vector<std::string> anchors;
   for (const auto& r : injection::phrase_rules())
     for (const auto& a : r.anchors)
       if (std::find(anchors.begin(), anchors.end(), a) == anchors.end()) anchors.push_back(a);
-  const injection::Prefilter fastest(anchors), portable(anchors, false);
+  using Width = injection::Prefilter::Width;
+  const injection::Prefilter widest(anchors), avx2(anchors, Width::kAvx2),
+      portable(anchors, Width::kPortable);
   const std::vector<std::string> pieces = {
       "Ignore ",  "PREVIOUS instructions", " tool",          "are Now",       "<system>",
       "<!-- ",    "\xE2\x80\x8B",           "\xEF\xBB\xBF",    "\xF3\xA0\x81\x81", "\xC3\xA9",
@@ -155,15 +157,20 @@ TEST_CASE("the vector and the portable sweeps report the same events on mixed ra
     const size_t size = next() % 3000;
     while (text.size() < size) text += pieces[next() % pieces.size()];
     CAPTURE(round);
-    injection::Events a, b;
-    fastest.scan(text, a);
-    portable.scan(text, b);
-    CHECK(a.anchors == b.anchors);
-    CHECK(a.angles == b.angles);
-    CHECK(a.high == b.high);
+    injection::Events a, b, c;
+    widest.scan(text, a);
+    avx2.scan(text, b);
+    portable.scan(text, c);
+    CHECK(a.anchors == c.anchors);
+    CHECK(b.anchors == c.anchors);
+    CHECK(a.angles == c.angles);
+    CHECK(b.angles == c.angles);
+    CHECK(a.high == c.high);
+    CHECK(b.high == c.high);
     CHECK(runs_of(text, a.base64_runs) == long_runs(text));
     CHECK(runs_of(text, b.base64_runs) == long_runs(text));
-    events += a.anchors.size() + a.angles.size() + a.high.size() + a.base64_runs.size();
+    CHECK(runs_of(text, c.base64_runs) == long_runs(text));
+    events += c.anchors.size() + c.angles.size() + c.high.size() + c.base64_runs.size();
   }
   CHECK(events > 10000);
 }
