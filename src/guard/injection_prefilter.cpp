@@ -405,7 +405,8 @@ void Prefilter::scan(std::string_view text, Events& out) const {
   }
   // The last 0-3 bytes: no anchor of 5+ bytes starts unseen here.
   for (; i < n; ++i) note_byte(p, i, run, out);
-  std::sort(out.anchors.begin(), out.anchors.end());
+  if (!std::is_sorted(out.anchors.begin(), out.anchors.end()))  // found in order, mostly
+    std::sort(out.anchors.begin(), out.anchors.end());
   out.anchors.erase(std::unique(out.anchors.begin(), out.anchors.end()), out.anchors.end());
 }
 
