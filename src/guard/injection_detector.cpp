@@ -129,11 +129,12 @@ bool may_be_tag(std::string_view text, size_t pos) {
          (a == 'a' && b == 'd') || (a == 'h' && b == 'i');
 }
 
-std::unique_ptr<re2::RE2> compile_pattern(const std::string& pattern,
+// `what` names the rule (or the rules) in the message of a rule table bug.
+std::unique_ptr<re2::RE2> compile_pattern(const std::string& pattern, const std::string& what,
                                           const re2::RE2::Options& opt) {
   auto re = std::make_unique<re2::RE2>(pattern, opt);
   if (!re->ok()) {
-    std::fprintf(stderr, "injection rule %s: %s\n", pattern.c_str(), re->error().c_str());
+    std::fprintf(stderr, "injection rule %s: %s\n", what.c_str(), re->error().c_str());
     std::abort();  // a rule table bug, caught by the unit tests
   }
   return re;
@@ -221,7 +222,7 @@ InjectionDetector::InjectionDetector(InjectionSettings settings) : settings_(std
   opt.set_log_errors(false);
   std::vector<std::string> anchors;
   auto compile = [&](const PhraseRule& r) {
-    return Compiled{&r, weight_of(r), compile_pattern(r.pattern, opt)};
+    return Compiled{&r, weight_of(r), compile_pattern(r.pattern, r.id, opt)};
   };
   for (const auto& r : injection::phrase_rules()) {
     if (!enabled(r.category) || weight_of(r) <= 0) continue;
@@ -240,12 +241,13 @@ InjectionDetector::InjectionDetector(InjectionSettings settings) : settings_(std
       g.forward = std::max(g.forward, static_cast<size_t>(r.forward));
     }
   }
-  for (auto& g : anchor_groups_) {
+  for (size_t a = 0; a < anchor_groups_.size(); ++a) {
+    AnchorGroup& g = anchor_groups_[a];
     if (g.rules.size() < 2) continue;
     std::string any;
     for (size_t ri : g.rules)
       any += (any.empty() ? "(?:" : "|(?:") + std::string(phrase_rules_[ri].rule->pattern) + ")";
-    g.any = compile_pattern(any, opt);
+    g.any = compile_pattern(any, "group of anchor '" + anchors[a] + "'", opt);
   }
   for (const auto& r : injection::angle_rules())
     if (enabled(r.category) && weight_of(r) > 0) angle_rules_.push_back(compile(r));

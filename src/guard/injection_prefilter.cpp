@@ -18,12 +18,14 @@ constexpr size_t kBase64Run = 32;  // bytes; shorter runs are identifiers and ha
 // Folds ASCII letters to lower case; other bytes change too, but the same way
 // for anchors and text, so folding can only add candidates, never lose one.
 constexpr uint32_t kHashMultiplier = 0x9E3779B1u;
-// The small filters of the AVX-512 sweep: three 10-bit hashes of a 4-gram.
+inline uint32_t hash4(uint32_t w) { return ((w | 0x20202020u) * kHashMultiplier) >> 16; }
+
+// The register-held filters of the AVX-512 sweep: three 10-bit hashes of a
+// 4-gram, folded the same way.
 constexpr uint32_t kFilterMultipliers[] = {0x9E3779B1u, 0x85EBCA77u, 0xC2B2AE3Du};
 inline uint32_t filter_hash(uint32_t w, size_t t) {
   return ((w | 0x20202020u) * kFilterMultipliers[t]) >> 22;
 }
-inline uint32_t hash4(uint32_t w) { return ((w | 0x20202020u) * kHashMultiplier) >> 16; }
 
 inline uint32_t load4(const char* p) {
   uint32_t w;
@@ -66,8 +68,8 @@ double commonness(unsigned char c) {
 Prefilter::Prefilter(const std::vector<std::string>& anchors, Width widest)
     : anchors_(anchors), bits_(1 << 10), begin_((1 << 16) + 1) {
 #if defined(__x86_64__)
-  avx2_ = widest != Width::kPortable && __builtin_cpu_supports("avx2") &&
-          __builtin_cpu_supports("bmi");
+  avx2_ =
+      widest != Width::kPortable && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi");
   avx512_ = widest == Width::kAvx512 && avx2_ && __builtin_cpu_supports("avx512f") &&
             __builtin_cpu_supports("avx512bw");
 #else
@@ -214,18 +216,18 @@ PC_AVX2 inline uint32_t non_base64_bytes(__m256i x) {
                        26, 30, 30, 30, 30, 30, 30, 30, 30, 30, 28, 5, 4, 5, 4, 13);
   const __m256i nibble = _mm256_set1_epi8(0x0F);
   const __m256i high = _mm256_and_si256(_mm256_srli_epi16(x, 4), nibble);
-  const __m256i classes = _mm256_and_si256(_mm256_shuffle_epi8(by_high, high),
-                                           _mm256_shuffle_epi8(by_low, _mm256_and_si256(x, nibble)));
+  const __m256i classes = _mm256_and_si256(
+      _mm256_shuffle_epi8(by_high, high), _mm256_shuffle_epi8(by_low, _mm256_and_si256(x, nibble)));
   return static_cast<uint32_t>(
       _mm256_movemask_epi8(_mm256_cmpeq_epi8(classes, _mm256_setzero_si256())));
 }
 
 // Bit k: the 4-gram in dword k of `w` hashes to a bit that is set in `words`.
 PC_AVX2 inline unsigned sample_hits(__m256i w, const int* words) {
-  const __m256i h = _mm256_srli_epi32(
-      _mm256_mullo_epi32(_mm256_or_si256(w, _mm256_set1_epi32(0x20202020)),
-                         _mm256_set1_epi32(static_cast<int>(kHashMultiplier))),
-      16);
+  const __m256i h =
+      _mm256_srli_epi32(_mm256_mullo_epi32(_mm256_or_si256(w, _mm256_set1_epi32(0x20202020)),
+                                           _mm256_set1_epi32(static_cast<int>(kHashMultiplier))),
+                        16);
   const __m256i word = _mm256_i32gather_epi32(words, _mm256_srli_epi32(h, 5), 4);
   // Shift bit h & 31 of the word to the sign bit, which movemask collects.
   const __m256i top = _mm256_sllv_epi32(word, _mm256_andnot_si256(h, _mm256_set1_epi32(31)));
@@ -285,22 +287,23 @@ namespace {
 
 // Bit per byte of `x` that is not in the base64 alphabets; as non_base64_bytes.
 PC_AVX512 inline uint64_t non_base64_bytes512(__m512i x) {
-  const __m512i by_high = _mm512_broadcast_i32x4(
-      _mm_setr_epi8(0, 0, 1, 2, 4, 8, 4, 16, 0, 0, 0, 0, 0, 0, 0, 0));
+  const __m512i by_high =
+      _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 1, 2, 4, 8, 4, 16, 0, 0, 0, 0, 0, 0, 0, 0));
   const __m512i by_low = _mm512_broadcast_i32x4(
       _mm_setr_epi8(26, 30, 30, 30, 30, 30, 30, 30, 30, 30, 28, 5, 4, 5, 4, 13));
   const __m512i nibble = _mm512_set1_epi8(0x0F);
   const __m512i high = _mm512_and_si512(_mm512_srli_epi16(x, 4), nibble);
-  const __m512i classes = _mm512_and_si512(_mm512_shuffle_epi8(by_high, high),
-                                           _mm512_shuffle_epi8(by_low, _mm512_and_si512(x, nibble)));
+  const __m512i classes = _mm512_and_si512(
+      _mm512_shuffle_epi8(by_high, high), _mm512_shuffle_epi8(by_low, _mm512_and_si512(x, nibble)));
   return _mm512_testn_epi8_mask(classes, classes);
 }
 
 }  // namespace
 
-// 64 bytes per step, as the AVX2 sweep but without memory lookups: each of
-// the 32 samples passes three 1024-bit filters held in registers (a Bloom
-// filter, false hits about 1 in 400), and only what passes is looked up.
+// 64 bytes per step, as the AVX2 sweep but without gathers: each of the 32
+// samples must pass three 1024-bit filters held in registers (a Bloom filter
+// of the ~170 indexed 4-grams; other 4-grams pass about 1 time in 300), and
+// only what passes is looked up in the bit set and confirmed.
 PC_AVX512 size_t Prefilter::sweep_avx512(std::string_view text, size_t& run, Events& out) const {
   const char* p = text.data();
   const size_t n = text.size();
@@ -388,8 +391,8 @@ void Prefilter::scan(std::string_view text, Events& out) const {
       }
     }
     const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const uint32_t special = static_cast<uint32_t>(
-        _mm_movemask_epi8(_mm_cmpeq_epi8(raw, angle)) | _mm_movemask_epi8(raw));
+    const uint32_t special = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(raw, angle)) |
+                                                   _mm_movemask_epi8(raw));
     if (special) [[unlikely]]
       note_special(p, i, special, out);
     track_runs(~static_cast<uint32_t>(_mm_movemask_epi8(base64_bytes(raw))) & 0xFFFF, 16, i, run,

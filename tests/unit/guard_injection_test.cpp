@@ -144,11 +144,26 @@ TEST_CASE("the AVX-512, AVX2 and portable sweeps report the same events on mixed
   using Width = injection::Prefilter::Width;
   const injection::Prefilter widest(anchors), avx2(anchors, Width::kAvx2),
       portable(anchors, Width::kPortable);
-  const std::vector<std::string> pieces = {
-      "Ignore ",  "PREVIOUS instructions", " tool",          "are Now",       "<system>",
-      "<!-- ",    "\xE2\x80\x8B",           "\xEF\xBB\xBF",    "\xF3\xA0\x81\x81", "\xC3\xA9",
-      "x",        " ",                     "\n",              "/.SSH/id_rsa",  "to http",
-      "=",        ".",                     "QUJDREVGR0hJSktMTU5PUFFS", "+/-_",  "the "};
+  const std::vector<std::string> pieces = {"Ignore ",
+                                           "PREVIOUS instructions",
+                                           " tool",
+                                           "are Now",
+                                           "<system>",
+                                           "<!-- ",
+                                           "\xE2\x80\x8B",
+                                           "\xEF\xBB\xBF",
+                                           "\xF3\xA0\x81\x81",
+                                           "\xC3\xA9",
+                                           "x",
+                                           " ",
+                                           "\n",
+                                           "/.SSH/id_rsa",
+                                           "to http",
+                                           "=",
+                                           ".",
+                                           "QUJDREVGR0hJSktMTU5PUFFS",
+                                           "+/-_",
+                                           "the "};
   uint64_t state = 0x9E3779B97F4A7C15u;
   auto next = [&] { return (state = state * 6364136223846793005u + 1442695040888963407u) >> 33; };
   size_t events = 0;
