@@ -8,6 +8,7 @@
 
 #include "guard/injection_prefilter.h"
 #include "guard/injection_unicode.h"
+#include "guard/injection_window_filter.h"
 
 namespace portcullis::guard {
 
@@ -237,6 +238,7 @@ InjectionDetector::InjectionDetector(InjectionSettings settings) : settings_(std
       }
       AnchorGroup& g = anchor_groups_[id];
       g.rules.push_back(phrase_rules_.size() - 1);
+      g.table_bits |= uint64_t{1} << (&r - injection::phrase_rules().data());
       g.back = std::max(g.back, static_cast<size_t>(r.back));
       g.forward = std::max(g.forward, static_cast<size_t>(r.forward));
     }
@@ -248,6 +250,7 @@ InjectionDetector::InjectionDetector(InjectionSettings settings) : settings_(std
     for (size_t ri : g.rules)
       any += (any.empty() ? "(?:" : "|(?:") + std::string(phrase_rules_[ri].rule->pattern) + ")";
     g.any = compile_pattern(any, "group of anchor '" + anchors[a] + "'", opt);
+    g.filter = injection::WindowFilter::for_rules(g.table_bits);
   }
   for (const auto& r : injection::angle_rules())
     if (enabled(r.category) && weight_of(r) > 0) angle_rules_.push_back(compile(r));
@@ -322,6 +325,7 @@ void InjectionDetector::phrases(std::string_view text, const Events& ev,
     if (g.any) {
       const size_t lo = start > g.back ? start - g.back : 0;
       const size_t hi = std::min(text.size(), start + g.length + g.forward);
+      if (g.filter && !g.filter->may_match(text, lo, hi)) continue;
       if (!g.any->Match(text, lo, hi, re2::RE2::UNANCHORED, nullptr, 0)) continue;
     }
     for (size_t ri : g.rules) {
