@@ -8,6 +8,7 @@
 
 #include "guard/injection_prefilter.h"
 #include "guard/injection_unicode.h"
+#include "guard/injection_window_filter.h"
 
 namespace portcullis::guard {
 
@@ -129,6 +130,17 @@ bool may_be_tag(std::string_view text, size_t pos) {
          (a == 'a' && b == 'd') || (a == 'h' && b == 'i');
 }
 
+// `what` names the rule (or the rules) in the message of a rule table bug.
+std::unique_ptr<re2::RE2> compile_pattern(const std::string& pattern, const std::string& what,
+                                          const re2::RE2::Options& opt) {
+  auto re = std::make_unique<re2::RE2>(pattern, opt);
+  if (!re->ok()) {
+    std::fprintf(stderr, "injection rule %s: %s\n", what.c_str(), re->error().c_str());
+    std::abort();  // a rule table bug, caught by the unit tests
+  }
+  return re;
+}
+
 }  // namespace
 
 struct InjectionDetector::Compiled {
@@ -211,12 +223,7 @@ InjectionDetector::InjectionDetector(InjectionSettings settings) : settings_(std
   opt.set_log_errors(false);
   std::vector<std::string> anchors;
   auto compile = [&](const PhraseRule& r) {
-    auto re = std::make_unique<re2::RE2>(r.pattern, opt);
-    if (!re->ok()) {
-      std::fprintf(stderr, "injection rule %s: %s\n", r.id, re->error().c_str());
-      std::abort();  // a rule table bug, caught by the unit tests
-    }
-    return Compiled{&r, weight_of(r), std::move(re)};
+    return Compiled{&r, weight_of(r), compile_pattern(r.pattern, r.id, opt)};
   };
   for (const auto& r : injection::phrase_rules()) {
     if (!enabled(r.category) || weight_of(r) <= 0) continue;
@@ -226,11 +233,24 @@ InjectionDetector::InjectionDetector(InjectionSettings settings) : settings_(std
       size_t id = static_cast<size_t>(it - anchors.begin());
       if (it == anchors.end()) {
         anchors.push_back(a);
-        rules_of_anchor_.emplace_back();
-        anchor_length_.push_back(a.size());
+        anchor_groups_.emplace_back();
+        anchor_groups_.back().length = a.size();
       }
-      rules_of_anchor_[id].push_back(phrase_rules_.size() - 1);
+      AnchorGroup& g = anchor_groups_[id];
+      g.rules.push_back(phrase_rules_.size() - 1);
+      g.table_bits |= uint64_t{1} << (&r - injection::phrase_rules().data());
+      g.back = std::max(g.back, static_cast<size_t>(r.back));
+      g.forward = std::max(g.forward, static_cast<size_t>(r.forward));
     }
+  }
+  for (size_t a = 0; a < anchor_groups_.size(); ++a) {
+    AnchorGroup& g = anchor_groups_[a];
+    if (g.rules.size() < 2) continue;
+    std::string any;
+    for (size_t ri : g.rules)
+      any += (any.empty() ? "(?:" : "|(?:") + std::string(phrase_rules_[ri].rule->pattern) + ")";
+    g.any = compile_pattern(any, "group of anchor '" + anchors[a] + "'", opt);
+    g.filter = injection::WindowFilter::for_rules(g.table_bits);
   }
   for (const auto& r : injection::angle_rules())
     if (enabled(r.category) && weight_of(r) > 0) angle_rules_.push_back(compile(r));
@@ -301,11 +321,18 @@ void InjectionDetector::phrases(std::string_view text, const Events& ev,
                                 const std::vector<size_t>* map, std::vector<Finding>& out) const {
   std::vector<size_t> covered_until(phrase_rules_.size(), 0);
   for (auto [start, anchor] : ev.anchors) {
-    for (size_t ri : rules_of_anchor_[anchor]) {
+    const AnchorGroup& g = anchor_groups_[anchor];
+    if (g.any) {
+      const size_t lo = start > g.back ? start - g.back : 0;
+      const size_t hi = std::min(text.size(), start + g.length + g.forward);
+      if (g.filter && !g.filter->may_match(text, lo, hi)) continue;
+      if (!g.any->Match(text, lo, hi, re2::RE2::UNANCHORED, nullptr, 0)) continue;
+    }
+    for (size_t ri : g.rules) {
       if (covered_until[ri] > start) continue;  // this anchor lies inside a match already found
       const Compiled& c = phrase_rules_[ri];
       size_t lo = start > static_cast<size_t>(c.rule->back) ? start - c.rule->back : 0;
-      size_t hi = std::min(text.size(), start + anchor_length_[anchor] + c.rule->forward);
+      size_t hi = std::min(text.size(), start + g.length + c.rule->forward);
       re2::StringPiece m;
       if (!c.re->Match(text, lo, hi, re2::RE2::UNANCHORED, &m, 1)) continue;
       size_t ms = static_cast<size_t>(m.data() - text.data()), me = ms + m.size();
@@ -365,34 +392,23 @@ void InjectionDetector::angles(std::string_view text, const Events& ev,
 
 void InjectionDetector::base64_runs(std::string_view text, const Events& ev, int depth,
                                     std::vector<Finding>& out) const {
-  // An event lies in a stretch of bytes that may hold base64 ('+' .. 0x7F):
-  // check every base64 run inside it ("url=https://x/<payload>").
-  auto coarse = [&](size_t k) {
-    return text[k] >= '+' && static_cast<unsigned char>(text[k]) < 0x80;
-  };
+  // Each event lies in a run of 32+ base64 bytes (the prefilter reports one
+  // per run, or more); each run is checked once.
+  auto b64_at = [&](size_t k) { return is_b64(static_cast<unsigned char>(text[k])); };
   size_t done_until = 0;
   for (size_t pos : ev.base64_runs) {
     if (pos < done_until) continue;
-    size_t cb = pos, ce = pos;
-    while (cb > 0 && coarse(cb - 1)) --cb;
-    while (ce < text.size() && coarse(ce)) ++ce;
-    done_until = ce;
-    for (size_t k = cb; k < ce;) {
-      if (!is_b64(static_cast<unsigned char>(text[k]))) {
-        ++k;
-        continue;
-      }
-      size_t b = k;
-      while (k < ce && is_b64(static_cast<unsigned char>(text[k]))) ++k;
-      size_t e = k, run_end = k;
-      while (run_end < ce && text[run_end] == '=' && run_end - e < 2) ++run_end;
-      // '/' is base64 too, so a payload may follow a path ("/assets/<payload>"):
-      // try the run's start and each position after a '/' in its first 64 bytes.
-      for (size_t s = b; s < e && s < b + 64; ++s) {
-        if (s != b && text[s - 1] != '/') continue;
-        if (e - s >= kMinBase64 && check_base64(text.substr(s, e - s), s, run_end, depth, out))
-          break;
-      }
+    size_t b = pos, e = pos;
+    while (b > 0 && b64_at(b - 1)) --b;
+    while (e < text.size() && b64_at(e)) ++e;
+    done_until = e;
+    size_t run_end = e;
+    while (run_end < text.size() && text[run_end] == '=' && run_end - e < 2) ++run_end;
+    // '/' is base64 too, so a payload may follow a path ("/assets/<payload>"):
+    // try the run's start and each position after a '/' in its first 64 bytes.
+    for (size_t s = b; s + kMinBase64 <= e && s < b + 64; ++s) {
+      if (s != b && text[s - 1] != '/') continue;
+      if (check_base64(text.substr(s, e - s), s, run_end, depth, out)) break;
     }
   }
 }

@@ -43,8 +43,10 @@
 //
 // Speed: one prefilter sweep over the text (injection_prefilter.h) finds
 // anchors, '<', invisible-character lead bytes and base64 runs; regexes run
-// only in small windows around those events, one rule at a time. There is no
-// per-rule pass over the whole text.
+// only in small windows around those events. The rules that share an anchor
+// are first tried together in one pass over their windows (Hyperscan, then
+// RE2), and one at a time only when that pass matches. There is no per-rule
+// pass over the whole text.
 //
 // Threads: immutable after construction; scan() and assess() are const and
 // may run concurrently.
@@ -66,6 +68,7 @@ namespace portcullis::guard {
 
 namespace injection {
 class Prefilter;
+class WindowFilter;
 struct Events;
 }  // namespace injection
 
@@ -127,8 +130,20 @@ class InjectionDetector final : public Detector {
   InjectionSettings settings_;
   std::vector<Compiled> phrase_rules_;
   std::vector<Compiled> angle_rules_;
-  std::vector<std::vector<size_t>> rules_of_anchor_;
-  std::vector<size_t> anchor_length_;
+  // The phrase rules that share one anchor. When there are several, they are
+  // first tried together on the union of their windows: by `filter`
+  // (injection_window_filter.h), then by `any`, their alternation. RE2
+  // evaluates \b and ^ against the whole text, so a rule that matches in its
+  // own window makes `any` match in the union, and a miss rules out all.
+  struct AnchorGroup {
+    std::vector<size_t> rules;  // indices into phrase_rules_
+    uint64_t table_bits = 0;    // the same rules, as bits of injection::phrase_rules()
+    size_t length = 0;          // of the anchor
+    size_t back = 0, forward = 0;
+    std::unique_ptr<re2::RE2> any;
+    const injection::WindowFilter* filter = nullptr;  // shared; null if Hyperscan refused
+  };
+  std::vector<AnchorGroup> anchor_groups_;
   std::unique_ptr<injection::Prefilter> prefilter_;
   std::unique_ptr<re2::RE2> addressing_;  // "assistant: you must ..." inside HTML comments
 };

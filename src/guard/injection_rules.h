@@ -25,7 +25,7 @@ struct PhraseRule {
   const char* id;
   Category category;
   double weight;
-  std::vector<std::string> anchors;  // lower-case, >= 5 bytes
+  std::vector<std::string> anchors;  // lower-case, 5 to 16 bytes
   const char* pattern;               // RE2, matched case-insensitively
   int back = 48;                     // how far before an anchor a match may start
   int forward = 200;                 // how far after an anchor it may end
