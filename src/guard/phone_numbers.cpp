@@ -3,6 +3,8 @@
 #include <phonenumbers/phonenumberutil.h>
 #include <re2/re2.h>
 
+#include "guard/phone_validity.h"
+
 namespace portcullis::guard {
 
 namespace {
@@ -12,55 +14,46 @@ using i18n::phonenumbers::PhoneNumberUtil;
 
 bool digit(char c) { return c >= '0' && c <= '9'; }
 
-PhoneNumber number_of(int cc, const std::string& nsn) {
+// The "(0)" form ("+44 (0)20 ...") is left to libphonenumber's own parser
+// (~35 us, rare); everything else is split here into calling code or
+// region and national digits, and PhoneValidity answers as libphonenumber
+// would, without its ICU regular expressions.
+bool parsed_valid(std::string_view v, const std::vector<std::string>& regions, std::string* e164) {
+  const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
   PhoneNumber n;
-  n.set_country_code(cc);
-  n.set_national_number(std::stoull(nsn));
-  if (nsn.size() > 1 && nsn[0] == '0') {  // Italian-style leading zeros are part of the number
-    n.set_italian_leading_zero(true);
-    n.set_number_of_leading_zeros(int(nsn.find_first_not_of('0')));
-  }
-  return n;
+  std::string region = v[0] == '+' || regions.empty() ? "ZZ" : regions[0];
+  if (util.Parse(std::string(v), region, &n) != PhoneNumberUtil::NO_PARSING_ERROR ||
+      !util.IsValidNumber(n))
+    return false;
+  util.Format(n, PhoneNumberUtil::E164, e164);
+  return true;
 }
 
-// libphonenumber decides. PhoneNumberUtil::Parse costs ~35 us (ICU regular
-// expressions), so the country code and national number are split here and
-// only IsValidNumber(ForRegion) runs (~10-20 us); Parse stays for the forms
-// this split does not handle ("+44 (0)20 ...").
-bool phone_valid(const PhoneNumberUtil& util, std::string_view v, const std::string& d,
-                 const std::vector<std::string>& regions, std::string* e164) {
-  if (v.find("(0)") != std::string_view::npos) {
-    PhoneNumber n;
-    if (util.Parse(std::string(v),
-                   v[0] == '+'       ? "ZZ"
-                   : regions.empty() ? "ZZ"
-                                     : regions[0],
-                   &n) != PhoneNumberUtil::NO_PARSING_ERROR ||
-        !util.IsValidNumber(n))
-      return false;
-    util.Format(n, PhoneNumberUtil::E164, e164);
-    return true;
-  }
+bool phone_valid(std::string_view v, std::string_view d, const std::vector<std::string>& regions,
+                 std::string* e164) {
+  if (v.find("(0)") != std::string_view::npos) return parsed_valid(v, regions, e164);
+  const PhoneValidity& rules = PhoneValidity::instance();
   if (v[0] == '+') {
+    int cc = 0;
     for (size_t len = 1; len <= 3 && len < d.size(); ++len) {
-      int cc = std::stoi(d.substr(0, len));
-      std::string region;
-      util.GetRegionCodeForCountryCode(cc, &region);
-      if (region == "ZZ") continue;  // country codes are prefix-free: at most one length fits
-      if (!util.IsValidNumber(number_of(cc, d.substr(len)))) return false;
-      *e164 = "+" + d;
+      cc = cc * 10 + (d[len - 1] - '0');
+      if (!rules.has_calling_code(cc)) continue;  // calling codes are prefix-free
+      if (!rules.valid(cc, PhoneValidity::national_significant_number(d.substr(len))))
+        return false;
+      e164->assign("+").append(d);
       return true;
     }
     return false;
   }
-  for (const auto& region : regions) {
-    std::string ndd, nsn = d;
-    util.GetNddPrefixForRegion(region, true, &ndd);
-    if (!ndd.empty() && nsn.compare(0, ndd.size(), ndd) == 0) nsn = nsn.substr(ndd.size());
+  for (const auto& code : regions) {
+    const PhoneValidity::Region* region = rules.region(code);
+    if (!region) continue;
+    std::string_view nsn = d;
+    const std::string& ndd = rules.national_prefix(*region);
+    if (!ndd.empty() && nsn.substr(0, ndd.size()) == ndd) nsn.remove_prefix(ndd.size());
     if (nsn.size() < 4) continue;
-    int cc = util.GetCountryCodeForRegion(region);
-    if (util.IsValidNumberForRegion(number_of(cc, nsn), region)) {
-      *e164 = "+" + std::to_string(cc) + nsn;
+    if (rules.valid_for_region(*region, PhoneValidity::national_significant_number(nsn))) {
+      e164->assign("+").append(std::to_string(rules.calling_code(*region))).append(nsn);
       return true;
     }
   }
@@ -112,11 +105,11 @@ bool valid_phone(std::string_view v, const std::vector<std::string>& regions, st
   for (char c : v)
     if (digit(c)) d += c;
   if (d.size() < 7 || d.size() > 15 || date_shaped(v) || dotted_quad(v)) return false;
-  return phone_valid(*PhoneNumberUtil::GetInstance(), v, d, regions, e164);
+  return phone_valid(v, d, regions, e164);
 }
 
 bool known_phone_region(const std::string& region) {
-  return PhoneNumberUtil::GetInstance()->GetCountryCodeForRegion(region) != 0;
+  return PhoneValidity::instance().region(region) != nullptr;
 }
 
 }  // namespace portcullis::guard
