@@ -45,6 +45,7 @@ class PiiDetector : public Detector {
   PiiOptions options_;
   std::shared_ptr<const AnchoredRules> rules_;
   std::vector<int> kind_;  // per anchored rule: its index in the rule table (pii.cpp)
+  std::vector<int> scanned_;  // kinds found by a hand scanner (email, IPv6): rule table index
   // Number-shaped kinds, found in numeric runs: rule table index, confirm RE2.
   std::vector<std::pair<int, std::shared_ptr<const re2::RE2>>> run_kinds_;
   struct Span;

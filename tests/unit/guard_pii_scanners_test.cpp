@@ -1,0 +1,111 @@
+// The hand scanners for email and IPv6 spans against the anchor + RE2 rules
+// they replace (the rules are spelled out here and run through the real
+// AnchoredRules): the same spans on random text built from address-like
+// pieces.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "guard/anchored_rules.h"
+#include "guard/email_spans.h"
+#include "guard/ipv6_spans.h"
+#include "guard/pii_checks.h"
+
+using namespace portcullis::guard;
+
+namespace {
+
+using Spans = std::vector<std::pair<size_t, size_t>>;
+
+std::string random_text(std::mt19937& rng, const std::vector<std::string>& pieces, size_t n) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += pieces[rng() % pieces.size()];
+  return s;
+}
+
+Spans reference(const AnchoredRules& rules, std::string_view text) {
+  auto c = rules.candidates(text);
+  REQUIRE(c.ok());
+  Spans out;
+  for (const auto& x : *c) out.push_back({x.start, x.end});
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+Spans spans_of(const std::vector<TextSpan>& v) {
+  Spans out;
+  for (const auto& s : v) out.push_back({s.start, s.end});
+  return out;
+}
+
+bool alnum(char c) { return std::isalnum((unsigned char)c) != 0; }
+
+}  // namespace
+
+TEST_CASE("email spans are the spans of the anchor + RE2 rule they replace") {
+  auto rules = AnchoredRules::build(
+      {{"email", Anchor{"@", false, false}, 65, 256,
+        R"([A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24})"}});
+  REQUIRE(rules.ok());
+  const std::vector<std::string> pieces = {
+      "a",  "Bob.x", "@",   "@",  "example", ".",  ".",  "com", "c",    "-",  "_",
+      "%",  "+",     " ",   "x1", "co",      "..", "9",  "-a-", "ORG",  "\n", "@@",
+      "é", "a.b",   "zz-", ",",  "0123456789012345678901234567890123456789",
+      "user@", "mail.example.com", ".io", "x.co", "@b", "io"};
+  std::mt19937 rng(3);
+  size_t found = 0;
+  for (int i = 0; i < 30000; ++i) {
+    std::string text = random_text(rng, pieces, rng() % 40);
+    std::vector<TextSpan> ours;
+    email_spans(text, ours);
+    Spans want = reference(*rules.value(), text);
+    found += want.size();
+    CHECK_MESSAGE(spans_of(ours) == want, "text: " << text);
+  }
+  MESSAGE(found, " spans");
+  CHECK(found > 5000);
+  // Long local parts and labels: the 64- and 63-character limits.
+  std::string local(70, 'a'), label(63, 'b');
+  for (const std::string& text : std::vector<std::string>
+       {local + "@x.io", "u@" + label + ".io", "u@" + label + "b.io", std::string("u@x.io.c@y.org")}) {
+    std::vector<TextSpan> ours;
+    email_spans(text, ours);
+    CHECK_MESSAGE(spans_of(ours) == reference(*rules.value(), text), "text: " << text);
+  }
+}
+
+TEST_CASE("IPv6 spans are the addresses the anchor + RE2 rule and its checks accepted") {
+  auto rules = AnchoredRules::build(
+      {{"ipv6",
+        Anchor{R"(::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:)", false,
+               false},
+        45, 45, R"([0-9A-Fa-f:]*:[0-9A-Fa-f]*:[0-9A-Fa-f:]*(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?)"}});
+  REQUIRE(rules.ok());
+  // What the detector accepted from a candidate: the neighbours, then inet_pton.
+  auto accepted = [](std::string_view t, Spans in) {
+    Spans out;
+    for (auto [s, e] : in) {
+      char b = s > 0 ? t[s - 1] : '\0', a = e < t.size() ? t[e] : '\0';
+      if (!alnum(b) && b != ':' && !alnum(a) && ipv6_ok(t.substr(s, e - s))) out.push_back({s, e});
+    }
+    return out;
+  };
+  const std::vector<std::string> pieces = {
+      "::", ":",    ":",     "fe80", "1",  "0",    "abcd", "12345", "ffff", "1.2.3.4",
+      " ",  ".",    "g",     "Z",    "db8", "2001", "::1",  ":0:",   "-",    "x",
+      "7",  "1:2:", "a:b:c", "\n",   "00000"};
+  std::mt19937 rng(5);
+  size_t found = 0;
+  for (int i = 0; i < 30000; ++i) {
+    std::string text = random_text(rng, pieces, rng() % 30);
+    std::vector<TextSpan> ours;
+    ipv6_spans(text, ours);
+    Spans want = accepted(text, reference(*rules.value(), text));
+    found += want.size();
+    CHECK_MESSAGE(spans_of(ours) == want, "text: " << text);
+  }
+  MESSAGE(found, " addresses");
+  CHECK(found > 3000);
+}
