@@ -1,8 +1,7 @@
 #include "guard/phone_numbers.h"
 
 #include <phonenumbers/phonenumberutil.h>
-#include <re2/re2.h>
-
+#include "guard/number_patterns.h"
 #include "guard/phone_validity.h"
 
 namespace portcullis::guard {
@@ -85,15 +84,26 @@ bool phone_shaped_impl(std::string_view run) {
   return groups >= 2 || (groups == 1 && run[0] == '0');
 }
 
-// "421.108.1.1" is a malformed address, not a phone number.
-bool dotted_quad(std::string_view v) {
-  static const RE2 re(R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})");
-  return RE2::FullMatch(v, re);
+// A maximal digit run from i (i moves past it) of 1 to `max` digits.
+bool digit_group(std::string_view v, size_t& i, size_t max) {
+  size_t n = 0;
+  while (i < v.size() && digit(v[i])) ++i, ++n;
+  return n >= 1 && n <= max;
 }
 
+// "2026-3-14", "14/03/2026", "3.14.26": 1-4, 1-2 and 1-4 digits, each
+// pair split by one of "-/." (RE2::FullMatch of
+// [0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}; digit groups never backtrack
+// into a separator, so maximal groups decide).
 bool date_shaped(std::string_view v) {
-  static const RE2 re(R"([0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4})");
-  return RE2::FullMatch(v, re);
+  auto sep = [&](size_t& i) {
+    if (i >= v.size() || (v[i] != '-' && v[i] != '/' && v[i] != '.')) return false;
+    ++i;
+    return true;
+  };
+  size_t i = 0;
+  return digit_group(v, i, 4) && sep(i) && digit_group(v, i, 2) && sep(i) &&
+         digit_group(v, i, 4) && i == v.size();
 }
 
 }  // namespace
@@ -104,7 +114,8 @@ bool valid_phone(std::string_view v, const std::vector<std::string>& regions, st
   std::string d;
   for (char c : v)
     if (digit(c)) d += c;
-  if (d.size() < 7 || d.size() > 15 || date_shaped(v) || dotted_quad(v)) return false;
+  // "421.108.1.1" is a malformed address, not a phone number.
+  if (d.size() < 7 || d.size() > 15 || date_shaped(v) || dotted_quad_shape(v)) return false;
   return phone_valid(v, d, regions, e164);
 }
 

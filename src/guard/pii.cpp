@@ -8,6 +8,7 @@
 #include "guard/email_spans.h"
 #include "guard/ipv6_spans.h"
 
+#include "guard/number_patterns.h"
 #include "guard/numeric_runs.h"
 #include "guard/phone_numbers.h"
 #include "guard/pii_checks.h"
@@ -287,39 +288,23 @@ struct PiiDetector::Span {
   size_t start, end;
 };
 
-namespace {
-
-// Fewest digits a match of each run kind's confirm pattern holds: a run
-// with fewer left after the last match cannot hold another.
-unsigned min_digits(Kind k) {
-  switch (k) {
-    case kSsn:
-      return 9;
-    case kIpv4:
-      return 4;
-    case kPhone:
-      return 2;
-    default:
-      return 1;
-  }
-}
-
-}  // namespace
-
 // Candidates of the number-shaped kinds: each kind looks only at runs that
 // can hold it (enough digits, the right separators), so ordinary numbers
-// (years, prices, ids) cost no RE2 call.
+// (years, prices, ids) cost nothing more. SSNs, IPv4 addresses and phone
+// numbers are matched by number_patterns.h, IBANs (rare: two capitals
+// before the run) by RE2.
 void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out) const {
   thread_local std::vector<NumericRun> runs;
   runs.clear();
   numeric_runs(t, 4, runs);  // ipv4 needs 4 digits, the other kinds more
+  auto all = [&](auto find, int def, size_t from, size_t to) {
+    TextSpan m;
+    for (size_t pos = from; pos < to && find(t, pos, to, m); pos = std::max(m.end, pos + 1))
+      out.push_back({def, m.start, m.end});
+  };
   re2::StringPiece whole(t.data(), t.size()), m;
-  auto confirm = [&](const RE2& re, int def, size_t from, size_t to) {
-    unsigned need = min_digits(kRules[def].kind);
-    for (size_t pos = from; pos < to;) {
-      unsigned left = 0;
-      for (size_t i = pos; i < to && left < need; ++i) left += digit(t[i]);
-      if (left < need || !re.Match(whole, pos, to, RE2::UNANCHORED, &m, 1)) break;
+  auto regex = [&](const RE2& re, int def, size_t from, size_t to) {
+    for (size_t pos = from; pos < to && re.Match(whole, pos, to, RE2::UNANCHORED, &m, 1);) {
       size_t s = size_t(m.data() - t.data());
       out.push_back({def, s, s + m.size()});
       pos = std::max(s + m.size(), pos + 1);
@@ -334,19 +319,19 @@ void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out)
           break;
         case kSsn:
           if (r.digits >= 9 && run.find('-') != std::string_view::npos)
-            confirm(*re, def, r.start, r.end);
+            all(find_ssn, def, r.start, r.end);
           break;
         case kIpv4:
           if (r.digits >= 4 && run.find('.') != std::string_view::npos)
-            confirm(*re, def, r.start, r.end);
+            all(find_ipv4, def, r.start, r.end);
           break;
         case kPhone:  // phone_numbers.h: a bare digit string or a date is not a phone number
-          if (r.digits >= 7 && phone_shaped(run)) confirm(*re, def, r.start, r.end);
+          if (r.digits >= 7 && phone_shaped(run)) all(find_phone, def, r.start, r.end);
           break;
         case kIban:  // "DE89 3704…", "GB82WEST…": two capitals, then the check digits start the run
           if (r.start >= 2 && t[r.start - 1] >= 'A' && t[r.start - 1] <= 'Z' &&
               t[r.start - 2] >= 'A' && t[r.start - 2] <= 'Z')
-            confirm(*re, def, r.start - 2, std::min(t.size(), r.start + kRules[def].fwd));
+            regex(*re, def, r.start - 2, std::min(t.size(), r.start + kRules[def].fwd));
           break;
         default:
           break;

@@ -3,6 +3,7 @@
 // AnchoredRules): the same spans on random text built from address-like
 // pieces.
 #include <doctest/doctest.h>
+#include <re2/re2.h>
 
 #include <algorithm>
 #include <random>
@@ -10,6 +11,7 @@
 #include "guard/anchored_rules.h"
 #include "guard/email_spans.h"
 #include "guard/ipv6_spans.h"
+#include "guard/number_patterns.h"
 #include "guard/pii_checks.h"
 
 using namespace portcullis::guard;
@@ -108,4 +110,48 @@ TEST_CASE("IPv6 spans are the addresses the anchor + RE2 rule and its checks acc
   }
   MESSAGE(found, " addresses");
   CHECK(found > 3000);
+}
+
+TEST_CASE("the number pattern matchers find what RE2 finds for the same patterns") {
+  struct Case {
+    const char* pattern;
+    bool (*find)(std::string_view, size_t, size_t, TextSpan&);
+  };
+  const Case cases[] = {
+      {R"([0-9]{3}-[0-9]{2}-[0-9]{4})", find_ssn},
+      {R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})", find_ipv4},
+      {R"(\+?\(?[0-9]{1,5}\)?(?:[ .\-/]?\(?[0-9]{1,5}\)?){1,6})", find_phone},
+  };
+  const std::vector<std::string> pieces = {"1", "23",  "456", "7890", "12345", "-", "-",  ".",
+                                           " ", "/",   "(",   ")",    "+",     "x", "  ", "..",
+                                           "0", "650", "(0)", "+44",  "123-45-6789",
+                                           "10.0.", ".3", "1.2", "192.168.1.1", "4.5.6"};
+  std::mt19937 rng(9);
+  for (const auto& c : cases) {
+    RE2 re(c.pattern);
+    REQUIRE(re.ok());
+    size_t found = 0;
+    for (int i = 0; i < 20000; ++i) {
+      std::string text = random_text(rng, pieces, rng() % 16);
+      size_t from = text.empty() ? 0 : rng() % (text.size() / 4 + 1);
+      size_t to = text.size() - (text.empty() ? 0 : rng() % (text.size() / 4 + 1));
+      Spans ours, want;
+      re2::StringPiece whole(text), m;
+      for (size_t pos = from; pos < to && re.Match(whole, pos, to, RE2::UNANCHORED, &m, 1);) {
+        size_t s = size_t(m.data() - text.data());
+        want.push_back({s, s + m.size()});
+        pos = std::max(s + m.size(), pos + 1);
+      }
+      TextSpan t;
+      for (size_t pos = from; pos < to && c.find(text, pos, to, t);) {
+        ours.push_back({t.start, t.end});
+        pos = std::max(t.end, pos + 1);
+      }
+      found += want.size();
+      CHECK_MESSAGE(ours == want, c.pattern << " on '" << text << "' [" << from << "," << to << ")");
+      CHECK(dotted_quad_shape(text) == RE2::FullMatch(text, R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})"));
+    }
+    MESSAGE(std::string(c.pattern), ": ", found, " matches");
+    CHECK(found > 2000);
+  }
 }

@@ -1,0 +1,97 @@
+#include "guard/number_patterns.h"
+
+namespace portcullis::guard {
+
+namespace {
+
+bool digit(char c) { return c >= '0' && c <= '9'; }
+
+// Up to `max` digits from i (greedy), bounded by `to`.
+size_t digits(std::string_view t, size_t i, size_t to, size_t max) {
+  size_t n = 0;
+  while (i + n < to && n < max && digit(t[i + n])) ++n;
+  return n;
+}
+
+// The ipv4 pattern anchored at p: greedy groups of 1-3 digits never give
+// back a digit, since the byte after a shortened group is a digit, not '.'.
+size_t ipv4_at(std::string_view t, size_t p, size_t to) {
+  size_t i = p;
+  for (int group = 0; group < 4; ++group) {
+    if (group > 0) {
+      if (i >= to || t[i] != '.') return 0;
+      ++i;
+    }
+    size_t n = digits(t, i, to, 3);
+    if (n == 0) return 0;
+    i += n;
+  }
+  return i - p;
+}
+
+bool phone_separator(char c) { return c == ' ' || c == '.' || c == '-' || c == '/'; }
+
+// The phone pattern anchored at p. Every part is greedy and optional but
+// the digit groups and the first repetition; greedy choices fail only when
+// no repetition follows the first group, and then RE2 gives back the first
+// group's last digit as the repetition (possible when it has two or more).
+size_t phone_at(std::string_view t, size_t p, size_t to) {
+  auto has = [&](size_t i, char c) { return i < to && t[i] == c; };
+  size_t i = p;
+  if (has(i, '+')) ++i;
+  if (has(i, '(')) ++i;
+  size_t first = digits(t, i, to, 5);
+  if (first == 0) return 0;
+  i += first;
+  if (has(i, ')')) ++i;
+  int reps = 0;
+  for (; reps < 6; ++reps) {
+    size_t j = i;
+    if (j < to && phone_separator(t[j])) ++j;
+    if (has(j, '(')) ++j;
+    size_t n = digits(t, j, to, 5);
+    if (n == 0) break;
+    j += n;
+    if (has(j, ')')) ++j;
+    i = j;
+  }
+  if (reps == 0 && first < 2) return 0;
+  return i - p;
+}
+
+template <typename At>
+bool first_match(std::string_view t, size_t from, size_t to, TextSpan& m, At at) {
+  for (size_t p = from; p < to; ++p) {
+    if (size_t n = at(t, p, to)) {
+      m = {p, p + n};
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool find_ssn(std::string_view t, size_t from, size_t to, TextSpan& m) {
+  return first_match(t, from, to, m, [](std::string_view s, size_t p, size_t e) -> size_t {
+    if (p + 11 > e) return 0;
+    for (size_t k = 0; k < 11; ++k)
+      if (k == 3 || k == 6 ? s[p + k] != '-' : !digit(s[p + k])) return 0;
+    return 11;
+  });
+}
+
+bool find_ipv4(std::string_view t, size_t from, size_t to, TextSpan& m) {
+  return first_match(t, from, to, m, ipv4_at);
+}
+
+bool find_phone(std::string_view t, size_t from, size_t to, TextSpan& m) {
+  return first_match(t, from, to, m, phone_at);
+}
+
+bool dotted_quad_shape(std::string_view s) {
+  size_t n = ipv4_at(s, 0, s.size());
+  return n != 0 && n == s.size();
+}
+
+}  // namespace portcullis::guard
