@@ -59,6 +59,27 @@ size_t phone_at(std::string_view t, size_t p, size_t to) {
   return i - p;
 }
 
+bool upper(char c) { return c >= 'A' && c <= 'Z'; }
+bool iban_char(char c) { return upper(c) || digit(c); }
+
+// The iban pattern anchored at p: an optional space is taken only before
+// an IBAN character (else the repetition stops), greedy up to 32.
+size_t iban_at(std::string_view t, size_t p, size_t to) {
+  if (p + 4 > to || !upper(t[p]) || !upper(t[p + 1]) || !digit(t[p + 2]) || !digit(t[p + 3]))
+    return 0;
+  size_t i = p + 4;
+  int reps = 0;
+  for (; reps < 32; ++reps) {
+    if (i < to && iban_char(t[i]))
+      ++i;
+    else if (i + 1 < to && t[i] == ' ' && iban_char(t[i + 1]))
+      i += 2;
+    else
+      break;
+  }
+  return reps >= 11 ? i - p : 0;
+}
+
 template <typename At>
 bool first_match(std::string_view t, size_t from, size_t to, TextSpan& m, At at) {
   for (size_t p = from; p < to; ++p) {
@@ -87,6 +108,10 @@ bool find_ipv4(std::string_view t, size_t from, size_t to, TextSpan& m) {
 
 bool find_phone(std::string_view t, size_t from, size_t to, TextSpan& m) {
   return first_match(t, from, to, m, phone_at);
+}
+
+bool find_iban(std::string_view t, size_t from, size_t to, TextSpan& m) {
+  return first_match(t, from, to, m, iban_at);
 }
 
 bool dotted_quad_shape(std::string_view s) {

@@ -7,6 +7,7 @@
 //   ssn:   [0-9]{3}-[0-9]{2}-[0-9]{4}
 //   ipv4:  [0-9]{1,3}(?:\.[0-9]{1,3}){3}
 //   phone: \+?\(?[0-9]{1,5}\)?(?:[ .\-/]?\(?[0-9]{1,5}\)?){1,6}
+//   iban:  [A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,32}
 //
 // Each returns false when there is no match; else the first match's span.
 // Pure functions; any thread.
@@ -20,6 +21,7 @@ namespace portcullis::guard {
 bool find_ssn(std::string_view text, size_t from, size_t to, TextSpan& match);
 bool find_ipv4(std::string_view text, size_t from, size_t to, TextSpan& match);
 bool find_phone(std::string_view text, size_t from, size_t to, TextSpan& match);
+bool find_iban(std::string_view text, size_t from, size_t to, TextSpan& match);
 
 // The whole of `s` is a dotted quad of 1-3 digit groups ("421.108.1.1"),
 // as RE2::FullMatch of the ipv4 pattern would say.

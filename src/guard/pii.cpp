@@ -1,7 +1,5 @@
 #include "guard/pii.h"
 
-#include <re2/re2.h>
-
 #include <algorithm>
 #include <cstdint>
 
@@ -22,7 +20,8 @@ enum Kind : int { kCard, kIban, kSsn, kIpv4, kIpv6, kEmail, kDob, kPhone };
 
 // Where a kind's candidates come from.
 enum Source : int {
-  kInRuns,   // numeric runs (numeric_runs.h), then `confirm` (RE2) inside each run
+  kInRuns,   // numeric runs (numeric_runs.h), then `confirm` inside each run, matched by
+             // number_patterns.h (a card candidate is the whole run)
   kAnchor,   // a Hyperscan anchor, then `confirm` in a window around it (anchored_rules.h)
   kScanner,  // a hand scanner: email_spans.h, ipv6_spans.h
 };
@@ -35,7 +34,7 @@ struct RuleDef {
   const char* anchor;  // kAnchor only
   bool caseless;
   size_t back, fwd;
-  const char* confirm;  // RE2; nullptr for kScanner
+  const char* confirm;  // RE2 syntax; nullptr for kScanner
   const char* what;
 };
 
@@ -267,12 +266,9 @@ Result<std::shared_ptr<const PiiDetector>> PiiDetector::create(const PiiOptions&
       case kScanner:
         det->scanned_.push_back(def);
         break;
-      case kInRuns: {
-        auto re = std::make_shared<const RE2>(r.confirm);
-        if (!re->ok()) return fail(std::string("pii: ") + r.option + ": " + re->error());
-        det->run_kinds_.push_back({def, std::move(re)});
+      case kInRuns:
+        det->run_kinds_.push_back(def);
         break;
-      }
     }
   }
   if (!rules.empty()) {
@@ -290,9 +286,8 @@ struct PiiDetector::Span {
 
 // Candidates of the number-shaped kinds: each kind looks only at runs that
 // can hold it (enough digits, the right separators), so ordinary numbers
-// (years, prices, ids) cost nothing more. SSNs, IPv4 addresses and phone
-// numbers are matched by number_patterns.h, IBANs (rare: two capitals
-// before the run) by RE2.
+// (years, prices, ids) cost nothing more. The patterns (the `confirm`
+// column) are matched by number_patterns.h.
 void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out) const {
   thread_local std::vector<NumericRun> runs;
   runs.clear();
@@ -302,17 +297,9 @@ void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out)
     for (size_t pos = from; pos < to && find(t, pos, to, m); pos = std::max(m.end, pos + 1))
       out.push_back({def, m.start, m.end});
   };
-  re2::StringPiece whole(t.data(), t.size()), m;
-  auto regex = [&](const RE2& re, int def, size_t from, size_t to) {
-    for (size_t pos = from; pos < to && re.Match(whole, pos, to, RE2::UNANCHORED, &m, 1);) {
-      size_t s = size_t(m.data() - t.data());
-      out.push_back({def, s, s + m.size()});
-      pos = std::max(s + m.size(), pos + 1);
-    }
-  };
   for (const auto& r : runs) {
     std::string_view run = t.substr(r.start, r.end - r.start);
-    for (const auto& [def, re] : run_kinds_) {
+    for (int def : run_kinds_) {
       switch (kRules[def].kind) {
         case kCard:
           if (r.digits >= 13) out.push_back({def, r.start, r.end});
@@ -331,7 +318,7 @@ void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out)
         case kIban:  // "DE89 3704…", "GB82WEST…": two capitals, then the check digits start the run
           if (r.start >= 2 && t[r.start - 1] >= 'A' && t[r.start - 1] <= 'Z' &&
               t[r.start - 2] >= 'A' && t[r.start - 2] <= 'Z')
-            regex(*re, def, r.start - 2, std::min(t.size(), r.start + kRules[def].fwd));
+            all(find_iban, def, r.start - 2, std::min(t.size(), r.start + kRules[def].fwd));
           break;
         default:
           break;

@@ -1,9 +1,10 @@
 // Stable placeholders within one request: the same value gets the same
 // "[KIND_n]" however many times and in however many fields it appears, so a
 // redacted tool result still says "[EMAIL_1] wrote to [EMAIL_2], cc [EMAIL_1]".
-// The ScanContext stores kind and a 64-bit hash of the value, never the
-// value (a collision, ~n^2/2^64 within one request, would merge two values
-// under one placeholder; it never exposes either).
+// The ScanContext stores kind and a 64-bit hash of the value ("KIND:" and
+// the hash's 8 raw bytes), never the value (a collision, ~n^2/2^64 within
+// one request, would merge two values under one placeholder; it never
+// exposes either).
 //
 // Threads: a ScanContext belongs to one request; callers serialise access.
 #pragma once
