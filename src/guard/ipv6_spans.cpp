@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "guard/byte_blocks.h"
 #include "guard/pii_checks.h"
 
 namespace portcullis::guard {
@@ -35,22 +36,46 @@ bool anchored(std::string_view run) {
   return false;
 }
 
+// The hex-and-colon run around the colon at `c`: appended when it is an
+// address; returns where the run ends.
+size_t run_at(std::string_view t, size_t c, std::vector<TextSpan>& out) {
+  size_t s = c, e = c + 1;
+  while (s > 0 && (hex(t[s - 1]) || t[s - 1] == ':')) --s;
+  while (e < t.size() && (hex(t[e]) || t[e] == ':')) ++e;
+  if (e - s < 3 || e - s > kMaxAddress) return e;
+  if ((s > 0 && alnum(t[s - 1])) || (e < t.size() && alnum(t[e]))) return e;
+  std::string_view run = t.substr(s, e - s);
+  if (anchored(run) && ipv6_ok(run)) out.push_back({s, e});
+  return e;
+}
+
 }  // namespace
 
+// Every anchored run has a colon right after another ("::") or ends a chain
+// of four colons each 2-5 bytes after the one before (four "h:" groups);
+// block masks find those colons, and only their runs are walked.
 void ipv6_spans(std::string_view t, std::vector<TextSpan>& out) {
-  const char* base = t.data();
-  for (size_t at = 0; at < t.size();) {
-    const void* hit = std::memchr(base + at, ':', t.size() - at);
-    if (!hit) break;
-    size_t c = size_t(static_cast<const char*>(hit) - base);
-    size_t s = c, e = c + 1;
-    while (s > 0 && (hex(t[s - 1]) || t[s - 1] == ':')) --s;
-    while (e < t.size() && (hex(t[e]) || t[e] == ':')) ++e;
-    at = e;
-    if (e - s < 3 || e - s > kMaxAddress) continue;
-    if ((s > 0 && alnum(t[s - 1])) || (e < t.size() && alnum(t[e]))) continue;
-    std::string_view run = t.substr(s, e - s);
-    if (anchored(run) && ipv6_ok(run)) out.push_back({s, e});
+  uint64_t prev[3] = {0, 0, 0};  // colons, chain1, chain2
+  size_t settled = 0;            // runs before this offset are done
+  char tail[kBlock];
+  for (size_t b = 0; b < t.size(); b += kBlock) {
+    const char* p = t.data() + b;
+    if (t.size() - b < kBlock) {
+      std::memset(tail, 0, sizeof tail);
+      std::memcpy(tail, p, t.size() - b);
+      p = tail;
+    }
+    uint64_t colons = classify(p).colons;
+    uint64_t chain1 = colons & near_before(colons, prev[0], 2, 5);
+    uint64_t chain2 = colons & near_before(chain1, prev[1], 2, 5);
+    uint64_t chain3 = colons & near_before(chain2, prev[2], 2, 5);
+    uint64_t worth = chain3 | (colons & near_before(colons, prev[0], 1, 1));
+    prev[0] = colons, prev[1] = chain1, prev[2] = chain2;
+    if (settled > b) worth &= settled - b >= kBlock ? 0 : ~uint64_t(0) << (settled - b);
+    while (worth) {
+      settled = run_at(t, b + unsigned(__builtin_ctzll(worth)), out);
+      worth &= settled - b >= kBlock ? 0 : ~uint64_t(0) << (settled - b);
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-// IPv6 address spans found from ':' bytes instead of a Hyperscan anchor
+// IPv6 address spans found from ':' bytes (byte_blocks.h masks) instead of a Hyperscan anchor
 // (character-class anchors like [0-9A-Fa-f]{1,4}: are Hyperscan's slow
 // case). An address is a maximal run of hex digits and colons that
 //  - holds "::" or four "h:" groups in a row (h: 1-4 hex digits), the anchor

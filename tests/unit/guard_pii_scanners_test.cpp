@@ -12,6 +12,7 @@
 #include "guard/email_spans.h"
 #include "guard/ipv6_spans.h"
 #include "guard/number_patterns.h"
+#include "guard/numeric_runs.h"
 #include "guard/pii_checks.h"
 
 using namespace portcullis::guard;
@@ -156,4 +157,30 @@ TEST_CASE("the number pattern matchers find what RE2 finds for the same patterns
     MESSAGE(std::string(c.pattern), ": ", found, " matches");
     CHECK(found > 500);
   }
+}
+
+TEST_CASE("numeric runs found through block masks are the runs a byte-by-byte walk reports") {
+  const std::vector<std::string> pieces = {"1",  "23", "456", "7890", " ",  "-",  ".",  "/",
+                                           "(",  ")",  "+",   "x",    "AB", "GB", "  ", "Q",
+                                           "a",  ":",  "\n",  "2026-03-14T09:26:53Z", "+(",
+                                           "12345678901234567890"};
+  std::mt19937 rng(13);
+  size_t found = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text = random_text(rng, pieces, rng() % 60);
+    std::vector<NumericRun> fast, all;
+    numeric_runs(text, 4, fast);
+    numeric_runs(text, 1, all);  // every run, walked byte by byte
+    Spans want, ours;
+    for (const auto& r : all) {
+      bool capitals = r.start >= 2 && std::isupper((unsigned char)text[r.start - 1]) &&
+                      std::isupper((unsigned char)text[r.start - 2]);
+      if (r.digits >= 4 || capitals) want.push_back({r.start, r.end * 100 + r.digits});
+    }
+    for (const auto& r : fast) ours.push_back({r.start, r.end * 100 + r.digits});
+    found += want.size();
+    CHECK_MESSAGE(ours == want, "text: " << text);
+  }
+  MESSAGE(found, " runs");
+  CHECK(found > 20000);
 }
