@@ -57,15 +57,8 @@ size_t run_at(std::string_view t, size_t c, std::vector<TextSpan>& out) {
 void ipv6_spans(std::string_view t, std::vector<TextSpan>& out) {
   uint64_t prev[3] = {0, 0, 0};  // colons, chain1, chain2
   size_t settled = 0;            // runs before this offset are done
-  char tail[kBlock];
-  for (size_t b = 0; b < t.size(); b += kBlock) {
-    const char* p = t.data() + b;
-    if (t.size() - b < kBlock) {
-      std::memset(tail, 0, sizeof tail);
-      std::memcpy(tail, p, t.size() - b);
-      p = tail;
-    }
-    uint64_t colons = classify(p).colons;
+  each_block(t, [&](size_t b, const ByteClasses& c) __attribute__((always_inline)) {
+    uint64_t colons = c.colons;
     uint64_t chain1 = colons & near_before(colons, prev[0], 2, 5);
     uint64_t chain2 = colons & near_before(chain1, prev[1], 2, 5);
     uint64_t chain3 = colons & near_before(chain2, prev[2], 2, 5);
@@ -76,7 +69,7 @@ void ipv6_spans(std::string_view t, std::vector<TextSpan>& out) {
       settled = run_at(t, b + unsigned(__builtin_ctzll(worth)), out);
       worth &= settled - b >= kBlock ? 0 : ~uint64_t(0) << (settled - b);
     }
-  }
+  });
 }
 
 }  // namespace portcullis::guard

@@ -1,7 +1,5 @@
 #include "guard/numeric_runs.h"
 
-#include <cstring>
-
 #include "guard/byte_blocks.h"
 
 namespace portcullis::guard {
@@ -74,16 +72,8 @@ void numeric_runs(std::string_view t, unsigned min_digits, std::vector<NumericRu
   if (min_digits < 4) return every_run(t, min_digits, out);
   uint64_t prev[5] = {0, 0, 0, 0, 0};  // digits, chain1, chain2, separators, capitals
   size_t settled = 0;                  // runs before this offset are done
-  char tail[kBlock];
-  for (size_t b = 0; b < t.size(); b += kBlock) {
-    const char* p = t.data() + b;
-    if (t.size() - b < kBlock) {
-      std::memset(tail, 0, sizeof tail);
-      std::memcpy(tail, p, t.size() - b);
-      p = tail;
-    }
-    ByteClasses c = classify(p);
-    uint64_t digits = c.digits, capitals = c.capitals, seps = c.separators;
+  each_block(t, [&](size_t b, const ByteClasses& c) __attribute__((always_inline)) {
+    uint64_t digits = c.digits, seps = c.separators;
     uint64_t sep1 = near_before(seps, prev[3], 1, 1), sep2 = near_before(seps, prev[3], 2, 2);
     // chainN: digits that end a chain of N+1 joined digits. Across the block
     // boundary the previous block's masks carry in (shifted down by 64).
@@ -95,15 +85,15 @@ void numeric_runs(std::string_view t, unsigned min_digits, std::vector<NumericRu
     uint64_t chain1 = link(digits, prev[0]);
     uint64_t chain2 = link(chain1, prev[1]);
     uint64_t chain3 = link(chain2, prev[2]);
-    uint64_t worth = chain3 | (digits & near_before(capitals, prev[4], 1, 4));
-    prev[0] = digits, prev[1] = chain1, prev[2] = chain2, prev[3] = seps, prev[4] = capitals;
+    uint64_t worth = chain3 | (digits & near_before(c.capitals, prev[4], 1, 4));
+    prev[0] = digits, prev[1] = chain1, prev[2] = chain2, prev[3] = seps, prev[4] = c.capitals;
     if (settled > b) worth &= settled - b >= kBlock ? 0 : ~uint64_t(0) << (settled - b);
     while (worth) {
       size_t i = b + unsigned(__builtin_ctzll(worth));
       settled = run_from(t, run_first_digit(t, i), min_digits, out);
       worth &= settled - b >= kBlock ? 0 : ~uint64_t(0) << (settled - b);
     }
-  }
+  });
 }
 
 }  // namespace portcullis::guard
