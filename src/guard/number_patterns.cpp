@@ -1,5 +1,7 @@
 #include "guard/number_patterns.h"
 
+#include <algorithm>
+
 namespace portcullis::guard {
 
 namespace {
@@ -112,7 +114,30 @@ bool find_phone(std::string_view t, size_t from, size_t to, TextSpan& m) {
 }
 
 bool find_iban(std::string_view t, size_t from, size_t to, TextSpan& m) {
-  return first_match(t, from, to, m, [](std::string_view s, size_t p, size_t e) { return iban_at(s, p, e); });
+  return first_match(t, from, to, m,
+                     [](std::string_view s, size_t p, size_t e) { return iban_at(s, p, e); });
+}
+
+// A match holds 15 bytes of [A-Z0-9 ] in a row (four, then eleven single
+// characters with optional spaces). A position whose stretch of such bytes
+// ends, at a byte outside the class, less than 15 bytes on cannot start a
+// match however far the window reaches; those are ruled out for good.
+bool IbanFinder::find(size_t from, size_t to, TextSpan& m) {
+  size_t start = std::max(from, ruled_out_);
+  unsigned stretch = 0;
+  size_t last_break = start;  // one past the last byte outside the class
+  for (size_t i = start; i < to; ++i) {
+    char c = t_[i];
+    if (iban_char(c) || c == ' ') {
+      if (++stretch >= 15) return first_match(t_, start, to, m, [](std::string_view s, size_t p,
+                                                                  size_t e) { return iban_at(s, p, e); });
+    } else {
+      stretch = 0;
+      last_break = i + 1;
+    }
+  }
+  ruled_out_ = std::max(ruled_out_, last_break);
+  return false;
 }
 
 bool dotted_quad_shape(std::string_view s) {

@@ -203,14 +203,33 @@ void normalize(std::string_view t, const Hit& h, const Scratch& sc, std::string&
   }
 }
 
+// By start, then by order (hits[i].order == i here). Sorting 8-byte keys
+// (start, index) and then placing the hits is about twice as fast as
+// sorting the hits themselves; texts of 1 TB or 16M hits take the plain sort.
+void sort_by_start(std::vector<Hit>& hits, size_t text_size) {
+  if (hits.size() >= (size_t(1) << 24) || text_size >= (size_t(1) << 40)) {
+    std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+      return a.start != b.start ? a.start < b.start : a.order < b.order;
+    });
+    return;
+  }
+  thread_local std::vector<uint64_t> keys;
+  thread_local std::vector<Hit> sorted;
+  keys.clear();
+  for (size_t i = 0; i < hits.size(); ++i) keys.push_back(uint64_t(hits[i].start) << 24 | i);
+  if (std::is_sorted(keys.begin(), keys.end())) return;
+  std::sort(keys.begin(), keys.end());
+  sorted.clear();
+  for (uint64_t k : keys) sorted.push_back(hits[k & 0xffffff]);
+  hits.swap(sorted);
+}
+
 // Overlaps: the higher-priority kind (earlier in kRules, then the earlier
 // candidate) keeps the bytes. Spans in different clusters of overlapping
 // spans cannot affect each other, so priority is settled per cluster; most
 // clusters hold one hit. Leaves the kept hits in `hits`, by start.
-void resolve_overlaps(std::vector<Hit>& hits, std::vector<Hit>& cluster) {
-  std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
-    return a.start != b.start ? a.start < b.start : a.order < b.order;
-  });
+void resolve_overlaps(std::vector<Hit>& hits, size_t text_size, std::vector<Hit>& cluster) {
+  sort_by_start(hits, text_size);
   size_t kept = 0;
   for (size_t i = 0; i < hits.size();) {
     size_t j = i + 1, reach = hits[i].end;
@@ -297,6 +316,7 @@ void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out)
     for (size_t pos = from; pos < to && find(t, pos, to, m); pos = std::max(m.end, pos + 1))
       out.push_back({def, m.start, m.end});
   };
+  IbanFinder iban(t);
   for (const auto& r : runs) {
     std::string_view run = t.substr(r.start, r.end - r.start);
     for (int def : run_kinds_) {
@@ -318,7 +338,9 @@ void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out)
         case kIban:  // "DE89 3704…", "GB82WEST…": two capitals, then the check digits start the run
           if (r.start >= 2 && t[r.start - 1] >= 'A' && t[r.start - 1] <= 'Z' &&
               t[r.start - 2] >= 'A' && t[r.start - 2] <= 'Z')
-            all(find_iban, def, r.start - 2, std::min(t.size(), r.start + kRules[def].fwd));
+            all([&](std::string_view, size_t from, size_t to, TextSpan& m) {
+              return iban.find(from, to, m);
+            }, def, r.start - 2, std::min(t.size(), r.start + kRules[def].fwd));
           break;
         default:
           break;
@@ -392,7 +414,7 @@ Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& 
       }
     }
   }
-  resolve_overlaps(hits, sc.cluster);
+  resolve_overlaps(hits, t.size(), sc.cluster);
   std::vector<Finding> out;
   out.reserve(hits.size());
   for (const auto& h : hits) {
