@@ -119,24 +119,25 @@ bool find_iban(std::string_view t, size_t from, size_t to, TextSpan& m) {
 }
 
 // A match holds 15 bytes of [A-Z0-9 ] in a row (four, then eleven single
-// characters with optional spaces). A position whose stretch of such bytes
-// ends, at a byte outside the class, less than 15 bytes on cannot start a
-// match however far the window reaches; those are ruled out for good.
+// characters with optional spaces), so only the first bytes of such
+// stretches can start one. A stretch that ends, at a byte outside the
+// class, before the window does is settled whatever the window's end: its
+// bytes are ruled out for later windows.
 bool IbanFinder::find(size_t from, size_t to, TextSpan& m) {
-  size_t start = std::max(from, ruled_out_);
-  unsigned stretch = 0;
-  size_t last_break = start;  // one past the last byte outside the class
-  for (size_t i = start; i < to; ++i) {
-    char c = t_[i];
-    if (iban_char(c) || c == ' ') {
-      if (++stretch >= 15) return first_match(t_, start, to, m, [](std::string_view s, size_t p,
-                                                                  size_t e) { return iban_at(s, p, e); });
-    } else {
-      stretch = 0;
-      last_break = i + 1;
+  auto in_class = [&](size_t i) { return iban_char(t_[i]) || t_[i] == ' '; };
+  for (size_t i = std::max(from, ruled_out_); i < to;) {
+    size_t end = i;
+    while (end < to && in_class(end)) ++end;
+    for (size_t p = i; p + 15 <= end; ++p) {
+      if (size_t n = iban_at(t_, p, to)) {
+        m = {p, p + n};
+        return true;
+      }
     }
+    if (end == to) break;
+    ruled_out_ = std::max(ruled_out_, end + 1);
+    i = end + 1;
   }
-  ruled_out_ = std::max(ruled_out_, last_break);
   return false;
 }
 
