@@ -1,6 +1,12 @@
 #include "guard/number_patterns.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace portcullis::guard {
 
@@ -118,25 +124,60 @@ bool find_iban(std::string_view t, size_t from, size_t to, TextSpan& m) {
                      [](std::string_view s, size_t p, size_t e) { return iban_at(s, p, e); });
 }
 
+// IBAN bytes ([A-Z0-9 ]) among p[0..63], as a mask (bit i: p[i]).
+uint64_t iban_class_mask(const char* p) {
+#if defined(__SSE2__)
+  auto in_range = [](__m128i v, char lo, char hi) {
+    __m128i d = _mm_sub_epi8(v, _mm_set1_epi8(lo)), span = _mm_set1_epi8(char(hi - lo));
+    return _mm_cmpeq_epi8(_mm_min_epu8(d, span), d);
+  };
+  uint64_t m = 0;
+  for (unsigned k = 0; k < 4; ++k) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    __m128i in = _mm_or_si128(_mm_or_si128(in_range(v, 'A', 'Z'), in_range(v, '0', '9')),
+                              _mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+    m |= uint64_t(unsigned(_mm_movemask_epi8(in))) << (16 * k);
+  }
+  return m;
+#else
+  uint64_t m = 0;
+  for (unsigned i = 0; i < 64; ++i) m |= uint64_t(iban_char(p[i]) || p[i] == ' ') << i;
+  return m;
+#endif
+}
+
 // A match holds 15 bytes of [A-Z0-9 ] in a row (four, then eleven single
 // characters with optional spaces), so only the first bytes of such
-// stretches can start one. A stretch that ends, at a byte outside the
-// class, before the window does is settled whatever the window's end: its
-// bytes are ruled out for later windows.
+// stretches can start one; a 64-bit mask of the window finds them. Bytes
+// up to the window's last byte outside the class are settled whatever the
+// window's end (no stretch through them reaches it): they are ruled out
+// for later windows.
 bool IbanFinder::find(size_t from, size_t to, TextSpan& m) {
-  auto in_class = [&](size_t i) { return iban_char(t_[i]) || t_[i] == ' '; };
-  for (size_t i = std::max(from, ruled_out_); i < to;) {
-    size_t end = i;
-    while (end < to && in_class(end)) ++end;
-    for (size_t p = i; p + 15 <= end; ++p) {
-      if (size_t n = iban_at(t_, p, to)) {
-        m = {p, p + n};
+  for (size_t start = std::max(from, ruled_out_); start < to;) {
+    size_t len = std::min<size_t>(to - start, 64);
+    char buf[64];
+    const char* p = t_.data() + start;
+    if (t_.size() - start < 64) {  // do not read past the text
+      std::memset(buf, 0, sizeof buf);
+      std::memcpy(buf, p, t_.size() - start);
+      p = buf;
+    }
+    uint64_t window = len == 64 ? ~uint64_t(0) : (uint64_t(1) << len) - 1;
+    uint64_t in = iban_class_mask(p) & window;
+    uint64_t run15 = in;  // bit i: bytes i..i+14 all in the class
+    for (unsigned d : {1u, 2u, 4u, 7u}) run15 &= run15 >> d;
+    for (; run15; run15 &= run15 - 1) {
+      size_t q = start + unsigned(__builtin_ctzll(run15));
+      if (size_t n = iban_at(t_, q, to)) {
+        m = {q, q + n};
         return true;
       }
     }
-    if (end == to) break;
-    ruled_out_ = std::max(ruled_out_, end + 1);
-    i = end + 1;
+    uint64_t out = ~in & window;
+    if (out) ruled_out_ = std::max(ruled_out_, start + 64 - unsigned(__builtin_clzll(out)));
+    if (len < 64) break;
+    start += 64 - 14;  // stretches may straddle the chunk boundary
+    if (out) start = std::max(start, ruled_out_);
   }
   return false;
 }
