@@ -1,5 +1,5 @@
-// One byte value's positions in a 64-byte block as a 64-bit mask (bit i:
-// byte i matches), for scanners that look at every byte but act on few:
+// Byte classes of a 64-byte block as 64-bit masks (bit i: byte i is in the
+// class), for scanners that look at every byte but act on few:
 // find a block's candidates with a few SSE2 instructions (part of x86-64),
 // combine masks with shifts, and fall to per-byte code only where the
 // masks say something may be there. Pure functions; any thread.
@@ -16,22 +16,30 @@ namespace portcullis::guard {
 
 inline constexpr unsigned kBlock = 64;
 
-// Positions of `c` in p[0..63].
-inline uint64_t byte_mask(const char* p, char c) {
+// Positions of bytes in [lo, hi] (unsigned) in p[0..63].
+inline uint64_t range_mask(const char* p, char lo, char hi) {
 #if defined(__SSE2__)
-  const __m128i want = _mm_set1_epi8(c);
+  const __m128i base = _mm_set1_epi8(lo), span = _mm_set1_epi8(char(hi - lo));
   uint64_t m = 0;
   for (unsigned k = 0; k < kBlock / 16; ++k) {
-    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
-    m |= uint64_t(unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, want)))) << (16 * k);
+    __m128i v = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k)), base);
+    // Unsigned v <= span exactly for bytes in [lo, hi].
+    m |= uint64_t(unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, span), v))))
+         << (16 * k);
   }
   return m;
 #else
   uint64_t m = 0;
-  for (unsigned i = 0; i < kBlock; ++i) m |= uint64_t(p[i] == c) << i;
+  for (unsigned i = 0; i < kBlock; ++i) {
+    auto c = static_cast<unsigned char>(p[i]);
+    m |= uint64_t(c >= static_cast<unsigned char>(lo) && c <= static_cast<unsigned char>(hi)) << i;
+  }
   return m;
 #endif
 }
+
+// Positions of `c` in p[0..63].
+inline uint64_t byte_mask(const char* p, char c) { return range_mask(p, c, c); }
 
 // Bit i set when `m` has a bit set `lo`..`hi` positions before i, across the
 // block boundary: `prev` is the previous block's mask (0 before the first).
@@ -41,16 +49,16 @@ inline uint64_t near_before(uint64_t m, uint64_t prev, unsigned lo, unsigned hi)
   return near;
 }
 
-// Calls fn(offset, mask of `c`) for each 64-byte block of `t` in order (the
-// last one padded with NULs, so `c` must not be NUL).
+// Calls fn(offset, block) for each 64-byte block of `t` in order; the last
+// one is copied into a buffer padded with NULs.
 template <typename Fn>
-void each_block_mask(std::string_view t, char c, Fn&& fn) {
+void each_block(std::string_view t, Fn&& fn) {
   size_t b = 0;
-  for (; b + kBlock <= t.size(); b += kBlock) fn(b, byte_mask(t.data() + b, c));
+  for (; b + kBlock <= t.size(); b += kBlock) fn(b, t.data() + b);
   if (b < t.size()) {
     char tail[kBlock] = {};
     std::memcpy(tail, t.data() + b, t.size() - b);
-    fn(b, byte_mask(tail, c));
+    fn(b, static_cast<const char*>(tail));
   }
 }
 

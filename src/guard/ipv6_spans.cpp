@@ -57,7 +57,8 @@ size_t run_at(std::string_view t, size_t c, std::vector<TextSpan>& out) {
 void ipv6_spans(std::string_view t, std::vector<TextSpan>& out) {
   uint64_t prev[3] = {0, 0, 0};  // colons, chain1, chain2
   size_t settled = 0;            // runs before this offset are done
-  each_block_mask(t, ':', [&](size_t b, uint64_t colons) {
+  each_block(t, [&](size_t b, const char* block) {
+    uint64_t colons = byte_mask(block, ':');
     uint64_t chain1 = colons & near_before(colons, prev[0], 2, 5);
     uint64_t chain2 = colons & near_before(chain1, prev[1], 2, 5);
     uint64_t chain3 = colons & near_before(chain2, prev[2], 2, 5);
