@@ -35,7 +35,7 @@ struct RuleDef {
   bool caseless;
   size_t back, fwd;
   const char* confirm;  // RE2 syntax; nullptr for kScanner
-  const char* what;
+  const char* message;  // the finding's message
 };
 
 #define PC_MONTH "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\\.?"
@@ -51,20 +51,20 @@ struct RuleDef {
 // (a card number is not also reported as a phone number).
 const RuleDef kRules[] = {
     {kCard, "card", "CARD", kInRuns, nullptr, false, 0, 0, R"([0-9](?:[ \-]?[0-9])*)",
-     "payment card number"},
+     "payment card number found"},
     {kIban, "iban", "IBAN", kInRuns, nullptr, false, 0, 50, R"([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,32})",
-     "IBAN"},
+     "IBAN found"},
     {kSsn, "ssn", "SSN", kInRuns, nullptr, false, 0, 0, R"([0-9]{3}-[0-9]{2}-[0-9]{4})",
-     "US social security number"},
-    {kIpv4, "ip", "IP", kInRuns, nullptr, false, 0, 0, R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})", "IPv4 address"},
-    {kIpv6, "ip", "IP", kScanner, nullptr, false, 0, 0, nullptr, "IPv6 address"},
-    {kEmail, "email", "EMAIL", kScanner, nullptr, false, 0, 0, nullptr, "email address"},
+     "US social security number found"},
+    {kIpv4, "ip", "IP", kInRuns, nullptr, false, 0, 0, R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})", "IPv4 address found"},
+    {kIpv6, "ip", "IP", kScanner, nullptr, false, 0, 0, nullptr, "IPv6 address found"},
+    {kEmail, "email", "EMAIL", kScanner, nullptr, false, 0, 0, nullptr, "email address found"},
     {kDob, "dob", "DOB", kAnchor, R"(dob|d\.o\.b|date of birth|birth ?date|born)", true, 14, 60,
      "(?i)(?:dob|d\\.o\\.b\\.?|date of birth|birth ?date|born(?: on| in)?)[^0-9A-Za-z]{0,6}(?:is "
      "|was |on )?" PC_DATE,
-     "date of birth"},
+     "date of birth found"},
     {kPhone, "phone", "PHONE", kInRuns, nullptr, false, 0, 0,
-     R"(\+?\(?[0-9]{1,5}\)?(?:[ .\-/]?\(?[0-9]{1,5}\)?){1,6})", "phone number"},
+     R"(\+?\(?[0-9]{1,5}\)?(?:[ .\-/]?\(?[0-9]{1,5}\)?){1,6})", "phone number found"},
 };
 
 bool alnum(char c) {
@@ -422,7 +422,7 @@ Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& 
     normalize(t, h, sc, sc.normalized);
     out.push_back(Finding{"pii", r.option, h.start, h.end, 1.0,
                           placeholder_for(ctx, r.placeholder, sc.normalized),
-                          std::string(r.what) + " found"});
+                          r.message});
   }
   return out;
 }

@@ -37,11 +37,11 @@ int next_number(ScanContext& ctx, std::string_view kind) {
 std::string placeholder_for(ScanContext& ctx, std::string_view kind, std::string_view normalized) {
   std::string key;
   key_of(kind, normalized, key);
-  auto it = ctx.placeholder_index.find(key);
-  if (it == ctx.placeholder_index.end()) {
-    int n = next_number(ctx, kind);
-    it = ctx.placeholder_index.emplace(key, n).first;
-    ctx.placeholders.emplace_back(std::move(key), n);
+  if (ctx.placeholder_index.empty()) ctx.placeholder_index.reserve(64);
+  auto [it, fresh] = ctx.placeholder_index.try_emplace(key, 0);
+  if (fresh) {
+    it->second = next_number(ctx, kind);
+    ctx.placeholders.emplace_back(std::move(key), it->second);
   }
   char num[16];
   auto [end, ec] = std::to_chars(num, num + sizeof num, it->second);
