@@ -33,7 +33,8 @@ struct Desc {
 
   bool matches(std::string_view nsn) const {
     if (!any_length && (nsn.size() >= 64 || !(lengths >> nsn.size() & 1))) return false;
-    return re && RE2::FullMatch(nsn, *re);
+    re2::StringPiece in(nsn.data(), nsn.size());
+    return re && re->Match(in, 0, in.size(), RE2::ANCHOR_BOTH, nullptr, 0);
   }
 };
 
