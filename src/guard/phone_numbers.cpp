@@ -1,6 +1,7 @@
 #include "guard/phone_numbers.h"
 
 #include <phonenumbers/phonenumberutil.h>
+
 #include "guard/number_patterns.h"
 #include "guard/phone_validity.h"
 

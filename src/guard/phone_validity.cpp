@@ -106,6 +106,8 @@ PhoneValidity::PhoneValidity() : by_code_(kMaxCallingCode + 1) {
       list.insert(list.begin(), r.get());
     else
       list.push_back(r.get());
+    // "001" is not a region: GetCountryCodeForRegion("001") is 0.
+    if (r->id != "001") by_id_.emplace(r->id, r.get());
     regions_.push_back(std::move(r));
   }
 }
@@ -115,10 +117,8 @@ bool PhoneValidity::has_calling_code(int cc) const {
 }
 
 const PhoneValidity::Region* PhoneValidity::region(std::string_view code) const {
-  if (code == "001") return nullptr;  // not a region: GetCountryCodeForRegion("001") is 0
-  for (const auto& r : regions_)
-    if (r->id == code) return r.get();
-  return nullptr;
+  auto it = by_id_.find(code);
+  return it == by_id_.end() ? nullptr : it->second;
 }
 
 int PhoneValidity::calling_code(const Region& region) const { return region.calling_code; }

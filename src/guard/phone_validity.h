@@ -18,6 +18,7 @@
 // Threads: instance() builds the tables once (thread-safe static init, a few
 // milliseconds); everything after is immutable and callable from any thread.
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -54,6 +55,7 @@ class PhoneValidity {
   PhoneValidity();
   bool known_type(const Region& region, std::string_view nsn) const;
   std::vector<std::unique_ptr<Region>> regions_;
+  std::map<std::string, const Region*, std::less<>> by_id_;  // geographic regions only
   // Per calling code (0-999): its regions in libphonenumber's order.
   std::vector<std::vector<const Region*>> by_code_;
 };

@@ -140,6 +140,15 @@ TEST_CASE("phone validity agrees with libphonenumber on random digits under ever
     CHECK((v.region(code) != nullptr) == (util().GetCountryCodeForRegion(code) != 0));
   CHECK(v.region("001") == nullptr);
   CHECK(v.national_prefix(*v.region("GB")) == "0");
+  std::set<std::string> regions;
+  util().GetSupportedRegions(&regions);
+  for (const auto& code : regions) {
+    std::string ndd;
+    util().GetNddPrefixForRegion(code, true, &ndd);
+    REQUIRE(v.region(code) != nullptr);
+    CHECK(v.national_prefix(*v.region(code)) == ndd);
+    CHECK(v.calling_code(*v.region(code)) == util().GetCountryCodeForRegion(code));
+  }
 }
 
 TEST_CASE("the NSN is spelled as libphonenumber spells it") {
