@@ -417,11 +417,12 @@ Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& 
   resolve_overlaps(hits, t.size(), sc.cluster);
   std::vector<Finding> out;
   out.reserve(hits.size());
+  PlaceholderWriter placeholder(ctx);
   for (const auto& h : hits) {
     const RuleDef& r = kRules[h.def];
     normalize(t, h, sc, sc.normalized);
     out.push_back(Finding{"pii", r.option, h.start, h.end, 1.0,
-                          placeholder_for(ctx, r.placeholder, sc.normalized),
+                          placeholder(r.placeholder, sc.normalized),
                           r.message});
   }
   return out;
