@@ -217,8 +217,29 @@ void sort_by_start(std::vector<Hit>& hits, size_t text_size) {
   thread_local std::vector<Hit> sorted;
   keys.clear();
   for (size_t i = 0; i < hits.size(); ++i) keys.push_back(uint64_t(hits[i].start) << 24 | i);
-  if (std::is_sorted(keys.begin(), keys.end())) return;
-  std::sort(keys.begin(), keys.end());
+  // The hits come source by source (keywords, emails, IPv6, numeric runs),
+  // each mostly in text order: merge the ascending stretches when there
+  // are few of them.
+  thread_local std::vector<size_t> bounds;
+  bounds.assign(1, 0);
+  for (size_t i = 1; i < keys.size() && bounds.size() <= 16; ++i)
+    if (keys[i] < keys[i - 1]) bounds.push_back(i);
+  if (bounds.size() == 1) return;
+  if (bounds.size() > 16) {
+    std::sort(keys.begin(), keys.end());
+  } else {
+    bounds.push_back(keys.size());
+    while (bounds.size() > 2) {  // merge neighbouring stretches pairwise
+      size_t kept = 1;
+      for (size_t i = 0; i + 2 < bounds.size(); i += 2, ++kept) {
+        std::inplace_merge(keys.begin() + long(bounds[i]), keys.begin() + long(bounds[i + 1]),
+                           keys.begin() + long(bounds[i + 2]));
+        bounds[kept] = bounds[i + 2];
+      }
+      if (bounds.size() % 2 == 0) bounds[kept++] = bounds.back();
+      bounds.resize(kept);
+    }
+  }
   sorted.clear();
   for (uint64_t k : keys) sorted.push_back(hits[k & 0xffffff]);
   hits.swap(sorted);
