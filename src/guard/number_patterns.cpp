@@ -148,12 +148,14 @@ uint64_t iban_class_mask(const char* p) {
 
 // A match holds 15 bytes of [A-Z0-9 ] in a row (four, then eleven single
 // characters with optional spaces), so only the first bytes of such
-// stretches can start one; a 64-bit mask of the window finds them. Bytes
-// up to the window's last byte outside the class are settled whatever the
-// window's end (no stretch through them reaches it): they are ruled out
-// for later windows.
+// stretches can start one; a 64-bit mask of each 64-byte chunk finds them.
+// Every byte from where the search began up to the chunk's last byte
+// outside the class is then settled whatever the window's end (no stretch
+// through them reaches it): later windows skip that range.
 bool IbanFinder::find(size_t from, size_t to, TextSpan& m) {
-  for (size_t start = std::max(from, ruled_out_); start < to;) {
+  size_t start = from >= ruled_from_ && from < ruled_to_ ? ruled_to_ : from;
+  const size_t began = start;
+  while (start < to) {
     size_t len = std::min<size_t>(to - start, 64);
     char buf[64];
     const char* p = t_.data() + start;
@@ -173,11 +175,18 @@ bool IbanFinder::find(size_t from, size_t to, TextSpan& m) {
         return true;
       }
     }
-    uint64_t out = ~in & window;
-    if (out) ruled_out_ = std::max(ruled_out_, start + 64 - unsigned(__builtin_clzll(out)));
+    if (uint64_t out = ~in & window) {
+      size_t settled = start + 64 - unsigned(__builtin_clzll(out));  // past the last such byte
+      if (began >= ruled_from_ && began <= ruled_to_) {
+        ruled_to_ = std::max(ruled_to_, settled);
+      } else {
+        ruled_from_ = began;
+        ruled_to_ = settled;
+      }
+    }
     if (len < 64) break;
     start += 64 - 14;  // stretches may straddle the chunk boundary
-    if (out) start = std::max(start, ruled_out_);
+    if (start >= ruled_from_ && start < ruled_to_) start = ruled_to_;
   }
   return false;
 }

@@ -23,10 +23,10 @@ bool find_ipv4(std::string_view text, size_t from, size_t to, TextSpan& match);
 bool find_phone(std::string_view text, size_t from, size_t to, TextSpan& match);
 bool find_iban(std::string_view text, size_t from, size_t to, TextSpan& match);
 
-// find_iban over windows of one text that move forward (an IBAN window
-// after each pair of capitals followed by digits): bytes an earlier window
-// ruled out, whatever the window's end, are not looked at again. Same
-// answers as find_iban; one per scan, one thread.
+// find_iban over many windows of one text (an IBAN window after each pair
+// of capitals followed by digits, mostly moving forward): a range of bytes
+// an earlier window ruled out, whatever the window's end, is not looked at
+// again. Same answers as find_iban; one per scan, one thread.
 class IbanFinder {
  public:
   explicit IbanFinder(std::string_view text) : t_(text) {}
@@ -34,7 +34,7 @@ class IbanFinder {
 
  private:
   std::string_view t_;
-  size_t ruled_out_ = 0;  // no match starts before this offset
+  size_t ruled_from_ = 0, ruled_to_ = 0;  // no match starts in [ruled_from_, ruled_to_)
 };
 
 // The whole of `s` is a dotted quad of 1-3 digit groups ("421.108.1.1"),
