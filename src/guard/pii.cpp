@@ -300,7 +300,12 @@ Result<std::shared_ptr<const PiiDetector>> PiiDetector::create(const PiiOptions&
     int def = int(&r - kRules);
     switch (r.source) {
       case kAnchor:
-        rules.push_back({r.option, Anchor{r.anchor, r.caseless, false}, r.back, r.fwd, r.confirm});
+        rules.emplace_back();
+        rules.back().id = r.option;
+        rules.back().anchor = Anchor{r.anchor, r.caseless, false};
+        rules.back().back = r.back;
+        rules.back().fwd = r.fwd;
+        rules.back().confirm = r.confirm;
         det->kind_.push_back(def);
         break;
       case kScanner:
