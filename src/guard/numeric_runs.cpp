@@ -20,21 +20,20 @@ size_t run_from(std::string_view t, size_t i, unsigned min_digits, std::vector<N
   if (start > 0 && (t[start - 1] == '+' || t[start - 1] == '(')) --start;
   if (start > 0 && t[start - 1] == '+' && t[start] == '(') --start;
   unsigned digits = 0;
-  bool dash = false, dot = false;
   size_t j = i;
   for (;;) {
     while (j < t.size() && digit(t[j])) ++j, ++digits;
     size_t k = j;
     while (k < t.size() && k - j < 2 && separator(t[k])) ++k;
     if (k > j && k < t.size() && digit(t[k])) {
-      for (; j < k; ++j) dash |= t[j] == '-', dot |= t[j] == '.';
+      j = k;
       continue;
     }
     if (j < t.size() && t[j] == ')') ++j;  // "(650)" closing a group
     break;
   }
   bool after_capitals = start >= 2 && capital(t[start - 1]) && capital(t[start - 2]);
-  if (digits >= min_digits || after_capitals) out.push_back({start, j, digits, dash, dot});
+  if (digits >= min_digits || after_capitals) out.push_back({start, j, digits});
   return j;
 }
 

@@ -351,11 +351,11 @@ void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out)
           if (r.digits >= 13) out.push_back({def, r.start, r.end});
           break;
         case kSsn:
-          if (r.digits >= 9 && r.dash)
+          if (r.digits >= 9 && run.find('-') != std::string_view::npos)
             all(find_ssn, def, r.start, r.end);
           break;
         case kIpv4:
-          if (r.digits >= 4 && r.dot)
+          if (r.digits >= 4 && run.find('.') != std::string_view::npos)
             all(find_ipv4, def, r.start, r.end);
           break;
         case kPhone:  // phone_numbers.h: a bare digit string or a date is not a phone number
