@@ -3,8 +3,8 @@
 // by at most two separators from " .-/()" at a time, plus a '+' or '(' just
 // before its first digit. Character-class anchors like these are the slow
 // case for Hyperscan (about 1 GB/s each, 350 MB/s for five together); this
-// one pass skips digit-free 16-byte blocks with SSE2 and runs at memory
-// speed on prose. Pure function; any thread.
+// one pass finds digits through 64-byte block masks (byte_blocks.h) and
+// walks each run once. Pure function; any thread.
 #pragma once
 #include <cstddef>
 #include <string_view>

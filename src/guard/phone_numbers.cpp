@@ -1,7 +1,9 @@
 #include "guard/phone_numbers.h"
 
 #include <phonenumbers/phonenumberutil.h>
-#include <re2/re2.h>
+
+#include "guard/number_patterns.h"
+#include "guard/phone_validity.h"
 
 namespace portcullis::guard {
 
@@ -12,55 +14,46 @@ using i18n::phonenumbers::PhoneNumberUtil;
 
 bool digit(char c) { return c >= '0' && c <= '9'; }
 
-PhoneNumber number_of(int cc, const std::string& nsn) {
+// The "(0)" form ("+44 (0)20 ...") is left to libphonenumber's own parser
+// (~35 us, rare); everything else is split here into calling code or
+// region and national digits, and PhoneValidity answers as libphonenumber
+// would, without its ICU regular expressions.
+bool parsed_valid(std::string_view v, const std::vector<std::string>& regions, std::string* e164) {
+  const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
   PhoneNumber n;
-  n.set_country_code(cc);
-  n.set_national_number(std::stoull(nsn));
-  if (nsn.size() > 1 && nsn[0] == '0') {  // Italian-style leading zeros are part of the number
-    n.set_italian_leading_zero(true);
-    n.set_number_of_leading_zeros(int(nsn.find_first_not_of('0')));
-  }
-  return n;
+  std::string region = v[0] == '+' || regions.empty() ? "ZZ" : regions[0];
+  if (util.Parse(std::string(v), region, &n) != PhoneNumberUtil::NO_PARSING_ERROR ||
+      !util.IsValidNumber(n))
+    return false;
+  util.Format(n, PhoneNumberUtil::E164, e164);
+  return true;
 }
 
-// libphonenumber decides. PhoneNumberUtil::Parse costs ~35 us (ICU regular
-// expressions), so the country code and national number are split here and
-// only IsValidNumber(ForRegion) runs (~10-20 us); Parse stays for the forms
-// this split does not handle ("+44 (0)20 ...").
-bool phone_valid(const PhoneNumberUtil& util, std::string_view v, const std::string& d,
-                 const std::vector<std::string>& regions, std::string* e164) {
-  if (v.find("(0)") != std::string_view::npos) {
-    PhoneNumber n;
-    if (util.Parse(std::string(v),
-                   v[0] == '+'       ? "ZZ"
-                   : regions.empty() ? "ZZ"
-                                     : regions[0],
-                   &n) != PhoneNumberUtil::NO_PARSING_ERROR ||
-        !util.IsValidNumber(n))
-      return false;
-    util.Format(n, PhoneNumberUtil::E164, e164);
-    return true;
-  }
+bool phone_valid(std::string_view v, std::string_view d, const std::vector<std::string>& regions,
+                 std::string* e164) {
+  if (v.find("(0)") != std::string_view::npos) return parsed_valid(v, regions, e164);
+  const PhoneValidity& rules = PhoneValidity::instance();
   if (v[0] == '+') {
+    int cc = 0;
     for (size_t len = 1; len <= 3 && len < d.size(); ++len) {
-      int cc = std::stoi(d.substr(0, len));
-      std::string region;
-      util.GetRegionCodeForCountryCode(cc, &region);
-      if (region == "ZZ") continue;  // country codes are prefix-free: at most one length fits
-      if (!util.IsValidNumber(number_of(cc, d.substr(len)))) return false;
-      *e164 = "+" + d;
+      cc = cc * 10 + (d[len - 1] - '0');
+      if (!rules.has_calling_code(cc)) continue;  // calling codes are prefix-free
+      if (!rules.valid(cc, PhoneValidity::national_significant_number(d.substr(len))))
+        return false;
+      e164->assign("+").append(d);
       return true;
     }
     return false;
   }
-  for (const auto& region : regions) {
-    std::string ndd, nsn = d;
-    util.GetNddPrefixForRegion(region, true, &ndd);
-    if (!ndd.empty() && nsn.compare(0, ndd.size(), ndd) == 0) nsn = nsn.substr(ndd.size());
+  for (const auto& code : regions) {
+    const PhoneValidity::Region* region = rules.region(code);
+    if (!region) continue;
+    std::string_view nsn = d;
+    const std::string& ndd = rules.national_prefix(*region);
+    if (!ndd.empty() && nsn.substr(0, ndd.size()) == ndd) nsn.remove_prefix(ndd.size());
     if (nsn.size() < 4) continue;
-    int cc = util.GetCountryCodeForRegion(region);
-    if (util.IsValidNumberForRegion(number_of(cc, nsn), region)) {
-      *e164 = "+" + std::to_string(cc) + nsn;
+    if (rules.valid_for_region(*region, PhoneValidity::national_significant_number(nsn))) {
+      e164->assign("+").append(std::to_string(rules.calling_code(*region))).append(nsn);
       return true;
     }
   }
@@ -92,15 +85,26 @@ bool phone_shaped_impl(std::string_view run) {
   return groups >= 2 || (groups == 1 && run[0] == '0');
 }
 
-// "421.108.1.1" is a malformed address, not a phone number.
-bool dotted_quad(std::string_view v) {
-  static const RE2 re(R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})");
-  return RE2::FullMatch(v, re);
+// A maximal digit run from i (i moves past it) of 1 to `max` digits.
+bool digit_group(std::string_view v, size_t& i, size_t max) {
+  size_t n = 0;
+  while (i < v.size() && digit(v[i])) ++i, ++n;
+  return n >= 1 && n <= max;
 }
 
+// "2026-3-14", "14/03/2026", "3.14.26": 1-4, 1-2 and 1-4 digits, each
+// pair split by one of "-/." (RE2::FullMatch of
+// [0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}; digit groups never backtrack
+// into a separator, so maximal groups decide).
 bool date_shaped(std::string_view v) {
-  static const RE2 re(R"([0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4})");
-  return RE2::FullMatch(v, re);
+  auto sep = [&](size_t& i) {
+    if (i >= v.size() || (v[i] != '-' && v[i] != '/' && v[i] != '.')) return false;
+    ++i;
+    return true;
+  };
+  size_t i = 0;
+  return digit_group(v, i, 4) && sep(i) && digit_group(v, i, 2) && sep(i) &&
+         digit_group(v, i, 4) && i == v.size();
 }
 
 }  // namespace
@@ -111,12 +115,13 @@ bool valid_phone(std::string_view v, const std::vector<std::string>& regions, st
   std::string d;
   for (char c : v)
     if (digit(c)) d += c;
-  if (d.size() < 7 || d.size() > 15 || date_shaped(v) || dotted_quad(v)) return false;
-  return phone_valid(*PhoneNumberUtil::GetInstance(), v, d, regions, e164);
+  // "421.108.1.1" is a malformed address, not a phone number.
+  if (d.size() < 7 || d.size() > 15 || date_shaped(v) || dotted_quad_shape(v)) return false;
+  return phone_valid(v, d, regions, e164);
 }
 
 bool known_phone_region(const std::string& region) {
-  return PhoneNumberUtil::GetInstance()->GetCountryCodeForRegion(region) != 0;
+  return PhoneValidity::instance().region(region) != nullptr;
 }
 
 }  // namespace portcullis::guard

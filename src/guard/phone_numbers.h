@@ -1,9 +1,10 @@
 // Phone numbers: which digit runs can be one, and whether libphonenumber
 // says a candidate is a valid number (E.164, or national for one of the
-// configured regions). Validation is the expensive step (~7-20 us per
-// candidate in libphonenumber's ICU regular expressions), so the shape
-// checks run first and keep dates, dotted quads and bare digit strings out.
-// Any thread (PhoneNumberUtil is thread-safe for these calls).
+// configured regions). Validation is libphonenumber's rule evaluated by
+// PhoneValidity (phone_validity.h, a few hundred ns); the "+44 (0)20" form
+// still goes through libphonenumber's parser. The shape checks run first and
+// keep dates, dotted quads and bare digit strings out.
+// Any thread (PhoneValidity and PhoneNumberUtil are thread-safe here).
 #pragma once
 #include <string>
 #include <string_view>

@@ -1,10 +1,12 @@
 #include "guard/pii.h"
 
-#include <re2/re2.h>
-
 #include <algorithm>
-#include <map>
+#include <cstdint>
 
+#include "guard/email_spans.h"
+#include "guard/ipv6_spans.h"
+
+#include "guard/number_patterns.h"
 #include "guard/numeric_runs.h"
 #include "guard/phone_numbers.h"
 #include "guard/pii_checks.h"
@@ -16,15 +18,24 @@ namespace {
 
 enum Kind : int { kCard, kIban, kSsn, kIpv4, kIpv6, kEmail, kDob, kPhone };
 
+// Where a kind's candidates come from.
+enum Source : int {
+  kInRuns,   // numeric runs (numeric_runs.h), then `confirm` inside each run, matched by
+             // number_patterns.h (a card candidate is the whole run)
+  kAnchor,   // a Hyperscan anchor, then `confirm` in a window around it (anchored_rules.h)
+  kScanner,  // a hand scanner: email_spans.h, ipv6_spans.h
+};
+
 struct RuleDef {
   Kind kind;
   const char* option;       // name in PiiOptions::kinds
   const char* placeholder;  // [PLACEHOLDER_n]
-  const char* anchor;       // Hyperscan anchor; nullptr: found in numeric runs (numeric_runs.h)
+  Source source;
+  const char* anchor;  // kAnchor only
   bool caseless;
   size_t back, fwd;
-  const char* confirm;
-  const char* what;
+  const char* confirm;  // RE2 syntax; nullptr for kScanner
+  const char* message;  // the finding's message
 };
 
 #define PC_MONTH "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\\.?"
@@ -39,26 +50,21 @@ struct RuleDef {
 // Order is priority: where spans of two kinds overlap, the earlier kind wins
 // (a card number is not also reported as a phone number).
 const RuleDef kRules[] = {
-    {kCard, "card", "CARD", nullptr, false, 0, 0, R"([0-9](?:[ \-]?[0-9])*)",
-     "payment card number"},
-    {kIban, "iban", "IBAN", nullptr, false, 0, 50, R"([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,32})",
-     "IBAN"},
-    {kSsn, "ssn", "SSN", nullptr, false, 0, 0, R"([0-9]{3}-[0-9]{2}-[0-9]{4})",
-     "US social security number"},
-    {kIpv4, "ip", "IP", nullptr, false, 0, 0, R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})", "IPv4 address"},
-    {kIpv6, "ip", "IP",
-     R"(::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:)", false, 45, 45,
-     R"([0-9A-Fa-f:]*:[0-9A-Fa-f]*:[0-9A-Fa-f:]*(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?)",
-     "IPv6 address"},
-    {kEmail, "email", "EMAIL", R"(@)", false, 65, 256,
-     R"([A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24})",
-     "email address"},
-    {kDob, "dob", "DOB", R"(dob|d\.o\.b|date of birth|birth ?date|born)", true, 14, 60,
+    {kCard, "card", "CARD", kInRuns, nullptr, false, 0, 0, R"([0-9](?:[ \-]?[0-9])*)",
+     "payment card number found"},
+    {kIban, "iban", "IBAN", kInRuns, nullptr, false, 0, 50, R"([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,32})",
+     "IBAN found"},
+    {kSsn, "ssn", "SSN", kInRuns, nullptr, false, 0, 0, R"([0-9]{3}-[0-9]{2}-[0-9]{4})",
+     "US social security number found"},
+    {kIpv4, "ip", "IP", kInRuns, nullptr, false, 0, 0, R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})", "IPv4 address found"},
+    {kIpv6, "ip", "IP", kScanner, nullptr, false, 0, 0, nullptr, "IPv6 address found"},
+    {kEmail, "email", "EMAIL", kScanner, nullptr, false, 0, 0, nullptr, "email address found"},
+    {kDob, "dob", "DOB", kAnchor, R"(dob|d\.o\.b|date of birth|birth ?date|born)", true, 14, 60,
      "(?i)(?:dob|d\\.o\\.b\\.?|date of birth|birth ?date|born(?: on| in)?)[^0-9A-Za-z]{0,6}(?:is "
      "|was |on )?" PC_DATE,
-     "date of birth"},
-    {kPhone, "phone", "PHONE", nullptr, false, 0, 0,
-     R"(\+?\(?[0-9]{1,5}\)?(?:[ .\-/]?\(?[0-9]{1,5}\)?){1,6})", "phone number"},
+     "date of birth found"},
+    {kPhone, "phone", "PHONE", kInRuns, nullptr, false, 0, 0,
+     R"(\+?\(?[0-9]{1,5}\)?(?:[ .\-/]?\(?[0-9]{1,5}\)?){1,6})", "phone number found"},
 };
 
 bool alnum(char c) {
@@ -68,23 +74,39 @@ bool digit(char c) { return c >= '0' && c <= '9'; }
 char at(std::string_view t, size_t i) { return i < t.size() ? t[i] : '\0'; }
 char before(std::string_view t, size_t i) { return i > 0 ? t[i - 1] : '\0'; }
 
+// A validated span: the kind (rule table index), the bytes, and for a phone
+// number the index of its E.164 form in Scratch::e164.
 struct Hit {
+  int def;
+  uint32_t order;  // position among the hits, for a stable priority order
   size_t start, end;
+  uint32_t e164 = 0;
+};
+
+// Per-thread buffers reused from scan to scan: a dense text has thousands of
+// candidates, and allocating per candidate was a large part of the cost.
+struct Scratch {
+  std::vector<TextSpan> spans;
+  std::vector<Hit> hits;
+  std::vector<std::string> e164;
+  std::vector<size_t> starts, ends;
+  std::vector<Hit> cluster;
   std::string normalized;
 };
 
-std::string digits_of(std::string_view s) {
-  std::string d;
-  for (char c : s)
-    if (digit(c)) d += c;
-  return d;
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
 }
 
 // A run of digits with single spaces/dashes: a card starts at a group start
 // and ends at a group end; try the longest valid one from each start.
-void cards_in(std::string_view t, size_t s, size_t e, std::vector<Hit>& out) {
-  if (alnum(before(t, s)) && !digit(before(t, s))) return;
-  std::vector<size_t> starts, ends;
+bool card_in(std::string_view t, size_t s, size_t e, Scratch& sc, TextSpan& out) {
+  if (alnum(before(t, s)) && !digit(before(t, s))) return false;
+  auto& starts = sc.starts;
+  auto& ends = sc.ends;
+  starts.clear();
+  ends.clear();
   for (size_t i = s; i < e; ++i) {
     if (digit(t[i]) && (i == s || !digit(t[i - 1]))) starts.push_back(i);
     if (digit(t[i]) && (i + 1 == e || !digit(t[i + 1]))) ends.push_back(i + 1);
@@ -92,36 +114,167 @@ void cards_in(std::string_view t, size_t s, size_t e, std::vector<Hit>& out) {
   if (digit(before(t, s)) && !starts.empty())
     starts.erase(starts.begin());  // a window cut this group
   bool separated = starts.size() > 1 || digit(before(t, s));
-  if (!separated && (alnum(at(t, e)))) return;
+  if (!separated && (alnum(at(t, e)))) return false;
   for (size_t a : starts) {
     if (a != s && a > 0 && !(t[a - 1] == ' ' || t[a - 1] == '-')) continue;
     for (size_t k = ends.size(); k-- > 0;) {
       size_t b = ends[k];
       if (b <= a || alnum(at(t, b))) continue;
-      std::string d = digits_of(t.substr(a, b - a));
-      if (d.size() < 13) break;
-      if (d.size() > 19) continue;
-      std::string_view span = t.substr(a, b - a);
-      bool one_sep =
-          span.find(' ') == std::string_view::npos || span.find('-') == std::string_view::npos;
-      if (one_sep && payment_card_ok(d)) {
-        out.push_back({a, b, d});
-        return;
+      char d[19];
+      size_t n = 0;
+      bool space = false, dash = false;
+      for (size_t i = a; i < b; ++i) {
+        if (digit(t[i]) && n++ < sizeof d) d[n - 1] = t[i];
+        space |= t[i] == ' ';
+        dash |= t[i] == '-';
+      }
+      if (n < 13) break;
+      if (n > sizeof d) continue;
+      if (!(space && dash) && payment_card_ok(std::string_view(d, n))) {
+        out = {a, b};
+        return true;
       }
     }
   }
+  return false;
 }
 
-void iban_in(std::string_view t, size_t s, size_t e, std::vector<Hit>& out) {
-  if (alnum(before(t, s))) return;
+// "GB82 WEST 1234 ...": the country's length in letters and digits, spaces
+// skipped, then mod-97.
+bool iban_in(std::string_view t, size_t s, size_t e, TextSpan& out) {
+  if (alnum(before(t, s))) return false;
   size_t want = iban_length(t.substr(s, 2));
-  if (want == 0) return;
-  std::string compact;
-  size_t i = s;
-  for (; i < e && compact.size() < want; ++i)
-    if (t[i] != ' ') compact += t[i];
-  if (compact.size() != want || alnum(at(t, i)) || !iban_ok(compact)) return;
-  out.push_back({s, i, compact});
+  if (want == 0) return false;
+  char compact[40];
+  size_t n = 0, i = s;
+  for (; i < e && n < want && n < sizeof compact; ++i)
+    if (t[i] != ' ') compact[n++] = t[i];
+  if (n != want || alnum(at(t, i)) || !iban_ok(std::string_view(compact, n))) return false;
+  out = {s, i};
+  return true;
+}
+
+bool email_ok(std::string_view t, size_t s, size_t e) {
+  char p = before(t, s);
+  if (alnum(p) || std::string_view("._%+-").find(p) != std::string_view::npos) return false;
+  if (alnum(at(t, e)) || at(t, e) == '-') return false;
+  std::string_view v = t.substr(s, e - s);
+  std::string_view tld = v.substr(v.rfind('.') + 1);
+  static const std::string_view kFileExt[] = {"png",  "jpg", "jpeg", "gif", "svg",
+                                              "webp", "ico", "js",   "css", "map"};
+  for (std::string_view ext : kFileExt)
+    if (tld.size() == ext.size() &&
+        std::equal(tld.begin(), tld.end(), ext.begin(),
+                   [](char a, char b) { return char(std::tolower((unsigned char)a)) == b; }))
+      return false;
+  return true;
+}
+
+void append_lower(std::string_view v, std::string& out) {
+  for (char c : v) out += (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+}
+
+// The value behind a placeholder, in canonical form: the same card spaced
+// or not, an email in any case, a phone in any format get one placeholder.
+void normalize(std::string_view t, const Hit& h, const Scratch& sc, std::string& out) {
+  std::string_view v = t.substr(h.start, h.end - h.start);
+  out.clear();
+  switch (kRules[h.def].kind) {
+    case kCard:
+    case kSsn:
+      for (char c : v)
+        if (digit(c)) out += c;
+      break;
+    case kIban:
+      for (char c : v)
+        if (c != ' ') out += c;
+      break;
+    case kIpv6:
+    case kEmail:
+      append_lower(v, out);
+      break;
+    case kPhone:
+      out = sc.e164[h.e164];
+      break;
+    case kIpv4:
+    case kDob:
+      out = v;
+      break;
+  }
+}
+
+// By start, then by order (hits[i].order == i here). Sorting 8-byte keys
+// (start, index) and then placing the hits is about twice as fast as
+// sorting the hits themselves; texts of 1 TB or 16M hits take the plain sort.
+void sort_by_start(std::vector<Hit>& hits, size_t text_size) {
+  if (hits.size() >= (size_t(1) << 24) || text_size >= (size_t(1) << 40)) {
+    std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+      return a.start != b.start ? a.start < b.start : a.order < b.order;
+    });
+    return;
+  }
+  thread_local std::vector<uint64_t> keys;
+  thread_local std::vector<Hit> sorted;
+  keys.clear();
+  for (size_t i = 0; i < hits.size(); ++i) keys.push_back(uint64_t(hits[i].start) << 24 | i);
+  // The hits come source by source (keywords, emails, IPv6, numeric runs),
+  // each mostly in text order: merge the ascending stretches when there
+  // are few of them.
+  thread_local std::vector<size_t> bounds;
+  bounds.assign(1, 0);
+  for (size_t i = 1; i < keys.size() && bounds.size() <= 16; ++i)
+    if (keys[i] < keys[i - 1]) bounds.push_back(i);
+  if (bounds.size() == 1) return;
+  if (bounds.size() > 16) {
+    std::sort(keys.begin(), keys.end());
+  } else {
+    bounds.push_back(keys.size());
+    while (bounds.size() > 2) {  // merge neighbouring stretches pairwise
+      size_t kept = 1;
+      for (size_t i = 0; i + 2 < bounds.size(); i += 2, ++kept) {
+        std::inplace_merge(keys.begin() + long(bounds[i]), keys.begin() + long(bounds[i + 1]),
+                           keys.begin() + long(bounds[i + 2]));
+        bounds[kept] = bounds[i + 2];
+      }
+      if (bounds.size() % 2 == 0) bounds[kept++] = bounds.back();
+      bounds.resize(kept);
+    }
+  }
+  sorted.clear();
+  for (uint64_t k : keys) sorted.push_back(hits[k & 0xffffff]);
+  hits.swap(sorted);
+}
+
+// Overlaps: the higher-priority kind (earlier in kRules, then the earlier
+// candidate) keeps the bytes. Spans in different clusters of overlapping
+// spans cannot affect each other, so priority is settled per cluster; most
+// clusters hold one hit. Leaves the kept hits in `hits`, by start.
+void resolve_overlaps(std::vector<Hit>& hits, size_t text_size, std::vector<Hit>& cluster) {
+  sort_by_start(hits, text_size);
+  size_t kept = 0;
+  for (size_t i = 0; i < hits.size();) {
+    size_t j = i + 1, reach = hits[i].end;
+    while (j < hits.size() && hits[j].start < reach) reach = std::max(reach, hits[j++].end);
+    if (j - i == 1) {
+      hits[kept++] = hits[i++];
+      continue;
+    }
+    cluster.assign(hits.begin() + long(i), hits.begin() + long(j));
+    std::sort(cluster.begin(), cluster.end(), [](const Hit& a, const Hit& b) {
+      return a.def != b.def ? a.def < b.def : a.order < b.order;
+    });
+    size_t first = kept;
+    for (const Hit& h : cluster) {
+      bool clear = true;
+      for (size_t m = first; m < kept && clear; ++m)
+        clear = h.end <= hits[m].start || hits[m].end <= h.start;
+      if (clear) hits[kept++] = h;  // kept <= i: the hits of later clusters stay unread-safe
+    }
+    std::sort(hits.begin() + long(first), hits.begin() + long(kept),
+              [](const Hit& a, const Hit& b) { return a.start < b.start; });
+    i = j;
+  }
+  hits.resize(kept);
 }
 
 }  // namespace
@@ -145,18 +298,29 @@ Result<std::shared_ptr<const PiiDetector>> PiiDetector::create(const PiiOptions&
         std::find(options.kinds.begin(), options.kinds.end(), r.option) == options.kinds.end())
       continue;
     int def = int(&r - kRules);
-    if (r.anchor) {
-      rules.push_back({r.option, Anchor{r.anchor, r.caseless, false}, r.back, r.fwd, r.confirm});
-      det->kind_.push_back(def);
-    } else {
-      auto re = std::make_shared<const RE2>(r.confirm);
-      if (!re->ok()) return fail(std::string("pii: ") + r.option + ": " + re->error());
-      det->run_kinds_.push_back({def, std::move(re)});
+    switch (r.source) {
+      case kAnchor:
+        rules.emplace_back();
+        rules.back().id = r.option;
+        rules.back().anchor = Anchor{r.anchor, r.caseless, false};
+        rules.back().back = r.back;
+        rules.back().fwd = r.fwd;
+        rules.back().confirm = r.confirm;
+        det->kind_.push_back(def);
+        break;
+      case kScanner:
+        det->scanned_.push_back(def);
+        break;
+      case kInRuns:
+        det->run_kinds_.push_back(def);
+        break;
     }
   }
-  auto built = AnchoredRules::build(std::move(rules));
-  if (!built) return fail("pii: " + built.error());
-  det->rules_ = std::move(built.value());
+  if (!rules.empty()) {
+    auto built = AnchoredRules::build(std::move(rules));
+    if (!built) return fail("pii: " + built.error());
+    det->rules_ = std::move(built.value());
+  }
   return std::shared_ptr<const PiiDetector>(std::move(det));
 }
 
@@ -167,41 +331,42 @@ struct PiiDetector::Span {
 
 // Candidates of the number-shaped kinds: each kind looks only at runs that
 // can hold it (enough digits, the right separators), so ordinary numbers
-// (years, prices, ids) cost no RE2 call.
+// (years, prices, ids) cost nothing more. The patterns (the `confirm`
+// column) are matched by number_patterns.h.
 void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out) const {
   thread_local std::vector<NumericRun> runs;
   runs.clear();
   numeric_runs(t, 4, runs);  // ipv4 needs 4 digits, the other kinds more
-  re2::StringPiece whole(t.data(), t.size()), m;
-  auto confirm = [&](const RE2& re, int def, size_t from, size_t to) {
-    for (size_t pos = from; pos < to && re.Match(whole, pos, to, RE2::UNANCHORED, &m, 1);) {
-      size_t s = size_t(m.data() - t.data());
-      out.push_back({def, s, s + m.size()});
-      pos = std::max(s + m.size(), pos + 1);
-    }
+  auto all = [&](auto find, int def, size_t from, size_t to) {
+    TextSpan m;
+    for (size_t pos = from; pos < to && find(t, pos, to, m); pos = std::max(m.end, pos + 1))
+      out.push_back({def, m.start, m.end});
   };
+  IbanFinder iban(t);
   for (const auto& r : runs) {
     std::string_view run = t.substr(r.start, r.end - r.start);
-    for (const auto& [def, re] : run_kinds_) {
+    for (int def : run_kinds_) {
       switch (kRules[def].kind) {
         case kCard:
           if (r.digits >= 13) out.push_back({def, r.start, r.end});
           break;
         case kSsn:
           if (r.digits >= 9 && run.find('-') != std::string_view::npos)
-            confirm(*re, def, r.start, r.end);
+            all(find_ssn, def, r.start, r.end);
           break;
         case kIpv4:
           if (r.digits >= 4 && run.find('.') != std::string_view::npos)
-            confirm(*re, def, r.start, r.end);
+            all(find_ipv4, def, r.start, r.end);
           break;
         case kPhone:  // phone_numbers.h: a bare digit string or a date is not a phone number
-          if (r.digits >= 7 && phone_shaped(run)) confirm(*re, def, r.start, r.end);
+          if (r.digits >= 7 && phone_shaped(run)) all(find_phone, def, r.start, r.end);
           break;
         case kIban:  // "DE89 3704…", "GB82WEST…": two capitals, then the check digits start the run
           if (r.start >= 2 && t[r.start - 1] >= 'A' && t[r.start - 1] <= 'Z' &&
               t[r.start - 2] >= 'A' && t[r.start - 2] <= 'Z')
-            confirm(*re, def, r.start - 2, std::min(t.size(), r.start + kRules[def].fwd));
+            all([&](std::string_view, size_t from, size_t to, TextSpan& m) {
+              return iban.find(from, to, m);
+            }, def, r.start - 2, std::min(t.size(), r.start + kRules[def].fwd));
           break;
         default:
           break;
@@ -211,91 +376,80 @@ void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out)
 }
 
 Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& ctx) const {
-  auto anchored = rules_->candidates(t);
-  if (!anchored) return fail("pii: " + anchored.error());
-  std::vector<Span> cands;
-  for (const auto& c : *anchored) cands.push_back({kind_[c.rule], c.start, c.end});
+  Scratch& sc = scratch();
+  thread_local std::vector<Span> cands;
+  cands.clear();
+  if (rules_) {
+    auto anchored = rules_->candidates(t);
+    if (!anchored) return fail("pii: " + anchored.error());
+    for (const auto& c : *anchored) cands.push_back({kind_[c.rule], c.start, c.end});
+  }
+  for (int def : scanned_) {
+    sc.spans.clear();
+    if (kRules[def].kind == kEmail) email_spans(t, sc.spans);
+    if (kRules[def].kind == kIpv6) ipv6_spans(t, sc.spans);
+    for (const auto& s : sc.spans) cands.push_back({def, s.start, s.end});
+  }
   if (!run_kinds_.empty()) runs_to_candidates(t, cands);
-  struct Tagged {
-    int def;
-    Hit hit;
+
+  auto& hits = sc.hits;
+  hits.clear();
+  sc.e164.clear();
+  auto keep = [&](int def, size_t s, size_t e) {
+    hits.push_back({def, uint32_t(hits.size()), s, e});
   };
-  std::vector<Tagged> hits;
   for (const auto& c : cands) {
     int def = c.def;
     std::string_view v = t.substr(c.start, c.end - c.start);
-    std::vector<Hit> found;
+    TextSpan span;
     switch (kRules[def].kind) {
       case kCard:
-        cards_in(t, c.start, c.end, found);
+        if (card_in(t, c.start, c.end, sc, span)) keep(def, span.start, span.end);
         break;
       case kIban:
-        iban_in(t, c.start, c.end, found);
+        if (iban_in(t, c.start, c.end, span)) keep(def, span.start, span.end);
         break;
       case kSsn:
         if (!digit(before(t, c.start)) && !alnum(at(t, c.end)) && before(t, c.start) != '-' &&
             us_ssn_ok(v.substr(0, 3), v.substr(4, 2), v.substr(7, 4)))
-          found.push_back({c.start, c.end, digits_of(v)});
+          keep(def, c.start, c.end);
         break;
       case kIpv4:
         if (!alnum(before(t, c.start)) && before(t, c.start) != '.' && !alnum(at(t, c.end)) &&
             !(at(t, c.end) == '.' && digit(at(t, c.end + 1))) && ipv4_ok(v))
-          found.push_back({c.start, c.end, std::string(v)});
+          keep(def, c.start, c.end);
         break;
-      case kIpv6:
-        if (!alnum(before(t, c.start)) && before(t, c.start) != ':' && !alnum(at(t, c.end)) &&
-            ipv6_ok(v)) {
-          std::string lower(v);
-          for (auto& ch : lower) ch = char(std::tolower((unsigned char)ch));
-          found.push_back({c.start, c.end, lower});
-        }
-        break;
-      case kEmail: {
-        char p = before(t, c.start);
-        size_t dot = v.rfind('.');
-        std::string tld(v.substr(dot + 1));
-        for (auto& ch : tld) ch = char(std::tolower((unsigned char)ch));
-        static const char* kFileExt[] = {"png",  "jpg", "jpeg", "gif", "svg",
-                                         "webp", "ico", "js",   "css", "map"};
-        bool file = std::find(std::begin(kFileExt), std::end(kFileExt), tld) != std::end(kFileExt);
-        if (!file && !alnum(p) && std::string_view("._%+-").find(p) == std::string_view::npos &&
-            !alnum(at(t, c.end)) && at(t, c.end) != '-') {
-          std::string lower(v);
-          for (auto& ch : lower) ch = char(std::tolower((unsigned char)ch));
-          found.push_back({c.start, c.end, lower});
-        }
-        break;
-      }
+      case kIpv6:  // ipv6_spans.h checked the neighbours and the address
       case kDob:
-        found.push_back({c.start, c.end, std::string(v)});
+        keep(def, c.start, c.end);
+        break;
+      case kEmail:
+        if (email_ok(t, c.start, c.end)) keep(def, c.start, c.end);
         break;
       case kPhone: {
         if (alnum(before(t, c.start)) || before(t, c.start) == '+' || before(t, c.start) == '.' ||
             alnum(at(t, c.end)))
           break;
         std::string e164;
-        if (valid_phone(v, options_.phone_regions, &e164)) found.push_back({c.start, c.end, e164});
+        if (valid_phone(v, options_.phone_regions, &e164)) {
+          keep(def, c.start, c.end);
+          hits.back().e164 = uint32_t(sc.e164.size());
+          sc.e164.push_back(std::move(e164));
+        }
         break;
       }
     }
-    for (auto& h : found) hits.push_back({def, std::move(h)});
   }
-  // Overlaps: the higher-priority kind (earlier in kRules) keeps the bytes.
-  std::stable_sort(hits.begin(), hits.end(),
-                   [](const Tagged& a, const Tagged& b) { return a.def < b.def; });
-  std::map<size_t, Tagged> kept;  // by start; spans never overlap
-  for (auto& h : hits) {
-    auto next = kept.lower_bound(h.hit.start);
-    if (next != kept.end() && next->first < h.hit.end) continue;
-    if (next != kept.begin() && std::prev(next)->second.hit.end > h.hit.start) continue;
-    kept.emplace(h.hit.start, std::move(h));
-  }
+  resolve_overlaps(hits, t.size(), sc.cluster);
   std::vector<Finding> out;
-  for (const auto& [start, k] : kept) {
-    const RuleDef& r = kRules[k.def];
-    out.push_back(Finding{"pii", r.option, k.hit.start, k.hit.end, 1.0,
-                          placeholder_for(ctx, r.placeholder, k.hit.normalized),
-                          std::string(r.what) + " found"});
+  out.reserve(hits.size());
+  PlaceholderWriter placeholder(ctx);
+  for (const auto& h : hits) {
+    const RuleDef& r = kRules[h.def];
+    normalize(t, h, sc, sc.normalized);
+    out.push_back(Finding{"pii", r.option, h.start, h.end, 1.0,
+                          placeholder(r.placeholder, sc.normalized),
+                          r.message});
   }
   return out;
 }

@@ -3,8 +3,10 @@
 // issuer ranges), US SSNs, IBANs (length table and mod-97), IPv4/IPv6
 // addresses, and dates of birth next to "DOB"/"date of birth"/"born".
 //
-// Candidates come from one Hyperscan pass plus RE2 around each anchor; the
-// checks in pii_checks.h and libphonenumber decide. Each finding's
+// Candidates come from one pass for digit runs (numeric_runs.h, matched by
+// number_patterns.h), hand scanners for emails and IPv6 (email_spans.h,
+// ipv6_spans.h) and Hyperscan + RE2 for the "date of birth" keywords; the
+// checks in pii_checks.h and libphonenumber's rules (phone_validity.h) decide. Each finding's
 // replacement is a per-request placeholder ([EMAIL_1], [PHONE_2], [CARD_1],
 // [SSN_1], [IBAN_1], [IP_1], [DOB_1]), the same value getting the same one
 // within a ScanContext.
@@ -18,10 +20,6 @@
 
 #include "guard/anchored_rules.h"
 #include "guard/detector.h"
-
-namespace re2 {
-class RE2;
-}
 
 namespace portcullis::guard {
 
@@ -45,8 +43,8 @@ class PiiDetector : public Detector {
   PiiOptions options_;
   std::shared_ptr<const AnchoredRules> rules_;
   std::vector<int> kind_;  // per anchored rule: its index in the rule table (pii.cpp)
-  // Number-shaped kinds, found in numeric runs: rule table index, confirm RE2.
-  std::vector<std::pair<int, std::shared_ptr<const re2::RE2>>> run_kinds_;
+  std::vector<int> scanned_;  // kinds found by a hand scanner (email, IPv6): rule table index
+  std::vector<int> run_kinds_;  // number-shaped kinds, found in numeric runs: rule table index
   struct Span;
   void runs_to_candidates(std::string_view text, std::vector<Span>& out) const;
 };

@@ -20,8 +20,12 @@ bool luhn_ok(std::string_view d) {
 }
 
 namespace {
+// The number the first n digits spell (-1: fewer than n digits).
 int prefix(std::string_view d, size_t n) {
-  return n <= d.size() ? std::stoi(std::string(d.substr(0, n))) : -1;
+  if (n > d.size()) return -1;
+  int v = 0;
+  for (size_t i = 0; i < n; ++i) v = v * 10 + (d[i] - '0');
+  return v;
 }
 bool in(int v, int lo, int hi) { return v >= lo && v <= hi; }
 }  // namespace

@@ -6,6 +6,8 @@
 #include "guard/pii.h"
 #include "guard/pii_checks.h"
 
+#include <random>
+
 using namespace portcullis;
 using namespace portcullis::guard;
 
@@ -106,4 +108,34 @@ TEST_CASE("kinds select what is looked for; unknown kinds and regions are errors
         V{"card=4111 1111 1111 1111"});
   CHECK_FALSE(PiiDetector::create({{"fax"}, {"US"}}).ok());
   CHECK_FALSE(PiiDetector::create({{}, {"XX"}}).ok());
+}
+
+TEST_CASE("findings of every kind come back in text order, each once, however they interleave") {
+  struct Piece {
+    const char* text;
+    const char* rule;  // nullptr: not PII
+    const char* value = nullptr;  // the finding's span, when not the whole text
+  };
+  const Piece pieces[] = {
+      {"ann@example.org", "email"},  {"fe80::1", "ip"},
+      {"+1 650 253 0000", "phone"},  {"4111 1111 1111 1111", "card"},
+      {"10.0.0.1", "ip"},            {"DOB: 1990-02-03", "dob", "1990-02-03"},
+      {"GB82 WEST 1234 5698 7654 32", "iban"}, {"123-45-6789", "ssn"},
+      {"version 2.14.3", nullptr},   {"route=/api/v1/orders", nullptr}};
+  std::mt19937 rng(21);
+  for (int round = 0; round < 50; ++round) {
+    std::string text;
+    V want;
+    for (int k = 0; k < 12; ++k) {
+      const Piece& p = pieces[rng() % std::size(pieces)];
+      text += p.text;
+      text += " and then ";
+      if (p.rule) want.push_back(std::string(p.rule) + "=" + (p.value ? p.value : p.text));
+    }
+    V got = found(text);
+    std::string g, w;
+    for (const auto& x : got) g += x + " | ";
+    for (const auto& x : want) w += x + " | ";
+    CHECK_MESSAGE(g == w, text);
+  }
 }

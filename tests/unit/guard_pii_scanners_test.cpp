@@ -1,0 +1,215 @@
+// The hand scanners for email and IPv6 spans against the anchor + RE2 rules
+// they replace (the rules are spelled out here and run through the real
+// AnchoredRules): the same spans on random text built from address-like
+// pieces.
+#include <doctest/doctest.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <random>
+
+#include "guard/anchored_rules.h"
+#include "guard/email_spans.h"
+#include "guard/ipv6_spans.h"
+#include "guard/number_patterns.h"
+#include "guard/numeric_runs.h"
+#include "guard/pii_checks.h"
+
+using namespace portcullis::guard;
+
+namespace {
+
+using Spans = std::vector<std::pair<size_t, size_t>>;
+
+std::string random_text(std::mt19937& rng, const std::vector<std::string>& pieces, size_t n) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += pieces[rng() % pieces.size()];
+  return s;
+}
+
+Spans reference(const AnchoredRules& rules, std::string_view text) {
+  auto c = rules.candidates(text);
+  REQUIRE(c.ok());
+  Spans out;
+  for (const auto& x : *c) out.push_back({x.start, x.end});
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+Spans spans_of(const std::vector<TextSpan>& v) {
+  Spans out;
+  for (const auto& s : v) out.push_back({s.start, s.end});
+  return out;
+}
+
+bool alnum(char c) { return std::isalnum((unsigned char)c) != 0; }
+
+}  // namespace
+
+TEST_CASE("email spans are the spans of the anchor + RE2 rule they replace") {
+  auto rules = AnchoredRules::build(
+      {{"email", Anchor{"@", false, false}, 65, 256,
+        R"([A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24})"}});
+  REQUIRE(rules.ok());
+  const std::vector<std::string> pieces = {
+      "a",  "Bob.x", "@",   "@",  "example", ".",  ".",  "com", "c",    "-",  "_",
+      "%",  "+",     " ",   "x1", "co",      "..", "9",  "-a-", "ORG",  "\n", "@@",
+      "é", "a.b",   "zz-", ",",  "0123456789012345678901234567890123456789",
+      "user@", "mail.example.com", ".io", "x.co", "@b", "io"};
+  std::mt19937 rng(3);
+  size_t found = 0;
+  for (int i = 0; i < 30000; ++i) {
+    std::string text = random_text(rng, pieces, rng() % 40);
+    std::vector<TextSpan> ours;
+    email_spans(text, ours);
+    Spans want = reference(*rules.value(), text);
+    found += want.size();
+    CHECK_MESSAGE(spans_of(ours) == want, "text: " << text);
+  }
+  MESSAGE(found, " spans");
+  CHECK(found > 5000);
+  // Long local parts and labels: the 64- and 63-character limits.
+  std::string local(70, 'a'), label(63, 'b');
+  for (const std::string& text : std::vector<std::string>
+       {local + "@x.io", "u@" + label + ".io", "u@" + label + "b.io", std::string("u@x.io.c@y.org")}) {
+    std::vector<TextSpan> ours;
+    email_spans(text, ours);
+    CHECK_MESSAGE(spans_of(ours) == reference(*rules.value(), text), "text: " << text);
+  }
+}
+
+TEST_CASE("IPv6 spans are the addresses the anchor + RE2 rule and its checks accepted") {
+  auto rules = AnchoredRules::build(
+      {{"ipv6",
+        Anchor{R"(::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:)", false,
+               false},
+        45, 45, R"([0-9A-Fa-f:]*:[0-9A-Fa-f]*:[0-9A-Fa-f:]*(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?)"}});
+  REQUIRE(rules.ok());
+  // What the detector accepted from a candidate: the neighbours, then inet_pton.
+  auto accepted = [](std::string_view t, Spans in) {
+    Spans out;
+    for (auto [s, e] : in) {
+      char b = s > 0 ? t[s - 1] : '\0', a = e < t.size() ? t[e] : '\0';
+      if (!alnum(b) && b != ':' && !alnum(a) && ipv6_ok(t.substr(s, e - s))) out.push_back({s, e});
+    }
+    return out;
+  };
+  const std::vector<std::string> pieces = {
+      "::", ":",    ":",     "fe80", "1",  "0",    "abcd", "12345", "ffff", "1.2.3.4",
+      " ",  ".",    "g",     "Z",    "db8", "2001", "::1",  ":0:",   "-",    "x",
+      "7",  "1:2:", "a:b:c", "\n",   "00000"};
+  std::mt19937 rng(5);
+  size_t found = 0;
+  for (int i = 0; i < 30000; ++i) {
+    std::string text = random_text(rng, pieces, rng() % 30);
+    std::vector<TextSpan> ours;
+    ipv6_spans(text, ours);
+    Spans want = accepted(text, reference(*rules.value(), text));
+    found += want.size();
+    CHECK_MESSAGE(spans_of(ours) == want, "text: " << text);
+  }
+  MESSAGE(found, " addresses");
+  CHECK(found > 3000);
+}
+
+TEST_CASE("the number pattern matchers find what RE2 finds for the same patterns") {
+  struct Case {
+    const char* pattern;
+    bool (*find)(std::string_view, size_t, size_t, TextSpan&);
+  };
+  const Case cases[] = {
+      {R"([0-9]{3}-[0-9]{2}-[0-9]{4})", find_ssn},
+      {R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})", find_ipv4},
+      {R"(\+?\(?[0-9]{1,5}\)?(?:[ .\-/]?\(?[0-9]{1,5}\)?){1,6})", find_phone},
+      {R"([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,32})", find_iban},
+  };
+  const std::vector<std::string> pieces = {"1", "23",  "456", "7890", "12345", "-", "-",  ".",
+                                           " ", "/",   "(",   ")",    "+",     "x", "  ", "..",
+                                           "0", "650", "(0)", "+44",  "123-45-6789",
+                                           "10.0.", ".3", "1.2", "192.168.1.1", "4.5.6",
+                                           "GB82", "WEST", " ", "A", "DE89 3704 0044", "a"};
+  std::mt19937 rng(9);
+  for (const auto& c : cases) {
+    RE2 re(c.pattern);
+    REQUIRE(re.ok());
+    size_t found = 0;
+    for (int i = 0; i < 20000; ++i) {
+      std::string text = random_text(rng, pieces, rng() % 16);
+      size_t from = text.empty() ? 0 : rng() % (text.size() / 4 + 1);
+      size_t to = text.size() - (text.empty() ? 0 : rng() % (text.size() / 4 + 1));
+      Spans ours, want;
+      re2::StringPiece whole(text), m;
+      for (size_t pos = from; pos < to && re.Match(whole, pos, to, RE2::UNANCHORED, &m, 1);) {
+        size_t s = size_t(m.data() - text.data());
+        want.push_back({s, s + m.size()});
+        pos = std::max(s + m.size(), pos + 1);
+      }
+      TextSpan t;
+      for (size_t pos = from; pos < to && c.find(text, pos, to, t);) {
+        ours.push_back({t.start, t.end});
+        pos = std::max(t.end, pos + 1);
+      }
+      found += want.size();
+      CHECK_MESSAGE(ours == want, c.pattern << " on '" << text << "' [" << from << "," << to << ")");
+      CHECK(dotted_quad_shape(text) == RE2::FullMatch(text, R"([0-9]{1,3}(?:\.[0-9]{1,3}){3})"));
+    }
+    MESSAGE(std::string(c.pattern), ": ", found, " matches");
+    CHECK(found > 500);
+  }
+}
+
+TEST_CASE("numeric runs found through block masks are the runs a byte-by-byte walk reports") {
+  const std::vector<std::string> pieces = {"1",  "23", "456", "7890", " ",  "-",  ".",  "/",
+                                           "(",  ")",  "+",   "x",    "AB", "GB", "  ", "Q",
+                                           "a",  ":",  "\n",  "2026-03-14T09:26:53Z", "+(",
+                                           "12345678901234567890"};
+  std::mt19937 rng(13);
+  size_t found = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text = random_text(rng, pieces, rng() % 60);
+    std::vector<NumericRun> fast, all;
+    numeric_runs(text, 4, fast);
+    numeric_runs(text, 1, all);  // every run, walked byte by byte
+    Spans want, ours;
+    for (const auto& r : all) {
+      bool capitals = r.start >= 2 && std::isupper((unsigned char)text[r.start - 1]) &&
+                      std::isupper((unsigned char)text[r.start - 2]);
+      if (r.digits >= 4 || capitals) want.push_back({r.start, r.end * 100 + r.digits});
+    }
+    for (const auto& r : fast) ours.push_back({r.start, r.end * 100 + r.digits});
+    found += want.size();
+    CHECK_MESSAGE(ours == want, "text: " << text);
+  }
+  MESSAGE(found, " runs");
+  CHECK(found > 20000);
+}
+
+TEST_CASE("the IBAN finder over forward windows finds what RE2 finds in each window") {
+  RE2 re(R"([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,32})");
+  const std::vector<std::string> pieces = {"GB82", "WEST", " ",  "A",  "DE89 3704 0044", "a",
+                                           "12",   "Q7",   "XY", "0",  "GB82WEST12345698765432", "@", "23"};
+  std::mt19937 rng(17);
+  size_t found = 0;
+  for (int i = 0; i < 5000; ++i) {
+    std::string text = random_text(rng, pieces, rng() % 40);
+    IbanFinder finder(text);
+    re2::StringPiece whole(text), m;
+    // Windows mostly move forward, sometimes back (a run inside an earlier match).
+    for (size_t from = 0; from < text.size();
+         from = rng() % 4 ? from + 1 + rng() % 8 : from - std::min<size_t>(from, rng() % 12)) {
+      size_t to = std::min(text.size(), from + (rng() % 2 ? 52 : 40 + rng() % 200));
+      TextSpan ours;
+      bool got = finder.find(from, to, ours);
+      bool want = re.Match(whole, from, to, RE2::UNANCHORED, &m, 1);
+      REQUIRE(got == want);
+      if (want) {
+        ++found;
+        CHECK(ours.start == size_t(m.data() - text.data()));
+        CHECK(ours.end == ours.start + m.size());
+      }
+    }
+  }
+  MESSAGE(found, " matches");
+  CHECK(found > 1000);
+}
