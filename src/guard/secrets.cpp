@@ -72,9 +72,9 @@ const RuleDef kRules[] = {
     {"openai_key", R"(sk-)", false, 3, 200,
      R"(sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,200}|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|[A-Za-z0-9]{48}))",
      kPlain, true, "OpenAI API key"},
-    {"twilio_api_key", R"(SK[0-9a-f]{32})", false, 34, 0, R"(SK[0-9a-f]{32})", kPlain, true,
+    {"twilio_api_key", R"(SK)", false, 2, 32, R"(SK[0-9a-f]{32})", kPlain, true,
      "Twilio API key"},
-    {"twilio_account_sid", R"(AC[0-9a-f]{32})", false, 34, 0, R"(AC[0-9a-f]{32})", kPlain, true,
+    {"twilio_account_sid", R"(AC)", false, 2, 32, R"(AC[0-9a-f]{32})", kPlain, true,
      "Twilio account SID"},
     {"sendgrid_key", R"(SG\.)", false, 3, 67, R"(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})",
      kPlain, true, "SendGrid API key"},
@@ -114,6 +114,8 @@ const Tail kTails[] = {
     {"npm_token", PC_B62, 36, 36},
     {"pypi_token", PC_B62 "_-", 50, 300},
     {"docker_pat", PC_B62 "_-", 27, 40},
+    {"twilio_api_key", "0123456789abcdef", 32, 32},
+    {"twilio_account_sid", "0123456789abcdef", 32, 32},
 };
 
 // The field-name form of the generic rule reports it too.

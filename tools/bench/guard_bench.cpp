@@ -206,6 +206,12 @@ int main(int argc, char** argv) {
              plain);
   throughput("all text detectors, secret-dense text (1 MB)",
              {secrets.get(), pii.get(), &injection}, busy);
+  // Tool payloads are scanned string by string: 64 KB is a large one.
+  std::string busy64 = dense(64 << 10);
+  throughput("all text detectors, ordinary text (64 KB)", {secrets.get(), pii.get(), &injection},
+             plain64);
+  throughput("all text detectors, secret-dense text (64 KB)",
+             {secrets.get(), pii.get(), &injection}, busy64);
 
   auto rail = [](std::string n, std::shared_ptr<const Detector> d, Action a) {
     return std::make_shared<const Guardrail>(
