@@ -141,7 +141,6 @@ struct AuditLog::Impl {
       auto deadline = queue.front().at + options.flush_interval;
       writer_cv.wait_until(lk, deadline, [&] { return stopping || flush_waiters > 0 || queue.size() >= threshold; });
       size_t n = std::min(queue.size(), std::max<size_t>(1, options.max_batch));
-      batch.clear();
       for (size_t i = 0; i < n; ++i) {
         batch.push_back(std::move(queue.front().record));
         queue.pop_front();
@@ -149,6 +148,7 @@ struct AuditLog::Impl {
       space_cv.notify_all();
       lk.unlock();
       write_batch(batch);
+      batch.clear();  // frees the records' memory outside the lock producers wait on
       lk.lock();
       processed += n;
       done_cv.notify_all();

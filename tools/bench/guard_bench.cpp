@@ -206,6 +206,11 @@ int main(int argc, char** argv) {
              plain);
   throughput("all text detectors, secret-dense text (1 MB)",
              {secrets.get(), pii.get(), &injection}, busy);
+  // What one small string costs each detector (the fixed cost per scan).
+  std::string plain1k = ordinary(1 << 10);
+  throughput("secrets, ordinary text (1 KB)", {secrets.get()}, plain1k);
+  throughput("pii, ordinary text (1 KB)", {pii.get()}, plain1k);
+  throughput("injection, ordinary text (1 KB)", {&injection}, plain1k);
   // Tool payloads are scanned string by string: 64 KB is a large one.
   std::string busy64 = dense(64 << 10);
   throughput("all text detectors, ordinary text (64 KB)", {secrets.get(), pii.get(), &injection},
