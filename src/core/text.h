@@ -60,5 +60,7 @@ std::string quote(std::string_view s);
 std::vector<std::string> split_words(std::string_view s);
 std::string to_lower(std::string_view s);
 bool starts_with(std::string_view s, std::string_view prefix);
+// Appends code point `cp` (at most 0x10FFFF) as UTF-8.
+void append_utf8(std::string& out, uint32_t cp);
 
 }  // namespace portcullis::text

@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "core/text.h"
+
 namespace portcullis::policy {
 
 namespace {
@@ -9,23 +11,6 @@ namespace {
 bool ident_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
 bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
 
 }  // namespace
 
@@ -88,7 +73,7 @@ Result<std::string> unescape(std::string_view raw) {
         }
         if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
           return fail("invalid \\u escape: not a scalar value");
-        append_utf8(out, cp);
+        text::append_utf8(out, cp);
         i = close;
         break;
       }

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/text.h"
+
 namespace portcullis::guard::testing {
 
 struct Case {
@@ -60,21 +62,7 @@ inline std::string unescape(const std::string& s) {
     if (s.compare(i, 3, "\\u{") == 0) {
       size_t close = s.find('}', i);
       unsigned long cp = std::stoul(s.substr(i + 3, close - i - 3), nullptr, 16);
-      if (cp < 0x80) {
-        out += static_cast<char>(cp);
-      } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      }
+      portcullis::text::append_utf8(out, static_cast<uint32_t>(cp));
       i = close;
     } else {
       out += s[i];

@@ -19,6 +19,7 @@
 #include "core/json_read.h"
 #include "core/json_write.h"
 #include "core/jsonrpc.h"
+#include "core/text.h"
 
 using namespace portcullis;
 
@@ -257,21 +258,7 @@ class TextGen {
   }
 
   void utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
+    text::append_utf8(out, cp);
   }
 
   void escape_u(std::string& out, uint32_t unit) {

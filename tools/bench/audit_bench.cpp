@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "core/crypto.h"
+#include "cpu_time.h"
 #include "record/audit.h"
 
 using namespace portcullis;
@@ -79,18 +80,6 @@ double pct(std::vector<double>& v, double p) {
   size_t k = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(v.size())));
   std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
   return v[k];
-}
-
-double thread_cpu_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-double process_cpu_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 std::unique_ptr<AuditLog> open_log(const std::string& path) {
@@ -161,13 +150,13 @@ int main(int argc, char** argv) {
           start + std::chrono::duration_cast<Clock::duration>(period * static_cast<double>(i));
       std::this_thread::sleep_until(due);
       Json args_copy = arguments, result_copy = result;  // the request's own payloads
-      double c0 = thread_cpu_s();
+      double c0 = bench::thread_cpu_seconds();
       auto t0 = Clock::now();
       AuditRecord r = make_record(i, std::move(args_copy), std::move(result_copy));
       auto t1 = Clock::now();
       log->record(std::move(r));
       auto t2 = Clock::now();
-      cpu += thread_cpu_s() - c0;
+      cpu += bench::thread_cpu_seconds() - c0;
       us.push_back(std::chrono::duration<double, std::micro>(t2 - t0).count());
       record_us.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
     }
@@ -189,12 +178,12 @@ int main(int argc, char** argv) {
   {
     auto log = open_log((dir / "sustained.db").string());
     const auto t0 = Clock::now();
-    const double p0 = process_cpu_s(), m0 = thread_cpu_s();
+    const double p0 = bench::process_cpu_seconds(), m0 = bench::thread_cpu_seconds();
     for (uint64_t i = 0; i < a.records; ++i) log->record(make_record(i, arguments, result));
     log->flush();
     elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
-    cpu_s = process_cpu_s() - p0;
-    writer_cpu_s = cpu_s - (thread_cpu_s() - m0);  // everything but this (the producer) thread
+    cpu_s = bench::process_cpu_seconds() - p0;
+    writer_cpu_s = cpu_s - (bench::thread_cpu_seconds() - m0);  // everything but this (the producer) thread
     written = log->written();
   }
   const double rate = static_cast<double>(written) / elapsed;

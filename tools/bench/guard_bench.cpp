@@ -20,6 +20,7 @@
 #include <random>
 #include <string>
 
+#include "cpu_time.h"
 #include "guard/chain.h"
 #include "guard/injection_detector.h"
 #include "guard/pii.h"
@@ -103,24 +104,9 @@ std::string dense(size_t bytes) {
   return out;
 }
 
-// CPU time of this thread: "per core" figures that do not depend on what
-// else the machine runs (the cores are shared).
-double thread_seconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-}
-
 template <typename F>
 double per_second(F&& f) {
-  size_t n = 0;
-  double start = thread_seconds(), elapsed = 0;
-  do {
-    f();
-    ++n;
-    elapsed = thread_seconds() - start;
-  } while (elapsed < g_seconds);
-  return double(n) / elapsed;
+  return bench::calls_per_cpu_second(g_seconds, f);
 }
 
 void throughput(const char* label, const std::vector<const Detector*>& dets,

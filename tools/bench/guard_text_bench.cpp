@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu_time.h"
 #include "guard/injection_detector.h"
 #include "guard/poisoning_detector.h"
 #include "guard/sql_sanitizer.h"
@@ -47,25 +48,12 @@ std::vector<fs::path> default_files(const fs::path& root) {
   return out;
 }
 
-// This thread's CPU time: MB/s per core, even on a machine others are using.
-double cpu_seconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-// Runs `body` (which processes `bytes` bytes) until `seconds` of CPU time have passed.
+// MB/s per second of this thread's CPU time (one core, even on a shared
+// machine); `body` processes `bytes` bytes per call.
 template <typename F>
 double mb_per_s(double seconds, size_t bytes, F body, size_t* sink) {
-  const double start = cpu_seconds();
-  size_t rounds = 0;
-  double elapsed = 0;
-  do {
-    *sink += body();
-    ++rounds;
-    elapsed = cpu_seconds() - start;
-  } while (elapsed < seconds);
-  return static_cast<double>(bytes) * static_cast<double>(rounds) / elapsed / 1e6;
+  double calls = bench::calls_per_cpu_second(seconds, [&] { *sink += body(); });
+  return static_cast<double>(bytes) * calls / 1e6;
 }
 
 std::vector<std::string> sql_queries(const fs::path& root) {

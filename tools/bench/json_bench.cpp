@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/jsonrpc.h"
+#include "cpu_time.h"
 
 using namespace portcullis;
 
@@ -34,22 +35,9 @@ double g_seconds = 0.5;
 std::string g_only;
 std::mt19937_64 rng(42);
 
-double thread_seconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-}
-
 template <typename F>
 double per_second(F&& f) {
-  size_t n = 0;
-  double start = thread_seconds(), elapsed = 0;
-  do {
-    f();
-    ++n;
-    elapsed = thread_seconds() - start;
-  } while (elapsed < g_seconds);
-  return double(n) / elapsed;
+  return bench::calls_per_cpu_second(g_seconds, f);
 }
 
 std::string pick(const std::vector<std::string>& v) { return v[rng() % v.size()]; }
