@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "core/json_scan.h"
+
 namespace portcullis {
 namespace {
 
@@ -33,27 +35,16 @@ bool minus_zero_candidate(std::string_view text) {
 
 bool holds_minus_zero(std::string_view text) {
   if (!minus_zero_candidate(text)) return false;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '-' && i + 1 < text.size() && text[i + 1] == '0') {
-      // Outside strings a '-' starts a number or signs an exponent ("1e-07").
-      char next = i + 2 < text.size() ? text[i + 2] : ' ';
-      bool exponent = i > 0 && (text[i - 1] == 'e' || text[i - 1] == 'E');
-      if (!exponent && next != '.' && next != 'e' && next != 'E') return true;
-    }
-  }
-  return false;
+  bool found = false;
+  for_each_outside_strings(text, [&](size_t i) {
+    // Outside strings a '-' starts a number or signs an exponent ("1e-07").
+    if (text[i] != '-' || i + 1 >= text.size() || text[i + 1] != '0') return true;
+    char next = i + 2 < text.size() ? text[i + 2] : ' ';
+    bool exponent = i > 0 && (text[i - 1] == 'e' || text[i - 1] == 'E');
+    found = !exponent && next != '.' && next != 'e' && next != 'E';
+    return !found;
+  });
+  return found;
 }
 
 class Builder {

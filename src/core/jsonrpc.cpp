@@ -1,42 +1,24 @@
 #include "core/jsonrpc.h"
 
+#include <algorithm>
+
 #include "core/json_read.h"
+#include "core/json_scan.h"
 #include "core/json_write.h"
 
 namespace portcullis::rpc {
 
 size_t nesting_depth(std::string_view text, size_t stop_at) {
   size_t depth = 0, max_depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
+  for_each_outside_strings(text, [&](size_t i) {
     char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
+    if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+      return max_depth <= stop_at;
     }
-    switch (c) {
-      case '"':
-        in_string = true;
-        break;
-      case '[':
-      case '{':
-        if (++depth > max_depth) {
-          max_depth = depth;
-          if (max_depth > stop_at) return max_depth;
-        }
-        break;
-      case ']':
-      case '}':
-        if (depth > 0) --depth;
-        break;
-      default:
-        break;
-    }
-  }
+    if ((c == ']' || c == '}') && depth > 0) --depth;
+    return true;
+  });
   return max_depth;
 }
 
