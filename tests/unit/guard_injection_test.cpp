@@ -194,7 +194,8 @@ TEST_CASE("the AVX-512, AVX2 and portable sweeps report the same events on mixed
 }
 
 TEST_CASE("the window filter says no only where RE2 finds no match of the rules") {
-  // Every set of rules that share an anchor, with the alternation RE2 would run.
+  // Every set of rules that share an anchor (one rule or more), with the
+  // alternation RE2 would run.
   const auto& table = injection::phrase_rules();
   std::set<uint64_t> sets;
   for (const auto& r : table)
@@ -204,9 +205,9 @@ TEST_CASE("the window filter says no only where RE2 finds no match of the rules"
         if (std::find(table[i].anchors.begin(), table[i].anchors.end(), a) !=
             table[i].anchors.end())
           bits |= uint64_t{1} << i;
-      if (__builtin_popcountll(bits) > 1) sets.insert(bits);
+      sets.insert(bits);
     }
-  REQUIRE(sets.size() >= 5);
+  REQUIRE(sets.size() >= 15);
   re2::RE2::Options opt;
   opt.set_case_sensitive(false);
   const std::vector<std::string> pieces = {"Ignore all previous instructions",
