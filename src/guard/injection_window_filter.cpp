@@ -90,8 +90,8 @@ const WindowFilter* WindowFilter::for_rules(uint64_t rules) {
 
 bool WindowFilter::may_match(std::string_view text, size_t lo, size_t hi) const {
   const std::string_view window = text.substr(lo, hi - lo);
+  if (words_ && !words_->contains(window)) return false;  // which is "yes" on non-ASCII
   if (!ascii(window)) return true;
-  if (words_ && !words_->contains(window)) return false;
   Scratch& scratch = tls_scratch;
   if (std::find(scratch.fitted.begin(), scratch.fitted.end(), db_) == scratch.fitted.end()) {
     if (hs_alloc_scratch(db_, &scratch.space) != HS_SUCCESS) return true;

@@ -55,7 +55,6 @@ bool WordSet::is_word_at(std::string_view window, size_t start) const {
 }
 
 bool WordSet::contains(std::string_view window) const {
-  if (words_.empty()) return false;
 #if defined(__x86_64__)
   if (avx512_) return contains_avx512(window);
 #endif
@@ -64,6 +63,8 @@ bool WordSet::contains(std::string_view window) const {
 
 bool WordSet::contains_portable(std::string_view window) const {
   const size_t n = window.size();
+  for (size_t k = 0; k < n; ++k)
+    if (static_cast<unsigned char>(window[k]) >= 0x80) return true;
   for (size_t k = 0; k < n;) {
     if (!word_byte(static_cast<unsigned char>(window[k]))) {
       ++k;
@@ -88,6 +89,7 @@ __attribute__((target("avx512f,avx512bw,bmi"))) bool WordSet::contains_avx512(
     const __mmask64 here = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
     const __mmask64 next = left > 64 ? ~__mmask64{0} : (__mmask64{1} << (left - 1)) - 1;
     const __m512i x = _mm512_maskz_loadu_epi8(here, p + i);
+    if (_mm512_movepi8_mask(x)) return true;
     const __m512i x1 = _mm512_maskz_loadu_epi8(next, p + i + 1);
     const __m512i lx = _mm512_or_si512(x, fold), lx1 = _mm512_or_si512(x1, fold);
     const __mmask64 letter =

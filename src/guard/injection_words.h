@@ -7,7 +7,9 @@
 // A word is a maximal run of word bytes ([A-Za-z0-9_], what \w means to RE2
 // and Hyperscan), compared ASCII-case-insensitively. The window's edges end
 // runs, so a word that RE2 sees bounded by \b or \s inside the text is seen
-// whole here too; a run cut by an edge can only add a "yes".
+// whole here too; a run cut by an edge can only add a "yes". A window with
+// a byte >= 0x80 is a "yes" too: RE2's case folding matches "ſ" to "s" and
+// "K" (Kelvin) to "k", so "uſe" is "use" to it.
 //
 // How: with AVX-512 (F, BW), 64 bytes a step: the starts of runs whose first
 // two bytes are the first two of some word are found with vector compares,
@@ -29,7 +31,8 @@ class WordSet {
   // one-run-at-a-time form even where AVX-512 runs (the tests compare them).
   explicit WordSet(std::vector<std::string> words, bool vector = true);
 
-  // True when some maximal run of word bytes in `window` is one of the words.
+  // True when some maximal run of word bytes in `window` is one of the
+  // words, or `window` holds a byte >= 0x80.
   bool contains(std::string_view window) const;
 
   const std::vector<std::string>& words() const { return words_; }
