@@ -245,12 +245,12 @@ InjectionDetector::InjectionDetector(InjectionSettings settings) : settings_(std
   }
   for (size_t a = 0; a < anchor_groups_.size(); ++a) {
     AnchorGroup& g = anchor_groups_[a];
+    g.filter = injection::WindowFilter::for_rules(g.table_bits);
     if (g.rules.size() < 2) continue;
     std::string any;
     for (size_t ri : g.rules)
       any += (any.empty() ? "(?:" : "|(?:") + std::string(phrase_rules_[ri].rule->pattern) + ")";
     g.any = compile_pattern(any, "group of anchor '" + anchors[a] + "'", opt);
-    g.filter = injection::WindowFilter::for_rules(g.table_bits);
   }
   for (const auto& r : injection::angle_rules())
     if (enabled(r.category) && weight_of(r) > 0) angle_rules_.push_back(compile(r));
@@ -322,12 +322,10 @@ void InjectionDetector::phrases(std::string_view text, const Events& ev,
   std::vector<size_t> covered_until(phrase_rules_.size(), 0);
   for (auto [start, anchor] : ev.anchors) {
     const AnchorGroup& g = anchor_groups_[anchor];
-    if (g.any) {
-      const size_t lo = start > g.back ? start - g.back : 0;
-      const size_t hi = std::min(text.size(), start + g.length + g.forward);
-      if (g.filter && !g.filter->may_match(text, lo, hi)) continue;
-      if (!g.any->Match(text, lo, hi, re2::RE2::UNANCHORED, nullptr, 0)) continue;
-    }
+    const size_t lo = start > g.back ? start - g.back : 0;
+    const size_t hi = std::min(text.size(), start + g.length + g.forward);
+    if (g.filter && !g.filter->may_match(text, lo, hi)) continue;
+    if (g.any && !g.any->Match(text, lo, hi, re2::RE2::UNANCHORED, nullptr, 0)) continue;
     for (size_t ri : g.rules) {
       if (covered_until[ri] > start) continue;  // this anchor lies inside a match already found
       const Compiled& c = phrase_rules_[ri];

@@ -44,9 +44,9 @@
 // Speed: one prefilter sweep over the text (injection_prefilter.h) finds
 // anchors, '<', invisible-character lead bytes and base64 runs; regexes run
 // only in small windows around those events. The rules that share an anchor
-// are first tried together in one pass over their windows (Hyperscan, then
-// RE2), and one at a time only when that pass matches. There is no per-rule
-// pass over the whole text.
+// are first tried together in one pass over their windows (a test for their
+// words, Hyperscan, then RE2), and one at a time only when that pass matches.
+// There is no per-rule pass over the whole text.
 //
 // Threads: immutable after construction; scan() and assess() are const and
 // may run concurrently.
@@ -130,11 +130,11 @@ class InjectionDetector final : public Detector {
   InjectionSettings settings_;
   std::vector<Compiled> phrase_rules_;
   std::vector<Compiled> angle_rules_;
-  // The phrase rules that share one anchor. When there are several, they are
-  // first tried together on the union of their windows: by `filter`
-  // (injection_window_filter.h), then by `any`, their alternation. RE2
-  // evaluates \b and ^ against the whole text, so a rule that matches in its
-  // own window makes `any` match in the union, and a miss rules out all.
+  // The phrase rules that share one anchor. They are first tried together on
+  // the union of their windows by `filter` (injection_window_filter.h), then,
+  // when there are several, by `any`, their alternation. RE2 evaluates \b and
+  // ^ against the whole text, so a rule that matches in its own window makes
+  // `any` match in the union, and a miss rules out all.
   struct AnchorGroup {
     std::vector<size_t> rules;  // indices into phrase_rules_
     uint64_t table_bits = 0;    // the same rules, as bits of injection::phrase_rules()

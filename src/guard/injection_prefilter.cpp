@@ -66,7 +66,7 @@ double commonness(unsigned char c) {
 }  // namespace
 
 Prefilter::Prefilter(const std::vector<std::string>& anchors, Width widest)
-    : anchors_(anchors), bits_(1 << 10), begin_((1 << 16) + 1) {
+    : anchors_(anchors), bits_(1 << 10) {
 #if defined(__x86_64__)
   avx2_ =
       widest != Width::kPortable && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi");
@@ -88,6 +88,7 @@ Prefilter::Prefilter(const std::vector<std::string>& anchors, Width widest)
       keep[j] = 0xFF;
     }
     Folded f;
+    f.size = s.size();
     std::memcpy(f.value, value, 16);
     std::memcpy(f.fold, fold, 16);
     std::memcpy(f.keep, keep, 16);
@@ -111,25 +112,33 @@ Prefilter::Prefilter(const std::vector<std::string>& anchors, Width widest)
       buckets[h].push_back({a, best});
     }
   }
-  for (size_t h = 0; h < buckets.size(); ++h) {
-    begin_[h] = static_cast<uint32_t>(entries_.size());
+  size_t hashes = 0;
+  for (const auto& b : buckets) hashes += !b.empty();
+  size_t size = 256;
+  while (size < 4 * hashes) size *= 2;
+  slots_.assign(size, Slot{0, 0, 0});
+  for (uint32_t h = 0; h < buckets.size(); ++h) {
+    if (buckets[h].empty()) continue;
+    size_t s = h & (size - 1);
+    while (slots_[s].count) s = (s + 1) & (size - 1);
+    slots_[s] =
+        Slot{h, static_cast<uint16_t>(entries_.size()), static_cast<uint16_t>(buckets[h].size())};
     entries_.insert(entries_.end(), buckets[h].begin(), buckets[h].end());
   }
-  begin_[1 << 16] = static_cast<uint32_t>(entries_.size());
 }
 
-bool Prefilter::matches(std::string_view text, size_t start, uint32_t a) const {
-  const std::string& s = anchors_[a];
-  if (start + s.size() > text.size()) return false;
+inline bool Prefilter::matches(std::string_view text, size_t start, uint32_t a) const {
+  const Folded& f = folded_[a];
+  if (start + f.size > text.size()) return false;
   if (start + 16 <= text.size()) {
     // Sixteen bytes at once: OR 0x20 folds the letters (and only they are
     // compared folded), `keep` drops the bytes after the anchor.
-    const Folded& f = folded_[a];
     uint64_t w[2];
     std::memcpy(w, text.data() + start, 16);
     return (((w[0] | f.fold[0]) & f.keep[0]) == f.value[0]) &
            (((w[1] | f.fold[1]) & f.keep[1]) == f.value[1]);
   }
+  const std::string& s = anchors_[a];
   for (size_t j = 0; j < s.size(); ++j) {
     unsigned char c = static_cast<unsigned char>(text[start + j]);
     if (c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c + 32);
@@ -139,7 +148,11 @@ bool Prefilter::matches(std::string_view text, size_t start, uint32_t a) const {
 }
 
 void Prefilter::confirm(std::string_view text, size_t i, uint32_t hash, Events& out) const {
-  for (uint32_t k = begin_[hash]; k < begin_[hash + 1]; ++k) {
+  const size_t mask = slots_.size() - 1;
+  size_t s = hash & mask;
+  while (slots_[s].count && slots_[s].hash != hash) s = (s + 1) & mask;
+  const Slot& slot = slots_[s];  // found: only hashes set in bits_ are confirmed
+  for (uint32_t k = slot.begin; k < slot.begin + slot.count; ++k) {
     auto [a, off] = entries_[k];
     if (off <= i && matches(text, i - off, a)) out.anchors.push_back({i - off, a});
   }

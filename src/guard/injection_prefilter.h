@@ -69,11 +69,18 @@ class Prefilter {
   std::vector<std::string> anchors_;
   struct Folded {  // an anchor as 16 bytes: letters compared with 0x20 ORed in
     uint64_t value[2], fold[2], keep[2];
+    size_t size;
   };
   std::vector<Folded> folded_;
   std::vector<uint64_t> bits_;  // 1 << 16 bits
-  // hash -> entries[begin[hash] .. begin[hash + 1]): (anchor id, offset of the 4-gram)
-  std::vector<uint32_t> begin_;
+  // hash -> entries_[begin, begin + count): (anchor id, offset of the 4-gram).
+  // An open-addressed table of the few hashes indexed (a few KiB, so that a
+  // confirmation stays in L1 while the text streams through the cache).
+  struct Slot {
+    uint32_t hash;
+    uint16_t begin, count;  // count 0: empty
+  };
+  std::vector<Slot> slots_;  // a power of two, at most a quarter full
   std::vector<std::pair<uint32_t, uint32_t>> entries_;
 };
 

@@ -3,6 +3,10 @@
 // Every text a rule's pattern matches contains one of its anchors
 // (case-insensitively); that is what makes the prefilter lossless.
 //
+// `words` (when given) are whole words of which every match contains one,
+// bounded on both sides by the pattern itself (\b, \s, ':' ...): the window
+// filter (injection_window_filter.h) skips its scan where none occurs.
+//
 // Weights are evidence, not verdicts: a rule that also fires on honest text
 // ("call the search tool", "pretend you are") weighs less than the threshold,
 // so it only counts together with other evidence (see injection_detector.h).
@@ -29,6 +33,7 @@ struct PhraseRule {
   const char* pattern;               // RE2, matched case-insensitively
   int back = 48;                     // how far before an anchor a match may start
   int forward = 200;                 // how far after an anchor it may end
+  std::vector<std::string> words;    // lower-case; empty: no such list
 };
 
 const std::vector<PhraseRule>& phrase_rules();

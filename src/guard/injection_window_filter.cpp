@@ -63,6 +63,19 @@ hs_database_t* compile(uint64_t rules) {
   return db;
 }
 
+// The words of the rules, or null when one of them lists none.
+std::unique_ptr<const WordSet> words_of(uint64_t rules) {
+  const auto& table = phrase_rules();
+  std::vector<std::string> words;
+  for (unsigned i = 0; i < table.size() && i < 64; ++i) {
+    if (!((rules >> i) & 1)) continue;
+    if (table[i].words.empty()) return nullptr;
+    for (const auto& w : table[i].words)
+      if (std::find(words.begin(), words.end(), w) == words.end()) words.push_back(w);
+  }
+  return std::make_unique<const WordSet>(std::move(words));
+}
+
 }  // namespace
 
 const WindowFilter* WindowFilter::for_rules(uint64_t rules) {
@@ -71,12 +84,13 @@ const WindowFilter* WindowFilter::for_rules(uint64_t rules) {
   std::lock_guard<std::mutex> lock(mutex);
   auto [it, added] = filters.try_emplace(rules);
   if (added)
-    if (hs_database_t* db = compile(rules)) it->second.reset(new WindowFilter(db));
+    if (hs_database_t* db = compile(rules)) it->second.reset(new WindowFilter(db, words_of(rules)));
   return it->second.get();
 }
 
 bool WindowFilter::may_match(std::string_view text, size_t lo, size_t hi) const {
   const std::string_view window = text.substr(lo, hi - lo);
+  if (words_ && !words_->contains(window)) return false;  // which is "yes" on non-ASCII
   if (!ascii(window)) return true;
   Scratch& scratch = tls_scratch;
   if (std::find(scratch.fitted.begin(), scratch.fitted.end(), db_) == scratch.fitted.end()) {

@@ -4,6 +4,10 @@
 // text. One scan covers them all, and on ordinary text almost every window
 // holds no match, so RE2 then runs not at all.
 //
+// Before it, when every one of the rules lists its words (PhraseRule::words),
+// a cheaper test (injection_words.h): a window that holds none of their words
+// is a "no" without the scan, which costs 30-70 ns even on 100 bytes.
+//
 // Contract: may_match() returns false only when none of the rules matches in
 // text[lo, hi) for RE2 either, so skipping RE2 on false changes no result.
 // Hyperscan sees only the window, so at its edges \b and ^ can hold where RE2
@@ -19,7 +23,10 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
+
+#include "guard/injection_words.h"
 
 struct hs_database;
 
@@ -37,8 +44,10 @@ class WindowFilter {
   WindowFilter& operator=(const WindowFilter&) = delete;
 
  private:
-  explicit WindowFilter(hs_database* db) : db_(db) {}
+  WindowFilter(hs_database* db, std::unique_ptr<const WordSet> words)
+      : db_(db), words_(std::move(words)) {}
   hs_database* db_;
+  std::unique_ptr<const WordSet> words_;  // null: some rule lists no words
 };
 
 }  // namespace portcullis::guard::injection
