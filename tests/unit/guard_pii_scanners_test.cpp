@@ -9,6 +9,7 @@
 #include <random>
 
 #include "guard/anchored_rules.h"
+#include "guard/byte_blocks.h"
 #include "guard/email_spans.h"
 #include "guard/ipv6_spans.h"
 #include "guard/number_patterns.h"
@@ -159,30 +160,101 @@ TEST_CASE("the number pattern matchers find what RE2 finds for the same patterns
   }
 }
 
+namespace {
+
+// The run definition of numeric_runs.h walked byte by byte, as the detector
+// found runs before block masks: the reference the mask walk must equal.
+std::vector<NumericRun> reference_runs(std::string_view t, unsigned min_digits) {
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  auto sep = [](char c) { return std::string_view(" .-/()").find(c) != std::string_view::npos; };
+  auto capital = [](char c) { return c >= 'A' && c <= 'Z'; };
+  std::vector<NumericRun> out;
+  for (size_t i = 0; i < t.size();) {
+    if (!digit(t[i])) {
+      ++i;
+      continue;
+    }
+    size_t start = i;
+    if (start > 0 && (t[start - 1] == '+' || t[start - 1] == '(')) --start;
+    if (start > 0 && t[start - 1] == '+' && t[start] == '(') --start;
+    unsigned digits = 0;
+    size_t j = i;
+    for (;;) {
+      while (j < t.size() && digit(t[j])) ++j, ++digits;
+      size_t k = j;
+      while (k < t.size() && k - j < 2 && sep(t[k])) ++k;
+      if (k > j && k < t.size() && digit(t[k])) {
+        j = k;
+        continue;
+      }
+      if (j < t.size() && t[j] == ')') ++j;
+      break;
+    }
+    bool capitals = start >= 2 && capital(t[start - 1]) && capital(t[start - 2]);
+    if (digits >= min_digits || capitals) out.push_back({start, j, digits});
+    i = j;
+  }
+  return out;
+}
+
+Spans runs_of(const std::vector<NumericRun>& v) {
+  Spans out;
+  for (const auto& r : v) out.push_back({r.start, r.end * 100 + r.digits});
+  return out;
+}
+
+}  // namespace
+
 TEST_CASE("numeric runs found through block masks are the runs a byte-by-byte walk reports") {
   const std::vector<std::string> pieces = {"1",  "23", "456", "7890", " ",  "-",  ".",  "/",
                                            "(",  ")",  "+",   "x",    "AB", "GB", "  ", "Q",
                                            "a",  ":",  "\n",  "2026-03-14T09:26:53Z", "+(",
-                                           "12345678901234567890"};
+                                           "12345678901234567890", "9", "0", "--", " (", ") ",
+                                           "  -", "...", "status=200 ", "Zq"};
   std::mt19937 rng(13);
   size_t found = 0;
   for (int i = 0; i < 20000; ++i) {
-    std::string text = random_text(rng, pieces, rng() % 60);
-    std::vector<NumericRun> fast, all;
-    numeric_runs(text, 4, fast);
-    numeric_runs(text, 1, all);  // every run, walked byte by byte
-    Spans want, ours;
-    for (const auto& r : all) {
-      bool capitals = r.start >= 2 && std::isupper((unsigned char)text[r.start - 1]) &&
-                      std::isupper((unsigned char)text[r.start - 2]);
-      if (r.digits >= 4 || capitals) want.push_back({r.start, r.end * 100 + r.digits});
+    // Up to ~600 bytes: runs start, end and straddle every offset of a block.
+    std::string text = random_text(rng, pieces, rng() % (i % 4 == 0 ? 300 : 60));
+    for (unsigned min_digits : {1u, 4u, 7u}) {
+      std::vector<NumericRun> fast, sse2;
+      numeric_runs(text, min_digits, fast);  // AVX-512BW masks where the CPU has it
+      NumericRunScanner scanner(text, min_digits, sse2);
+      each_block(text, [&](size_t b, const char* block) { scanner.block(b, block_masks(block)); });
+      auto want = runs_of(reference_runs(text, min_digits));
+      found += want.size();
+      CHECK_MESSAGE(runs_of(fast) == want, "min " << min_digits << " text: " << text);
+      CHECK_MESSAGE(runs_of(sse2) == want, "min " << min_digits << " text: " << text);
     }
-    for (const auto& r : fast) ours.push_back({r.start, r.end * 100 + r.digits});
-    found += want.size();
-    CHECK_MESSAGE(ours == want, "text: " << text);
   }
   MESSAGE(found, " runs");
-  CHECK(found > 20000);
+  CHECK(found > 100000);
+}
+
+TEST_CASE("block masks hold exactly the bytes of each class, with SSE2 and with AVX-512BW") {
+  std::mt19937 rng(21);
+  for (int i = 0; i < 2000; ++i) {
+    char block[kBlock];
+    for (char& c : block) c = char(i % 2 ? rng() : " 09:@AZ()-./+,!Q\x80\xff"[rng() % 19]);
+    BlockMasks want{0, 0, 0, 0, 0};
+    for (unsigned k = 0; k < kBlock; ++k) {
+      char c = block[k];
+      uint64_t bit = uint64_t(1) << k;
+      if (c >= '0' && c <= '9') want.digits |= bit;
+      if (std::string_view(" ()-./").find(c) != std::string_view::npos && c) want.separators |= bit;
+      if (c >= 'A' && c <= 'Z') want.capitals |= bit;
+      if (c == ':') want.colons |= bit;
+      if (c == '@') want.ats |= bit;
+    }
+    auto same = [&](const BlockMasks& m) {
+      return m.digits == want.digits && m.separators == want.separators &&
+             m.capitals == want.capitals && m.colons == want.colons && m.ats == want.ats;
+    };
+    CHECK(same(block_masks(block)));
+#if PORTCULLIS_BLOCKS_AVX512
+    if (__builtin_cpu_supports("avx512bw")) CHECK(same(block_masks_avx512(block)));
+#endif
+  }
 }
 
 TEST_CASE("the IBAN finder over forward windows finds what RE2 finds in each window") {
