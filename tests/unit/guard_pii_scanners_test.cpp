@@ -14,6 +14,7 @@
 #include "guard/ipv6_spans.h"
 #include "guard/number_patterns.h"
 #include "guard/numeric_runs.h"
+#include "guard/pii_blocks.h"
 #include "guard/pii_checks.h"
 
 using namespace portcullis::guard;
@@ -220,7 +221,7 @@ TEST_CASE("numeric runs found through block masks are the runs a byte-by-byte wa
       std::vector<NumericRun> fast, sse2;
       numeric_runs(text, min_digits, fast);  // AVX-512BW masks where the CPU has it
       NumericRunScanner scanner(text, min_digits, sse2);
-      each_block(text, [&](size_t b, const char* block) { scanner.block(b, block_masks(block)); });
+      each_block(text, [&](size_t b, const char* block) { scanner.walk(b, scanner.mark(block_masks(block))); });
       auto want = runs_of(reference_runs(text, min_digits));
       found += want.size();
       CHECK_MESSAGE(runs_of(fast) == want, "min " << min_digits << " text: " << text);
@@ -229,6 +230,33 @@ TEST_CASE("numeric runs found through block masks are the runs a byte-by-byte wa
   }
   MESSAGE(found, " runs");
   CHECK(found > 100000);
+}
+
+TEST_CASE("one read of the text gives each scanner's own answer: runs, IPv6 and email spans") {
+  const std::vector<std::string> pieces = {
+      "1",   "23",   "4567", " ",  "-",   ".",    "(",     ")",   "+",    "GB",  "AB",
+      ":",   "::",   "fe80", "a",  "db8", "1:2:", "abcd:", "@",   "user", "@x.io", "mail.example.com",
+      "\n",  "2026-03-14T09:26:53Z", "192.168.1.1", "+44 20 7946 0958", "x@", "@@", "Bob.x"};
+  std::mt19937 rng(29);
+  size_t runs = 0, addresses = 0, emails = 0;
+  PiiBlockSpans out;
+  for (int i = 0; i < 10000; ++i) {
+    std::string text = random_text(rng, pieces, rng() % (i % 4 == 0 ? 200 : 50));
+    bool r = rng() % 4 != 0, v6 = rng() % 4 != 0, em = rng() % 4 != 0;
+    pii_block_spans(text, 4, r, v6, em, out);
+    std::vector<TextSpan> want_v6, want_email;
+    if (v6) ipv6_spans(text, want_v6);
+    if (em) email_spans(text, want_email);
+    auto want_runs = r ? reference_runs(text, 4) : std::vector<NumericRun>{};
+    runs += want_runs.size(), addresses += want_v6.size(), emails += want_email.size();
+    CHECK_MESSAGE(runs_of(out.runs) == runs_of(want_runs), "text: " << text);
+    CHECK_MESSAGE(spans_of(out.ipv6) == spans_of(want_v6), "text: " << text);
+    CHECK_MESSAGE(spans_of(out.emails) == spans_of(want_email), "text: " << text);
+  }
+  MESSAGE(runs, " runs, ", addresses, " addresses, ", emails, " emails");
+  CHECK(runs > 10000);
+  CHECK(addresses > 1000);
+  CHECK(emails > 1000);
 }
 
 TEST_CASE("block masks hold exactly the bytes of each class, with SSE2 and with AVX-512BW") {
