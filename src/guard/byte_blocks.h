@@ -52,6 +52,10 @@ struct BlockMasks {
   uint64_t capitals;   // A-Z
   uint64_t colons;     // ':'
   uint64_t ats;        // '@'
+  uint64_t bs;         // 'b' or 'B'
+  uint64_t os;         // 'o' or 'O'
+  uint64_t is;         // 'i' or 'I'
+  uint64_t dots;       // '.'
 };
 
 inline BlockMasks block_masks(const char* p) {
@@ -63,9 +67,14 @@ inline BlockMasks block_masks(const char* p) {
   auto eq = [](__m128i v, char c) {
     return uint64_t(unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c)))));
   };
-  BlockMasks m{0, 0, 0, 0, 0};
+  BlockMasks m{0, 0, 0, 0, 0, 0, 0, 0, 0};
   for (unsigned k = 0; k < kBlock / 16; ++k) {
     __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));  // ASCII letters to lower case
+    m.bs |= eq(folded, 'b') << (16 * k);
+    m.os |= eq(folded, 'o') << (16 * k);
+    m.is |= eq(folded, 'i') << (16 * k);
+    m.dots |= eq(v, '.') << (16 * k);
     m.digits |= in(v, '0', '9') << (16 * k);
     m.separators |= (eq(v, ' ') | in(v, '(', ')') | in(v, '-', '/')) << (16 * k);
     m.capitals |= in(v, 'A', 'Z') << (16 * k);
@@ -77,7 +86,9 @@ inline BlockMasks block_masks(const char* p) {
   return {range_mask(p, '0', '9'),
           byte_mask(p, ' ') | range_mask(p, '(', ')') | range_mask(p, '-', '/'),
           range_mask(p, 'A', 'Z'),
-          byte_mask(p, ':'), byte_mask(p, '@')};
+          byte_mask(p, ':'), byte_mask(p, '@'),
+          byte_mask(p, 'b') | byte_mask(p, 'B'), byte_mask(p, 'o') | byte_mask(p, 'O'),
+          byte_mask(p, 'i') | byte_mask(p, 'I'), byte_mask(p, '.')};
 #endif
 }
 
@@ -91,11 +102,16 @@ __attribute__((target("avx512bw"))) inline uint64_t in_range_avx512(__m512i v, c
 }
 __attribute__((target("avx512bw"))) inline BlockMasks block_masks_avx512(const char* p) {
   const __m512i v = _mm512_loadu_si512(p);
+  const __m512i folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));  // ASCII letters to lower case
   return {in_range_avx512(v, '0', '9'),
           _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(' ')) | in_range_avx512(v, '(', ')') |
               in_range_avx512(v, '-', '/'),
           in_range_avx512(v, 'A', 'Z'), _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(':')),
-          _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('@'))};
+          _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('@')),
+          _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8('b')),
+          _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8('o')),
+          _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8('i')),
+          _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('.'))};
 }
 #endif
 

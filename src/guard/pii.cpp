@@ -298,6 +298,8 @@ Result<std::shared_ptr<const PiiDetector>> PiiDetector::create(const PiiOptions&
     int def = int(&r - kRules);
     switch (r.source) {
       case kAnchor:
+        // scan() runs the anchors only where pii_blocks.h saw their keywords.
+        if (r.kind != kDob) return fail("pii: no keyword check for anchored kind " + std::string(r.option));
         rules.emplace_back();
         rules.back().id = r.option;
         rules.back().anchor = Anchor{r.anchor, r.caseless, false};
@@ -375,11 +377,6 @@ Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& 
   Scratch& sc = scratch();
   thread_local std::vector<Span> cands;
   cands.clear();
-  if (rules_) {
-    auto anchored = rules_->candidates(t);
-    if (!anchored) return fail("pii: " + anchored.error());
-    for (const auto& c : *anchored) cands.push_back({kind_[c.rule], c.start, c.end});
-  }
   // Numeric runs (ipv4 needs 4 digits, the other kinds more), IPv6 and
   // email spans from one read of the text (pii_blocks.h).
   bool want_email = false, want_ipv6 = false;
@@ -389,6 +386,13 @@ Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& 
   }
   auto& found = sc.block_spans;
   pii_block_spans(t, 4, !run_kinds_.empty(), want_ipv6, want_email, found);
+  // The date-of-birth rule is the only anchored one (kRules): text without
+  // its keywords has no anchor, and skips the Hyperscan pass.
+  if (rules_ && found.dob_keyword) {
+    auto anchored = rules_->candidates(t);
+    if (!anchored) return fail("pii: " + anchored.error());
+    for (const auto& c : *anchored) cands.push_back({kind_[c.rule], c.start, c.end});
+  }
   for (int def : scanned_)
     for (const auto& s : kRules[def].kind == kEmail ? found.emails : found.ipv6)
       cands.push_back({def, s.start, s.end});

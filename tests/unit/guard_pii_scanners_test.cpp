@@ -259,12 +259,43 @@ TEST_CASE("one read of the text gives each scanner's own answer: runs, IPv6 and 
   CHECK(emails > 1000);
 }
 
+TEST_CASE("the date-of-birth keyword check sees every text where the anchor matches") {
+  auto rules = AnchoredRules::build(
+      {{"dob", Anchor{R"(dob|d\.o\.b|date of birth|birth ?date|born)", true, false}, 14, 60,
+        R"((?i)(dob|d\.o\.b|date of birth|birth ?date|born))"}});
+  REQUIRE(rules.ok());
+  const std::vector<std::string> pieces = {"b", "B", "o", "O", "d", "D", ".", "i", "rth", "RTH",
+                                           "rn", " ", "date of ", "about", "job", "x", "\n",
+                                           "birth", "Born", "DOB", "d.o.b", "0123456789abcdefghij"
+                                           "klmnopqrstuvwxyz0123456789abcdefghijklmnopqrstu"};
+  std::mt19937 rng(31);
+  size_t anchored = 0, keyword = 0;
+  PiiBlockSpans out;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text = random_text(rng, pieces, rng() % (i % 4 == 0 ? 120 : 30));
+    pii_block_spans(text, 4, false, false, false, out);
+    bool want = false;  // any position, no masks
+    for (size_t p = 0; p < text.size() && !want; ++p) want = dob_keyword_at(text, p);
+    CHECK_MESSAGE(out.dob_keyword == want, "text: " << text);
+    auto c = rules.value()->candidates(text);
+    REQUIRE(c.ok());
+    if (!c->empty()) {
+      ++anchored;
+      CHECK_MESSAGE(out.dob_keyword, "text: " << text);
+    }
+    keyword += out.dob_keyword;
+  }
+  MESSAGE(anchored, " texts with an anchor, ", keyword, " with a keyword");
+  CHECK(anchored > 2000);
+  CHECK(keyword < 20000);
+}
+
 TEST_CASE("block masks hold exactly the bytes of each class, with SSE2 and with AVX-512BW") {
   std::mt19937 rng(21);
   for (int i = 0; i < 2000; ++i) {
     char block[kBlock];
-    for (char& c : block) c = char(i % 2 ? rng() : " 09:@AZ()-./+,!Q\x80\xff"[rng() % 19]);
-    BlockMasks want{0, 0, 0, 0, 0};
+    for (char& c : block) c = char(i % 2 ? rng() : " 09:@AZ()-./+,!Q\x80\xff" "bBoOiI\x0e"[rng() % 25]);
+    BlockMasks want{0, 0, 0, 0, 0, 0, 0, 0, 0};
     for (unsigned k = 0; k < kBlock; ++k) {
       char c = block[k];
       uint64_t bit = uint64_t(1) << k;
@@ -273,10 +304,15 @@ TEST_CASE("block masks hold exactly the bytes of each class, with SSE2 and with 
       if (c >= 'A' && c <= 'Z') want.capitals |= bit;
       if (c == ':') want.colons |= bit;
       if (c == '@') want.ats |= bit;
+      if (c == 'b' || c == 'B') want.bs |= bit;
+      if (c == 'o' || c == 'O') want.os |= bit;
+      if (c == 'i' || c == 'I') want.is |= bit;
+      if (c == '.') want.dots |= bit;
     }
     auto same = [&](const BlockMasks& m) {
       return m.digits == want.digits && m.separators == want.separators &&
-             m.capitals == want.capitals && m.colons == want.colons && m.ats == want.ats;
+             m.capitals == want.capitals && m.colons == want.colons && m.ats == want.ats &&
+             m.bs == want.bs && m.os == want.os && m.is == want.is && m.dots == want.dots;
     };
     CHECK(same(block_masks(block)));
 #if PORTCULLIS_BLOCKS_AVX512
