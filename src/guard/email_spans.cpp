@@ -42,22 +42,37 @@ size_t domain_end(std::string_view t, size_t from) {
 
 }  // namespace
 
+// The '@' at `a`: appends the span around it, if any, and moves the
+// cursors (`lower`: the span's local part starts at or after it; `next`: the
+// next '@' looked at is at or after it).
+void EmailScanner::at_sign(size_t a) {
+  next_ = a + 1;
+  size_t s = a;
+  while (s > lower_ && a - s < kMaxLocal && local_char(t_[s - 1])) --s;
+  if (s == a) return;
+  size_t e = domain_end(t_, a + 1);
+  if (e == 0) return;
+  out_.push_back({s, e});
+  lower_ = e;
+  next_ = e;
+}
+
+void EmailScanner::walk(size_t b, uint64_t ats) {
+  if (next_ > b) ats &= next_ - b >= 64 ? 0 : ~uint64_t(0) << (next_ - b);
+  while (ats) {
+    at_sign(b + unsigned(__builtin_ctzll(ats)));
+    ats &= next_ - b >= 64 ? 0 : ~uint64_t(0) << (next_ - b);
+  }
+}
+
 void email_spans(std::string_view t, std::vector<TextSpan>& out) {
-  size_t lower = 0;  // the search resumes after the previous span
+  EmailScanner scanner(t, out);
   const char* base = t.data();
   for (size_t at = 0; at < t.size();) {
     const void* hit = std::memchr(base + at, '@', t.size() - at);
     if (!hit) break;
-    size_t a = size_t(static_cast<const char*>(hit) - base);
-    at = a + 1;
-    size_t s = a;
-    while (s > lower && a - s < kMaxLocal && local_char(t[s - 1])) --s;
-    if (s == a) continue;
-    size_t e = domain_end(t, a + 1);
-    if (e == 0) continue;
-    out.push_back({s, e});
-    lower = e;
-    at = e;
+    scanner.at_sign(size_t(static_cast<const char*>(hit) - base));
+    at = scanner.next();
   }
 }
 

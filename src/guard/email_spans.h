@@ -12,6 +12,7 @@
 // Pure function; any thread.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -23,5 +24,22 @@ struct TextSpan {
 
 // Appends every span, in text order.
 void email_spans(std::string_view text, std::vector<TextSpan>& out);
+
+// The same search fed the '@' bytes block by block (a caller that reads
+// the text once for several scanners: pii.cpp). One per scan, one thread.
+class EmailScanner {
+ public:
+  EmailScanner(std::string_view text, std::vector<TextSpan>& out) : t_(text), out_(out) {}
+  // The '@' bytes of the 64-byte block at `offset` (bit i: byte offset+i);
+  // blocks in text order, blocks without '@' may be left out.
+  void walk(size_t offset, uint64_t ats);
+  void at_sign(size_t at);  // the '@' at `at` (at >= next())
+  size_t next() const { return next_; }
+
+ private:
+  std::string_view t_;
+  std::vector<TextSpan>& out_;
+  size_t lower_ = 0, next_ = 0;
+};
 
 }  // namespace portcullis::guard

@@ -51,24 +51,18 @@ size_t run_at(std::string_view t, size_t c, std::vector<TextSpan>& out) {
 
 }  // namespace
 
-// Every anchored run has a colon right after another ("::") or ends a chain
-// of four colons each 2-5 bytes after the one before (four "h:" groups);
-// block masks find those colons, and only their runs are walked.
+void Ipv6Scanner::walk(size_t b, uint64_t worth) {
+  if (settled_ > b) worth &= settled_ - b >= kBlock ? 0 : ~uint64_t(0) << (settled_ - b);
+  while (worth) {
+    settled_ = run_at(t_, b + unsigned(__builtin_ctzll(worth)), out_);
+    worth &= settled_ - b >= kBlock ? 0 : ~uint64_t(0) << (settled_ - b);
+  }
+}
+
 void ipv6_spans(std::string_view t, std::vector<TextSpan>& out) {
-  uint64_t prev[3] = {0, 0, 0};  // colons, chain1, chain2
-  size_t settled = 0;            // runs before this offset are done
+  Ipv6Scanner scanner(t, out);
   each_block(t, [&](size_t b, const char* block) {
-    uint64_t colons = byte_mask(block, ':');
-    uint64_t chain1 = colons & near_before(colons, prev[0], 2, 5);
-    uint64_t chain2 = colons & near_before(chain1, prev[1], 2, 5);
-    uint64_t chain3 = colons & near_before(chain2, prev[2], 2, 5);
-    uint64_t worth = chain3 | (colons & near_before(colons, prev[0], 1, 1));
-    prev[0] = colons, prev[1] = chain1, prev[2] = chain2;
-    if (settled > b) worth &= settled - b >= kBlock ? 0 : ~uint64_t(0) << (settled - b);
-    while (worth) {
-      settled = run_at(t, b + unsigned(__builtin_ctzll(worth)), out);
-      worth &= settled - b >= kBlock ? 0 : ~uint64_t(0) << (settled - b);
-    }
+    if (uint64_t worth = scanner.mark(byte_mask(block, ':'))) scanner.walk(b, worth);
   });
 }
 

@@ -3,11 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "guard/email_spans.h"
-#include "guard/ipv6_spans.h"
-
 #include "guard/number_patterns.h"
-#include "guard/numeric_runs.h"
+#include "guard/pii_blocks.h"
 #include "guard/phone_numbers.h"
 #include "guard/pii_checks.h"
 #include "guard/placeholders.h"
@@ -92,6 +89,7 @@ struct Scratch {
   std::vector<size_t> starts, ends;
   std::vector<Hit> cluster;
   std::string normalized;
+  PiiBlockSpans block_spans;
 };
 
 Scratch& scratch() {
@@ -300,6 +298,8 @@ Result<std::shared_ptr<const PiiDetector>> PiiDetector::create(const PiiOptions&
     int def = int(&r - kRules);
     switch (r.source) {
       case kAnchor:
+        // scan() runs the anchors only where pii_blocks.h saw their keywords.
+        if (r.kind != kDob) return fail("pii: no keyword check for anchored kind " + std::string(r.option));
         rules.emplace_back();
         rules.back().id = r.option;
         rules.back().anchor = Anchor{r.anchor, r.caseless, false};
@@ -333,10 +333,8 @@ struct PiiDetector::Span {
 // can hold it (enough digits, the right separators), so ordinary numbers
 // (years, prices, ids) cost nothing more. The patterns (the `confirm`
 // column) are matched by number_patterns.h.
-void PiiDetector::runs_to_candidates(std::string_view t, std::vector<Span>& out) const {
-  thread_local std::vector<NumericRun> runs;
-  runs.clear();
-  numeric_runs(t, 4, runs);  // ipv4 needs 4 digits, the other kinds more
+void PiiDetector::runs_to_candidates(std::string_view t, const std::vector<NumericRun>& runs,
+                                     std::vector<Span>& out) const {
   auto all = [&](auto find, int def, size_t from, size_t to) {
     TextSpan m;
     for (size_t pos = from; pos < to && find(t, pos, to, m); pos = std::max(m.end, pos + 1))
@@ -379,18 +377,26 @@ Result<std::vector<Finding>> PiiDetector::scan(std::string_view t, ScanContext& 
   Scratch& sc = scratch();
   thread_local std::vector<Span> cands;
   cands.clear();
-  if (rules_) {
+  // Numeric runs (ipv4 needs 4 digits, the other kinds more), IPv6 and
+  // email spans from one read of the text (pii_blocks.h).
+  bool want_email = false, want_ipv6 = false;
+  for (int def : scanned_) {
+    want_email |= kRules[def].kind == kEmail;
+    want_ipv6 |= kRules[def].kind == kIpv6;
+  }
+  auto& found = sc.block_spans;
+  pii_block_spans(t, 4, !run_kinds_.empty(), want_ipv6, want_email, found);
+  // The date-of-birth rule is the only anchored one (kRules): text without
+  // its keywords has no anchor, and skips the Hyperscan pass.
+  if (rules_ && found.dob_keyword) {
     auto anchored = rules_->candidates(t);
     if (!anchored) return fail("pii: " + anchored.error());
     for (const auto& c : *anchored) cands.push_back({kind_[c.rule], c.start, c.end});
   }
-  for (int def : scanned_) {
-    sc.spans.clear();
-    if (kRules[def].kind == kEmail) email_spans(t, sc.spans);
-    if (kRules[def].kind == kIpv6) ipv6_spans(t, sc.spans);
-    for (const auto& s : sc.spans) cands.push_back({def, s.start, s.end});
-  }
-  if (!run_kinds_.empty()) runs_to_candidates(t, cands);
+  for (int def : scanned_)
+    for (const auto& s : kRules[def].kind == kEmail ? found.emails : found.ipv6)
+      cands.push_back({def, s.start, s.end});
+  if (!run_kinds_.empty()) runs_to_candidates(t, found.runs, cands);
 
   auto& hits = sc.hits;
   hits.clear();

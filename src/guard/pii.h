@@ -3,10 +3,11 @@
 // issuer ranges), US SSNs, IBANs (length table and mod-97), IPv4/IPv6
 // addresses, and dates of birth next to "DOB"/"date of birth"/"born".
 //
-// Candidates come from one pass for digit runs (numeric_runs.h, matched by
-// number_patterns.h), hand scanners for emails and IPv6 (email_spans.h,
-// ipv6_spans.h) and Hyperscan + RE2 for the "date of birth" keywords; the
-// checks in pii_checks.h and libphonenumber's rules (phone_validity.h) decide. Each finding's
+// Candidates come from one read of the text for digit runs (numeric_runs.h,
+// matched by number_patterns.h) and the hand scanners for emails and IPv6
+// (email_spans.h, ipv6_spans.h), all in pii_blocks.h, and Hyperscan + RE2
+// for the "date of birth" keywords; the checks in pii_checks.h and
+// libphonenumber's rules (phone_validity.h) decide. Each finding's
 // replacement is a per-request placeholder ([EMAIL_1], [PHONE_2], [CARD_1],
 // [SSN_1], [IBAN_1], [IP_1], [DOB_1]), the same value getting the same one
 // within a ScanContext.
@@ -20,6 +21,7 @@
 
 #include "guard/anchored_rules.h"
 #include "guard/detector.h"
+#include "guard/numeric_runs.h"
 
 namespace portcullis::guard {
 
@@ -46,7 +48,8 @@ class PiiDetector : public Detector {
   std::vector<int> scanned_;  // kinds found by a hand scanner (email, IPv6): rule table index
   std::vector<int> run_kinds_;  // number-shaped kinds, found in numeric runs: rule table index
   struct Span;
-  void runs_to_candidates(std::string_view text, std::vector<Span>& out) const;
+  void runs_to_candidates(std::string_view text, const std::vector<NumericRun>& runs,
+                          std::vector<Span>& out) const;
 };
 
 }  // namespace portcullis::guard

@@ -9,10 +9,12 @@
 #include <random>
 
 #include "guard/anchored_rules.h"
+#include "guard/byte_blocks.h"
 #include "guard/email_spans.h"
 #include "guard/ipv6_spans.h"
 #include "guard/number_patterns.h"
 #include "guard/numeric_runs.h"
+#include "guard/pii_blocks.h"
 #include "guard/pii_checks.h"
 
 using namespace portcullis::guard;
@@ -159,30 +161,164 @@ TEST_CASE("the number pattern matchers find what RE2 finds for the same patterns
   }
 }
 
+namespace {
+
+// The run definition of numeric_runs.h walked byte by byte, as the detector
+// found runs before block masks: the reference the mask walk must equal.
+std::vector<NumericRun> reference_runs(std::string_view t, unsigned min_digits) {
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  auto sep = [](char c) { return std::string_view(" .-/()").find(c) != std::string_view::npos; };
+  auto capital = [](char c) { return c >= 'A' && c <= 'Z'; };
+  std::vector<NumericRun> out;
+  for (size_t i = 0; i < t.size();) {
+    if (!digit(t[i])) {
+      ++i;
+      continue;
+    }
+    size_t start = i;
+    if (start > 0 && (t[start - 1] == '+' || t[start - 1] == '(')) --start;
+    if (start > 0 && t[start - 1] == '+' && t[start] == '(') --start;
+    unsigned digits = 0;
+    size_t j = i;
+    for (;;) {
+      while (j < t.size() && digit(t[j])) ++j, ++digits;
+      size_t k = j;
+      while (k < t.size() && k - j < 2 && sep(t[k])) ++k;
+      if (k > j && k < t.size() && digit(t[k])) {
+        j = k;
+        continue;
+      }
+      if (j < t.size() && t[j] == ')') ++j;
+      break;
+    }
+    bool capitals = start >= 2 && capital(t[start - 1]) && capital(t[start - 2]);
+    if (digits >= min_digits || capitals) out.push_back({start, j, digits});
+    i = j;
+  }
+  return out;
+}
+
+Spans runs_of(const std::vector<NumericRun>& v) {
+  Spans out;
+  for (const auto& r : v) out.push_back({r.start, r.end * 100 + r.digits});
+  return out;
+}
+
+}  // namespace
+
 TEST_CASE("numeric runs found through block masks are the runs a byte-by-byte walk reports") {
   const std::vector<std::string> pieces = {"1",  "23", "456", "7890", " ",  "-",  ".",  "/",
                                            "(",  ")",  "+",   "x",    "AB", "GB", "  ", "Q",
                                            "a",  ":",  "\n",  "2026-03-14T09:26:53Z", "+(",
-                                           "12345678901234567890"};
+                                           "12345678901234567890", "9", "0", "--", " (", ") ",
+                                           "  -", "...", "status=200 ", "Zq"};
   std::mt19937 rng(13);
   size_t found = 0;
   for (int i = 0; i < 20000; ++i) {
-    std::string text = random_text(rng, pieces, rng() % 60);
-    std::vector<NumericRun> fast, all;
-    numeric_runs(text, 4, fast);
-    numeric_runs(text, 1, all);  // every run, walked byte by byte
-    Spans want, ours;
-    for (const auto& r : all) {
-      bool capitals = r.start >= 2 && std::isupper((unsigned char)text[r.start - 1]) &&
-                      std::isupper((unsigned char)text[r.start - 2]);
-      if (r.digits >= 4 || capitals) want.push_back({r.start, r.end * 100 + r.digits});
+    // Up to ~600 bytes: runs start, end and straddle every offset of a block.
+    std::string text = random_text(rng, pieces, rng() % (i % 4 == 0 ? 300 : 60));
+    for (unsigned min_digits : {1u, 4u, 7u}) {
+      std::vector<NumericRun> fast, sse2;
+      numeric_runs(text, min_digits, fast);  // AVX-512BW masks where the CPU has it
+      NumericRunScanner scanner(text, min_digits, sse2);
+      each_block(text, [&](size_t b, const char* block) { scanner.walk(b, scanner.mark(block_masks(block))); });
+      auto want = runs_of(reference_runs(text, min_digits));
+      found += want.size();
+      CHECK_MESSAGE(runs_of(fast) == want, "min " << min_digits << " text: " << text);
+      CHECK_MESSAGE(runs_of(sse2) == want, "min " << min_digits << " text: " << text);
     }
-    for (const auto& r : fast) ours.push_back({r.start, r.end * 100 + r.digits});
-    found += want.size();
-    CHECK_MESSAGE(ours == want, "text: " << text);
   }
   MESSAGE(found, " runs");
-  CHECK(found > 20000);
+  CHECK(found > 100000);
+}
+
+TEST_CASE("one read of the text gives each scanner's own answer: runs, IPv6 and email spans") {
+  const std::vector<std::string> pieces = {
+      "1",   "23",   "4567", " ",  "-",   ".",    "(",     ")",   "+",    "GB",  "AB",
+      ":",   "::",   "fe80", "a",  "db8", "1:2:", "abcd:", "@",   "user", "@x.io", "mail.example.com",
+      "\n",  "2026-03-14T09:26:53Z", "192.168.1.1", "+44 20 7946 0958", "x@", "@@", "Bob.x"};
+  std::mt19937 rng(29);
+  size_t runs = 0, addresses = 0, emails = 0;
+  PiiBlockSpans out;
+  for (int i = 0; i < 10000; ++i) {
+    std::string text = random_text(rng, pieces, rng() % (i % 4 == 0 ? 200 : 50));
+    bool r = rng() % 4 != 0, v6 = rng() % 4 != 0, em = rng() % 4 != 0;
+    pii_block_spans(text, 4, r, v6, em, out);
+    std::vector<TextSpan> want_v6, want_email;
+    if (v6) ipv6_spans(text, want_v6);
+    if (em) email_spans(text, want_email);
+    auto want_runs = r ? reference_runs(text, 4) : std::vector<NumericRun>{};
+    runs += want_runs.size(), addresses += want_v6.size(), emails += want_email.size();
+    CHECK_MESSAGE(runs_of(out.runs) == runs_of(want_runs), "text: " << text);
+    CHECK_MESSAGE(spans_of(out.ipv6) == spans_of(want_v6), "text: " << text);
+    CHECK_MESSAGE(spans_of(out.emails) == spans_of(want_email), "text: " << text);
+  }
+  MESSAGE(runs, " runs, ", addresses, " addresses, ", emails, " emails");
+  CHECK(runs > 10000);
+  CHECK(addresses > 1000);
+  CHECK(emails > 1000);
+}
+
+TEST_CASE("the date-of-birth keyword check sees every text where the anchor matches") {
+  auto rules = AnchoredRules::build(
+      {{"dob", Anchor{R"(dob|d\.o\.b|date of birth|birth ?date|born)", true, false}, 14, 60,
+        R"((?i)(dob|d\.o\.b|date of birth|birth ?date|born))"}});
+  REQUIRE(rules.ok());
+  const std::vector<std::string> pieces = {"b", "B", "o", "O", "d", "D", ".", "i", "rth", "RTH",
+                                           "rn", " ", "date of ", "about", "job", "x", "\n",
+                                           "birth", "Born", "DOB", "d.o.b", "0123456789abcdefghij"
+                                           "klmnopqrstuvwxyz0123456789abcdefghijklmnopqrstu"};
+  std::mt19937 rng(31);
+  size_t anchored = 0, keyword = 0;
+  PiiBlockSpans out;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text = random_text(rng, pieces, rng() % (i % 4 == 0 ? 120 : 30));
+    pii_block_spans(text, 4, false, false, false, out);
+    bool want = false;  // any position, no masks
+    for (size_t p = 0; p < text.size() && !want; ++p) want = dob_keyword_at(text, p);
+    CHECK_MESSAGE(out.dob_keyword == want, "text: " << text);
+    auto c = rules.value()->candidates(text);
+    REQUIRE(c.ok());
+    if (!c->empty()) {
+      ++anchored;
+      CHECK_MESSAGE(out.dob_keyword, "text: " << text);
+    }
+    keyword += out.dob_keyword;
+  }
+  MESSAGE(anchored, " texts with an anchor, ", keyword, " with a keyword");
+  CHECK(anchored > 2000);
+  CHECK(keyword < 20000);
+}
+
+TEST_CASE("block masks hold exactly the bytes of each class, with SSE2 and with AVX-512BW") {
+  std::mt19937 rng(21);
+  for (int i = 0; i < 2000; ++i) {
+    char block[kBlock];
+    for (char& c : block) c = char(i % 2 ? rng() : " 09:@AZ()-./+,!Q\x80\xff" "bBoOiI\x0e"[rng() % 25]);
+    BlockMasks want{0, 0, 0, 0, 0, 0, 0, 0, 0};
+    for (unsigned k = 0; k < kBlock; ++k) {
+      char c = block[k];
+      uint64_t bit = uint64_t(1) << k;
+      if (c >= '0' && c <= '9') want.digits |= bit;
+      if (std::string_view(" ()-./").find(c) != std::string_view::npos && c) want.separators |= bit;
+      if (c >= 'A' && c <= 'Z') want.capitals |= bit;
+      if (c == ':') want.colons |= bit;
+      if (c == '@') want.ats |= bit;
+      if (c == 'b' || c == 'B') want.bs |= bit;
+      if (c == 'o' || c == 'O') want.os |= bit;
+      if (c == 'i' || c == 'I') want.is |= bit;
+      if (c == '.') want.dots |= bit;
+    }
+    auto same = [&](const BlockMasks& m) {
+      return m.digits == want.digits && m.separators == want.separators &&
+             m.capitals == want.capitals && m.colons == want.colons && m.ats == want.ats &&
+             m.bs == want.bs && m.os == want.os && m.is == want.is && m.dots == want.dots;
+    };
+    CHECK(same(block_masks(block)));
+#if PORTCULLIS_BLOCKS_AVX512
+    if (__builtin_cpu_supports("avx512bw")) CHECK(same(block_masks_avx512(block)));
+#endif
+  }
 }
 
 TEST_CASE("the IBAN finder over forward windows finds what RE2 finds in each window") {
