@@ -3,10 +3,12 @@
 # 100 KB arguments (the echo upstream returns as much, so mcp_post_tool scans
 # the same size).
 #
-#   tools/bench/guard_run.sh [--calls N] [--warmup W] [--build DIR]
+#   tools/bench/guard_run.sh [--calls N] [--warmup W] [--rounds R] [--build DIR]
 #
 # Same workload as run.sh (bench-loadgen, closed loop, concurrency 1, against
-# bench-upstream), three ways per size: direct, through a gateway without
+# bench-upstream), three ways per size, each R times in turn (default 3; the
+# median p50 is reported, so one noisy run on shared cores does not decide
+# the difference): direct, through a gateway without
 # guardrails, and through a gateway whose virtual server runs secrets, pii,
 # sql and injection at mcp_pre_tool and secrets + pii at mcp_post_tool
 # (enforce; validate before, mutate after). Reported per size:
@@ -20,12 +22,14 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD="$ROOT/build"
 CALLS=5000
 WARMUP=500
+ROUNDS=3
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --calls) CALLS=$2; shift ;;
     --warmup) WARMUP=$2; shift ;;
+    --rounds) ROUNDS=$2; shift ;;
     --build) BUILD=$2; shift ;;
-    *) echo "usage: $0 [--calls N] [--warmup W] [--build DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--calls N] [--warmup W] [--rounds R] [--build DIR]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -89,23 +93,29 @@ gateway plain 0
 gateway guarded 1
 
 p50() { sed -n 's/.*"p50_us":\([0-9.]*\).*/\1/p' "$1"; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 load() {  # load NAME URL BYTES
   "$LOADGEN" --url "$2" --calls "$CALLS" --warmup "$WARMUP" --concurrency 1 --arg-bytes "$3" --json >"$TMP/$1.json" ||
     { log "$1 failed: $(cat "$TMP/$1.json")"; exit 1; }
 }
 
-printf '\ntools/call echo, concurrency 1, %s calls after %s warm-up, %s cores shared by everything\n\n' "$CALLS" "$WARMUP" "$(nproc)"
+printf '\ntools/call echo, concurrency 1, %s calls after %s warm-up, median of %s rounds, %s cores shared by everything\n\n' \
+  "$CALLS" "$WARMUP" "$ROUNDS" "$(nproc)"
 printf '%-8s %10s %10s %10s %12s %14s %14s\n' "args" "direct" "gateway" "guarded" "added p50" "guard mean" "guard p50"
 for bytes in 1024 102400; do
-  load "direct-$bytes" "http://127.0.0.1:$UP_PORT/mcp" "$bytes"
-  load "plain-$bytes" "http://127.0.0.1:$PORT_plain/mcp/bench" "$bytes"
   before=$(sqlite3 "$TMP/guarded/portcullis-audit.db" 'SELECT coalesce(max(rowid),0) FROM audit' 2>/dev/null || echo 0)
-  load "guarded-$bytes" "http://127.0.0.1:$PORT_guarded/mcp/bench" "$bytes"
+  for r in $(seq 1 "$ROUNDS"); do
+    load "direct-$bytes-$r" "http://127.0.0.1:$UP_PORT/mcp" "$bytes"
+    load "plain-$bytes-$r" "http://127.0.0.1:$PORT_plain/mcp/bench" "$bytes"
+    load "guarded-$bytes-$r" "http://127.0.0.1:$PORT_guarded/mcp/bench" "$bytes"
+  done
   sleep 1  # the audit writer commits in batches
   read -r mean med < <(sqlite3 -separator ' ' "$TMP/guarded/portcullis-audit.db" \
     "WITH g AS (SELECT guard_us FROM audit WHERE rowid > $before AND method = 'tools/call' ORDER BY guard_us)
      SELECT printf('%.1f', avg(guard_us)), (SELECT guard_us FROM g LIMIT 1 OFFSET (SELECT count(*) / 2 FROM g)) FROM g")
-  d=$(p50 "$TMP/direct-$bytes.json") g=$(p50 "$TMP/plain-$bytes.json") q=$(p50 "$TMP/guarded-$bytes.json")
+  d=$(for r in $(seq 1 "$ROUNDS"); do p50 "$TMP/direct-$bytes-$r.json"; done | median)
+  g=$(for r in $(seq 1 "$ROUNDS"); do p50 "$TMP/plain-$bytes-$r.json"; done | median)
+  q=$(for r in $(seq 1 "$ROUNDS"); do p50 "$TMP/guarded-$bytes-$r.json"; done | median)
   printf '%-8s %10s %10s %10s %12s %14s %14s\n' "$((bytes / 1024)) KB" "$d" "$g" "$q" \
     "$(awk -v a="$q" -v b="$g" 'BEGIN { printf "%+.1f", a - b }')" "$mean" "$med"
 done
